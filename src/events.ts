@@ -1,0 +1,31 @@
+/**
+ * Events a WorkflowRunner emits for observers (`runner.on("taskCompleted", …)`).
+ * They report what this process did; storage stays the source of truth.
+ */
+import type { WorkflowStatus } from "./storage/provider.js"
+
+/** Identifies a task in events. */
+export interface TaskEventBase {
+  workflowID: string
+  seq: number
+  /** The task's label. */
+  name: string
+  /** The TaskRunner's name. */
+  task: string
+}
+
+/** Payloads of each event, as listener argument lists. */
+export interface RunnerEventMap {
+  /** An attempt of a task is starting in this process. */
+  taskStarted: [TaskEventBase & { attempt: number }]
+  /** A task's result was stored. */
+  taskCompleted: [TaskEventBase & { result: unknown }]
+  /** A task failed: aborted, or threw (then `retrying` says whether it will run again). */
+  taskFailed: [TaskEventBase & { error: string; retrying: boolean }]
+  /** A workflow this process ran (or cancelled) has ended. */
+  workflowEnded: [{ workflowID: string; status: Exclude<WorkflowStatus, "pending"> }]
+  /** This process lost a workflow's lease (another runner or a cancel took it). */
+  leaseLost: [{ workflowID: string; reason: string }]
+  /** A storage call failed; the runner backs off and tries again. */
+  storageError: [{ operation: string; error: unknown }]
+}

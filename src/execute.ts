@@ -1,0 +1,261 @@
+/**
+ * One workflow's task loop: runs its pending tasks in seq order, applies the
+ * outcomes table, and writes each outcome with one fenced write.
+ */
+import { SerializationError } from "./errors.js"
+import { fromJSONText, toJSONText } from "./json.js"
+import { errorMessage, type Logger } from "./logger.js"
+import type { TaskRow, TaskStatusUpdate, WorkflowWithTasks } from "./storage/provider.js"
+import {
+  ExpectedError,
+  type RetryPolicy,
+  type SpawnWorkflowInput,
+  type SpawnedWorkflow,
+  type TaskExecutionContext,
+  type TaskExecutionResult,
+  type TaskRunner,
+} from "./task.js"
+import type { RunnerEventMap } from "./events.js"
+
+/** What the runner lends a workflow execution. */
+export interface ExecutionEnvironment {
+  runners: ReadonlyMap<string, TaskRunner>
+  /** This process life's lease token. */
+  token: string
+  logger: Logger
+  maxPayloadBytes: number
+  retryDelayMS: number
+  defaultRetry: RetryPolicy | undefined
+  now(): number
+  /** Writes one fenced update through group commit; `false` if fenced off. Retries storage errors itself. */
+  commit(update: TaskStatusUpdate): Promise<boolean>
+  /** Prepared data of this workflow in this process, by runner name. */
+  preparedFor(workflowID: string): Map<string, unknown>
+  addWorkflow(input: SpawnWorkflowInput): Promise<SpawnedWorkflow>
+  emit<K extends keyof RunnerEventMap>(event: K, ...args: RunnerEventMap[K]): void
+  /** Whether a next task may start: the runner is not stopping and the lease has not expired locally. */
+  mayStartTask(): boolean
+}
+
+/** How an execution ended, as far as this process is concerned. */
+export type ExecutionEnd =
+  | { kind: "ended"; status: "completed" | "failed" }
+  | { kind: "retryAt"; at: number }
+  /** Stopped before its next task (runner stopping, cancelled, lease lost); the lease may still be held. */
+  | { kind: "interrupted" }
+  /** A write was fenced off: another runner (or a cancel) owns the workflow now. */
+  | { kind: "fenced" }
+
+type Outcome =
+  | { kind: "completed"; result: string }
+  | { kind: "aborted"; scope: "task" | "workflow"; error: string }
+  | { kind: "failed"; error: string; retry: boolean }
+
+/** Runs the pending tasks of a claimed workflow until it ends, waits for a retry, or is interrupted. */
+export async function executeWorkflow(
+  env: ExecutionEnvironment,
+  claimed: WorkflowWithTasks,
+  signal: AbortSignal,
+): Promise<ExecutionEnd> {
+  const workflowID = claimed.workflow.id
+  const tasks = claimed.tasks
+  for (const task of tasks) {
+    if (task.status !== "pending") continue
+    if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
+    const isLast = !tasks.some((t) => t.seq > task.seq && t.status === "pending")
+    const runner = env.runners.get(task.task)
+    if (!runner) return deferUnknownRunner(env, workflowID, task)
+
+    const outcome = await attemptTask(env, runner, task, tasks, signal)
+    const { update, end } = planWrite(env, runner, task, outcome, isLast)
+    if (!(await env.commit(update))) return { kind: "fenced" }
+    if (update.task) Object.assign(task, update.task)
+    reportOutcome(env, workflowID, task, outcome, end)
+    if (end) return end
+  }
+  // Every task had ended before this claim (an earlier life wrote the last task
+  // but not the workflow; cannot happen with an atomic provider, but is cheap to heal).
+  const healed = await env.commit({ workflowID, token: env.token, now: env.now(), workflow: { status: "completed" } })
+  return healed ? { kind: "ended", status: "completed" } : { kind: "fenced" }
+}
+
+async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string, task: TaskRow): Promise<ExecutionEnd> {
+  const at = env.now() + env.retryDelayMS
+  env.logger.error?.(`task "${task.name}" names runner "${task.task}", which this process does not have; leaving it pending for a runner that has it`, {
+    workflowID,
+    seq: task.seq,
+    task: task.task,
+  })
+  const applied = await env.commit({ workflowID, token: env.token, now: env.now(), workflow: { status: "pending", availableAt: at } })
+  return applied ? { kind: "retryAt", at } : { kind: "fenced" }
+}
+
+async function attemptTask(
+  env: ExecutionEnvironment,
+  runner: TaskRunner,
+  task: TaskRow,
+  tasks: readonly TaskRow[],
+  workflowSignal: AbortSignal,
+): Promise<Outcome> {
+  const timeout = runner.timeoutMS === undefined ? undefined : new AbortController()
+  const signal = timeout ? AbortSignal.any([workflowSignal, timeout.signal]) : workflowSignal
+  const prepared = env.preparedFor(task.workflowID)
+  const context = (preparedData: unknown): TaskExecutionContext<unknown, unknown> => ({
+    workflowID: task.workflowID,
+    seq: task.seq,
+    name: task.name,
+    data: fromJSONText(task.data),
+    attempt: task.attempts,
+    preparedData,
+    idempotencyKey: `${task.workflowID}:${task.seq}`,
+    signal,
+    getTaskResult: (seqOrName) => {
+      const earlier = tasks.find((t) => (typeof seqOrName === "number" ? t.seq === seqOrName : t.name === seqOrName))
+      return earlier && earlier.seq < task.seq && earlier.status === "completed" ? fromJSONText(earlier.result) : undefined
+    },
+    addWorkflow: (input) => env.addWorkflow(input),
+  })
+  env.emit("taskStarted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, attempt: task.attempts })
+  try {
+    return await withTimeout(runner.timeoutMS, timeout, async () => {
+      if (runner.Prepare && !prepared.has(runner.Name)) {
+        prepared.set(runner.Name, await runner.Prepare(context(undefined) as TaskExecutionContext<unknown, undefined>))
+      }
+      return toOutcome(env, task, await runner.Execute(context(prepared.get(runner.Name))))
+    })
+  } catch (error) {
+    if (error instanceof ExpectedError && (error.abort === "task" || error.abort === "workflow")) {
+      return { kind: "aborted", scope: error.abort, error: error.message }
+    }
+    return { kind: "failed", error: errorMessage(error), retry: true }
+  }
+}
+
+/** Runs `fn`, failing (and firing the task's signal) after `timeoutMS`. The task itself is not killed. */
+async function withTimeout<T>(timeoutMS: number | undefined, controller: AbortController | undefined, fn: () => Promise<T>): Promise<T> {
+  if (timeoutMS === undefined || !controller) return fn()
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`timed out after ${timeoutMS} ms`)
+      error.name = "TimeoutError"
+      controller.abort(error)
+      reject(error)
+    }, timeoutMS)
+  })
+  try {
+    return await Promise.race([fn(), expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function toOutcome(env: ExecutionEnvironment, task: TaskRow, returned: TaskExecutionResult | undefined): Outcome {
+  if (returned === undefined || returned === null) return { kind: "completed", result: "null" }
+  if (typeof returned !== "object") {
+    return { kind: "failed", error: `Execute must return { data?, abort? } or nothing, got ${typeof returned}`, retry: true }
+  }
+  if (returned.abort !== undefined) {
+    if (returned.abort === "task" || returned.abort === "workflow") {
+      return { kind: "aborted", scope: returned.abort, error: `aborted (${returned.abort}) by the task's result` }
+    }
+    return { kind: "failed", error: `unknown abort value ${JSON.stringify(returned.abort)}: use "task" or "workflow"`, retry: true }
+  }
+  try {
+    return { kind: "completed", result: toJSONText(returned.data, `result of task "${task.name}"`, env.maxPayloadBytes) }
+  } catch (error) {
+    if (error instanceof SerializationError) return { kind: "failed", error: errorMessage(error), retry: false }
+    throw error
+  }
+}
+
+function planWrite(
+  env: ExecutionEnvironment,
+  runner: TaskRunner,
+  task: TaskRow,
+  outcome: Outcome,
+  isLast: boolean,
+): { update: TaskStatusUpdate; end: ExecutionEnd | undefined } {
+  const now = env.now()
+  const base = { workflowID: task.workflowID, token: env.token, now }
+  switch (outcome.kind) {
+    case "completed":
+      return {
+        update: {
+          ...base,
+          task: { seq: task.seq, status: "completed", result: outcome.result, error: null, attempts: task.attempts },
+          workflow: isLast ? { status: "completed" } : undefined,
+        },
+        end: isLast ? { kind: "ended", status: "completed" } : undefined,
+      }
+    case "aborted": {
+      const endsWorkflow = outcome.scope === "workflow" || isLast
+      const status = outcome.scope === "workflow" ? "failed" : "completed"
+      return {
+        update: {
+          ...base,
+          task: { seq: task.seq, status: "failed", error: outcome.error, attempts: task.attempts },
+          workflow: endsWorkflow ? { status } : undefined,
+        },
+        end: endsWorkflow ? { kind: "ended", status } : undefined,
+      }
+    }
+    case "failed": {
+      const attempts = task.attempts + 1
+      const policy = runner.retry ?? env.defaultRetry
+      const exhausted = !outcome.retry || (policy?.maxAttempts !== undefined && attempts >= policy.maxAttempts)
+      if (exhausted) {
+        const error = outcome.retry ? `gave up after ${attempts} attempts: ${outcome.error}` : outcome.error
+        return {
+          update: { ...base, task: { seq: task.seq, status: "failed", error, attempts }, workflow: { status: "failed" } },
+          end: { kind: "ended", status: "failed" },
+        }
+      }
+      const at = now + retryDelay(policy, env.retryDelayMS, task.attempts)
+      return {
+        update: {
+          ...base,
+          task: { seq: task.seq, status: "pending", error: outcome.error, attempts },
+          workflow: { status: "pending", availableAt: at },
+        },
+        end: { kind: "retryAt", at },
+      }
+    }
+  }
+}
+
+/** Delay before the next attempt, after `attempt` earlier failures. */
+export function retryDelay(policy: RetryPolicy | undefined, retryDelayMS: number, attempt: number): number {
+  const base = policy?.delayMS ?? retryDelayMS
+  if (policy?.backoff !== "exponential") return base
+  const cap = Math.min(policy.maxDelayMS ?? 300_000, base * 2 ** Math.min(attempt, 40))
+  return cap / 2 + Math.random() * (cap / 2)
+}
+
+function reportOutcome(env: ExecutionEnvironment, workflowID: string, task: TaskRow, outcome: Outcome, end: ExecutionEnd | undefined): void {
+  const fields = { workflowID, seq: task.seq, name: task.name, task: task.task, attempts: task.attempts }
+  switch (outcome.kind) {
+    case "completed":
+      env.emit("taskCompleted", { workflowID, seq: task.seq, name: task.name, task: task.task, result: fromJSONText(outcome.result) })
+      break
+    case "aborted":
+      env.logger.info?.(`task "${task.name}" aborted the ${outcome.scope}: ${outcome.error}`, fields)
+      env.emit("taskFailed", { workflowID, seq: task.seq, name: task.name, task: task.task, error: outcome.error, retrying: false })
+      break
+    case "failed":
+      env.logger.error?.(`task "${task.name}" failed: ${outcome.error}`, fields)
+      if (end?.kind === "retryAt") {
+        const delayMS = Math.max(0, end.at - env.now())
+        env.logger.warn?.(`retrying task "${task.name}" in ${Math.round(delayMS)} ms (attempt ${task.attempts})`, fields)
+      }
+      env.emit("taskFailed", {
+        workflowID,
+        seq: task.seq,
+        name: task.name,
+        task: task.task,
+        error: task.error ?? outcome.error,
+        retrying: end?.kind === "retryAt",
+      })
+      break
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * durabletasks: durable execution for Node.js.
+ *
+ * @module
+ */
+export { WorkflowRunner } from "./runner.js"
+export type {
+  AnyTaskRunner,
+  ListWorkflowsFilter,
+  StopOptions,
+  TaskSpec,
+  WorkflowHandle,
+  WorkflowInput,
+  WorkflowRunnerOptions,
+} from "./runner.js"
+export { ExpectedError, defineTask } from "./task.js"
+export type {
+  AbortScope,
+  RetryPolicy,
+  SpawnWorkflowInput,
+  SpawnedWorkflow,
+  TaskExecutionContext,
+  TaskExecutionResult,
+  TaskRunner,
+} from "./task.js"
+export { RunnerStoppedError, SerializationError, StorageError, ValidationError } from "./errors.js"
+export type { Logger } from "./logger.js"
+export type { RunnerEventMap, TaskEventBase } from "./events.js"
+export type { TaskInfo, WorkflowInfo, WorkflowSummary } from "./info.js"
+export type { StorageProvider, TaskStatus, WorkflowStatus } from "./storage/provider.js"

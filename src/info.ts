@@ -1,0 +1,76 @@
+/**
+ * What users read back about workflows: stored rows turned into plain objects
+ * with parsed JSON and dates.
+ */
+import { fromJSONText } from "./json.js"
+import type { TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "./storage/provider.js"
+
+/** A workflow without its tasks, as `listWorkflows` returns it. */
+export interface WorkflowSummary {
+  id: string
+  status: WorkflowStatus
+  createdAt: Date
+  updatedAt: Date
+  taskCount: number
+  /** The runner holding the lease and until when, or `null` when not running anywhere. */
+  lease: { owner: string; expiresAt: Date } | null
+  /** For a pending workflow not running anywhere: when it may run next (a retry waits until then). */
+  nextRunAt: Date | null
+}
+
+/** One task of a workflow as stored. */
+export interface TaskInfo {
+  seq: number
+  /** The task's label (its key in `tasks`). */
+  name: string
+  /** The TaskRunner's name. */
+  task: string
+  status: TaskStatus
+  data: unknown
+  /** The stored result (`undefined` unless completed). */
+  result: unknown
+  /** The last error message, or `null`. */
+  error: string | null
+  /** Failed attempts so far. */
+  attempts: number
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** A workflow with all its tasks, as `getWorkflow` and `handle.result()` return it. */
+export interface WorkflowInfo extends WorkflowSummary {
+  tasks: TaskInfo[]
+}
+
+/** @internal */
+export function toWorkflowSummary(row: WorkflowRow): WorkflowSummary {
+  const leased = row.leaseOwner !== null
+  return {
+    id: row.id,
+    status: row.status,
+    createdAt: new Date(row.createdAt),
+    updatedAt: new Date(row.updatedAt),
+    taskCount: row.taskCount,
+    lease: leased ? { owner: row.leaseOwner as string, expiresAt: new Date(row.availableAt) } : null,
+    nextRunAt: !leased && row.status === "pending" ? new Date(row.availableAt) : null,
+  }
+}
+
+/** @internal */
+export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks): WorkflowInfo {
+  return {
+    ...toWorkflowSummary(workflow),
+    tasks: tasks.map((t) => ({
+      seq: t.seq,
+      name: t.name,
+      task: t.task,
+      status: t.status,
+      data: fromJSONText(t.data),
+      result: fromJSONText(t.result),
+      error: t.error,
+      attempts: t.attempts,
+      createdAt: new Date(t.createdAt),
+      updatedAt: new Date(t.updatedAt),
+    })),
+  }
+}

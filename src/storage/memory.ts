@@ -1,0 +1,190 @@
+/**
+ * An in-memory StorageProvider for users' unit tests: the same semantics as
+ * the durable providers, nothing survives the process.
+ *
+ * @module
+ */
+import type {
+  ClaimRequest,
+  LeaseRelease,
+  LeaseRenewal,
+  NewWorkflow,
+  StorageProvider,
+  TaskRow,
+  TaskStatusUpdate,
+  WorkflowFilter,
+  WorkflowRow,
+  WorkflowWithTasks,
+} from "./provider.js"
+
+/** Keeps workflows in a Map. Not durable; one process only. */
+export class MemoryStorageProvider implements StorageProvider {
+  private readonly workflows = new Map<string, WorkflowWithTasks>()
+  private closed = false
+
+  async init(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true
+  }
+
+  async insertWorkflowsAndTasks(workflows: NewWorkflow[]): Promise<boolean[]> {
+    this.assertOpen()
+    return workflows.map((w) => {
+      if (this.workflows.has(w.id)) return false
+      this.workflows.set(w.id, {
+        workflow: {
+          id: w.id,
+          status: "pending",
+          createdAt: w.now,
+          updatedAt: w.now,
+          availableAt: w.lease ? w.lease.expiresAt : w.now,
+          leaseOwner: w.lease?.owner ?? null,
+          leaseToken: w.lease?.token ?? null,
+          taskCount: w.tasks.length,
+        },
+        tasks: w.tasks.map((t, seq) => ({
+          workflowID: w.id,
+          seq,
+          name: t.name,
+          task: t.task,
+          data: t.data,
+          status: "pending",
+          result: null,
+          error: null,
+          attempts: 0,
+          createdAt: w.now,
+          updatedAt: w.now,
+        })),
+      })
+      return true
+    })
+  }
+
+  async claimWorkflows(claim: ClaimRequest): Promise<WorkflowWithTasks[]> {
+    this.assertOpen()
+    const { lease, now, limit, reclaimOwn } = claim
+    const claimable = [...this.workflows.values()]
+      .filter(({ workflow: w }) => {
+        if (w.status !== "pending") return false
+        if (w.availableAt <= now) return true
+        return reclaimOwn && w.leaseOwner === lease.owner && w.leaseToken !== lease.token
+      })
+      .sort((a, b) => a.workflow.availableAt - b.workflow.availableAt)
+      .slice(0, Math.max(0, limit))
+    for (const { workflow } of claimable) {
+      workflow.leaseOwner = lease.owner
+      workflow.leaseToken = lease.token
+      workflow.availableAt = lease.expiresAt
+    }
+    return claimable.map(copy)
+  }
+
+  async renewLeases(renewal: LeaseRenewal): Promise<string[]> {
+    this.assertOpen()
+    return renewal.workflowIDs.filter((id) => {
+      const w = this.workflows.get(id)?.workflow
+      if (!w || w.status !== "pending" || w.leaseToken !== renewal.token) return false
+      w.availableAt = renewal.expiresAt
+      return true
+    })
+  }
+
+  async releaseLeases(release: LeaseRelease): Promise<void> {
+    this.assertOpen()
+    for (const id of release.workflowIDs) {
+      const w = this.workflows.get(id)?.workflow
+      if (!w || w.status !== "pending" || w.leaseToken !== release.token) continue
+      w.leaseOwner = null
+      w.leaseToken = null
+      w.availableAt = release.availableAt
+    }
+  }
+
+  async updateWorkflowTaskStatuses(updates: TaskStatusUpdate[]): Promise<boolean[]> {
+    this.assertOpen()
+    return updates.map((u) => {
+      const entry = this.workflows.get(u.workflowID)
+      if (!entry || entry.workflow.status !== "pending" || entry.workflow.leaseToken !== u.token) return false
+      const task = u.task ? entry.tasks[u.task.seq] : undefined
+      if (u.task && !task) return false
+      if (u.task && task) {
+        task.status = u.task.status
+        task.result = u.task.result ?? null
+        task.error = u.task.error ?? null
+        task.attempts = u.task.attempts
+        task.updatedAt = u.now
+      }
+      const w = entry.workflow
+      w.updatedAt = u.now
+      if (u.workflow) {
+        w.status = u.workflow.status
+        w.leaseOwner = null
+        w.leaseToken = null
+        if (u.workflow.status === "pending") w.availableAt = u.workflow.availableAt
+      }
+      return true
+    })
+  }
+
+  async getWorkflow(id: string): Promise<WorkflowWithTasks | null> {
+    this.assertOpen()
+    const entry = this.workflows.get(id)
+    return entry ? copy(entry) : null
+  }
+
+  async listWorkflows(filter: WorkflowFilter): Promise<WorkflowRow[]> {
+    this.assertOpen()
+    return [...this.workflows.values()]
+      .map((e) => e.workflow)
+      .filter((w) => (filter.status === undefined || w.status === filter.status) && (filter.afterID === undefined || w.id > filter.afterID))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, filter.limit)
+      .map((w) => ({ ...w }))
+  }
+
+  async cancelWorkflow(id: string, now: number): Promise<boolean> {
+    this.assertOpen()
+    const w = this.workflows.get(id)?.workflow
+    if (!w || w.status !== "pending") return false
+    w.status = "cancelled"
+    w.leaseOwner = null
+    w.leaseToken = null
+    w.updatedAt = now
+    return true
+  }
+
+  async retryWorkflow(id: string, now: number): Promise<boolean> {
+    this.assertOpen()
+    const entry = this.workflows.get(id)
+    if (!entry || entry.workflow.status !== "failed") return false
+    const failed = entry.tasks.filter((t) => t.status === "failed").pop()
+    if (failed) {
+      failed.status = "pending"
+      failed.attempts = 0
+      failed.updatedAt = now
+    }
+    Object.assign(entry.workflow, { status: "pending", leaseOwner: null, leaseToken: null, availableAt: now, updatedAt: now })
+    return true
+  }
+
+  async deleteEndedWorkflows(endedBefore: number): Promise<number> {
+    this.assertOpen()
+    let deleted = 0
+    for (const [id, { workflow }] of this.workflows) {
+      if (workflow.status !== "pending" && workflow.updatedAt < endedBefore) {
+        this.workflows.delete(id)
+        deleted++
+      }
+    }
+    return deleted
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("MemoryStorageProvider is closed")
+  }
+}
+
+function copy(entry: WorkflowWithTasks): WorkflowWithTasks {
+  return { workflow: { ...entry.workflow }, tasks: entry.tasks.map((t: TaskRow) => ({ ...t })) }
+}

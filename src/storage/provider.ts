@@ -1,0 +1,252 @@
+/**
+ * The storage contract of durabletasks.
+ *
+ * A provider stores plain rows and applies the compare-and-set rules written on
+ * each method; it holds no policy. The WorkflowRunner decides what to write
+ * (retries, aborts, Prepare, leases); the provider makes each write atomic and
+ * fenced. The conformance suite in `durabletasks/testing` proves a provider
+ * keeps every rule below.
+ *
+ * All times are milliseconds since the Unix epoch, passed in by the caller, so
+ * a provider never reads a clock of its own. All JSON payloads are strings the
+ * runner serialized; a provider stores and returns them byte for byte.
+ *
+ * @module
+ */
+
+/** Status of a workflow. Only `pending` workflows are ever claimed or run. */
+export type WorkflowStatus = "pending" | "completed" | "failed" | "cancelled"
+
+/** Status of a task: `failed` covers both aborted tasks and given-up tasks. */
+export type TaskStatus = "pending" | "completed" | "failed"
+
+/** Every workflow status, in the order a listing shows them. */
+export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ["pending", "completed", "failed", "cancelled"]
+
+/** A workflow row as stored. */
+export interface WorkflowRow {
+  /** User-given or random ID; unique in the store. */
+  id: string
+  status: WorkflowStatus
+  /** When the workflow was inserted. */
+  createdAt: number
+  /** When the workflow row or one of its tasks last changed. */
+  updatedAt: number
+  /**
+   * When the workflow may next be claimed. While a lease is held this is the
+   * lease's expiry; while a retry waits it is the time of the retry.
+   */
+  availableAt: number
+  /** `runnerID` of the lease holder, or `null` when nobody holds a lease. */
+  leaseOwner: string | null
+  /** Token of the lease holder's process life (the fence), or `null`. */
+  leaseToken: string | null
+  /** Number of tasks in the workflow. */
+  taskCount: number
+}
+
+/** A task row as stored. `(workflowID, seq)` is unique. */
+export interface TaskRow {
+  workflowID: string
+  /** Position in the workflow, from 0. Tasks run in `seq` order. */
+  seq: number
+  /** The task's label: its key in `addWorkflow({ tasks })`. */
+  name: string
+  /** Name of the TaskRunner that executes it. */
+  task: string
+  /** JSON text of the task's input. */
+  data: string
+  status: TaskStatus
+  /** JSON text of the stored result once completed, else `null`. */
+  result: string | null
+  /** Error message of the last failure, or `null`. */
+  error: string | null
+  /** Number of failed attempts so far (persisted across restarts). */
+  attempts: number
+  createdAt: number
+  updatedAt: number
+}
+
+/** A workflow row with all its tasks, in `seq` order. */
+export interface WorkflowWithTasks {
+  workflow: WorkflowRow
+  tasks: TaskRow[]
+}
+
+/** A task as given to {@link StorageProvider.insertWorkflowsAndTasks}. */
+export interface NewTask {
+  name: string
+  task: string
+  /** JSON text. */
+  data: string
+}
+
+/** A workflow to insert, optionally already leased to its inserter. */
+export interface NewWorkflow {
+  id: string
+  now: number
+  /** Tasks in `seq` order (index = seq). */
+  tasks: NewTask[]
+  /**
+   * When set, the workflow is inserted already leased to this runner, which
+   * saves the claim round trip for work a runner adds for itself.
+   */
+  lease?: LeaseGrant
+}
+
+/** Who takes a lease, and until when. */
+export interface LeaseGrant {
+  owner: string
+  token: string
+  expiresAt: number
+}
+
+/** Input of {@link StorageProvider.claimWorkflows}. */
+export interface ClaimRequest {
+  /** The lease to grant to each claimed workflow. */
+  lease: LeaseGrant
+  now: number
+  /** At most this many workflows are claimed. */
+  limit: number
+  /**
+   * When `true`, pending workflows leased to `lease.owner` under any *other*
+   * token are claimable too, whatever their expiry: a restarted runner takes
+   * back its earlier life's work at once.
+   */
+  reclaimOwn: boolean
+}
+
+/**
+ * One fenced state change: a task's new state and, optionally, its workflow's.
+ *
+ * It applies only if the workflow is `pending` and its `leaseToken` equals
+ * `token`; otherwise nothing at all changes (the writer lost the lease).
+ */
+export interface TaskStatusUpdate {
+  workflowID: string
+  token: string
+  now: number
+  /** The task change; omitted for a workflow-only change. */
+  task?: {
+    seq: number
+    status: TaskStatus
+    /** JSON text, for `completed`. */
+    result?: string | null
+    error?: string | null
+    attempts: number
+  }
+  /** The workflow change; omitted to keep the workflow as it is (pending, leased). */
+  workflow?:
+    | { status: "completed" | "failed" }
+    /** Stays pending, lease released, claimable again at `availableAt`. */
+    | { status: "pending"; availableAt: number }
+}
+
+/** Input of {@link StorageProvider.renewLeases}. */
+export interface LeaseRenewal {
+  token: string
+  /** Workflows whose leases the runner holds. */
+  workflowIDs: string[]
+  expiresAt: number
+}
+
+/** Input of {@link StorageProvider.releaseLeases}. */
+export interface LeaseRelease {
+  token: string
+  workflowIDs: string[]
+  /** The released workflows are claimable from this time. */
+  availableAt: number
+}
+
+/** Filter of {@link StorageProvider.listWorkflows}. */
+export interface WorkflowFilter {
+  status?: WorkflowStatus
+  /** Only workflows whose ID sorts after this (keyset pagination). */
+  afterID?: string
+  /** At most this many rows; the provider may cap it. */
+  limit: number
+}
+
+/**
+ * The storage a WorkflowRunner runs on.
+ *
+ * Rules every implementation keeps (proved by the conformance suite):
+ * - Each method is atomic: every row it changes changes together or not at all.
+ * - Writes that change a workflow's state are fenced by its lease token.
+ * - Methods never read a clock; `now` comes from the caller.
+ */
+export interface StorageProvider {
+  /** Creates tables and indexes if missing. Idempotent; called by the runner before first use. */
+  init(): Promise<void>
+
+  /** Releases connections and files. No method is called after it. */
+  close(): Promise<void>
+
+  /**
+   * Inserts each workflow and all its tasks atomically, `pending`. A workflow
+   * whose ID exists already is left exactly as it is. Returns, per input, `true`
+   * if it was inserted and `false` if it existed.
+   */
+  insertWorkflowsAndTasks(workflows: NewWorkflow[]): Promise<boolean[]>
+
+  /**
+   * Leases up to `limit` pending workflows that are claimable at `now`
+   * (`availableAt <= now`, or, with `reclaimOwn`, leased to `lease.owner` under
+   * another token), earliest `availableAt` first, and returns them with all
+   * their tasks. Two concurrent claims never return the same workflow.
+   */
+  claimWorkflows(claim: ClaimRequest): Promise<WorkflowWithTasks[]>
+
+  /**
+   * Extends the leases that `token` still holds on the given workflows to
+   * `expiresAt`, in one write. Returns the IDs it renewed; a missing ID is a
+   * lease the runner has lost.
+   */
+  renewLeases(renewal: LeaseRenewal): Promise<string[]>
+
+  /** Drops the leases `token` holds on the given workflows (graceful stop). */
+  releaseLeases(release: LeaseRelease): Promise<void>
+
+  /**
+   * Applies each fenced update atomically (see {@link TaskStatusUpdate}).
+   * Returns, per input, `true` if applied and `false` if fenced off. A workflow
+   * status other than `pending` also clears the lease.
+   */
+  updateWorkflowTaskStatuses(updates: TaskStatusUpdate[]): Promise<boolean[]>
+
+  /** Reads one workflow with its tasks, or `null` if there is none. */
+  getWorkflow(id: string): Promise<WorkflowWithTasks | null>
+
+  /** Lists workflows in ID order, without their tasks. */
+  listWorkflows(filter: WorkflowFilter): Promise<WorkflowRow[]>
+
+  /**
+   * Sets a `pending` workflow to `cancelled` and clears its lease, whoever
+   * holds it. Returns `false` if there is no pending workflow with that ID.
+   */
+  cancelWorkflow(id: string, now: number): Promise<boolean>
+
+  /**
+   * Resumes a `failed` workflow: it becomes `pending`, unleased and claimable
+   * at `now`, and its highest-`seq` failed task becomes `pending` with its
+   * error kept and attempts reset to 0. Returns `false` if there is no failed
+   * workflow with that ID.
+   */
+  retryWorkflow(id: string, now: number): Promise<boolean>
+
+  /**
+   * Deletes workflows (and their tasks) that have ended (`completed`, `failed`,
+   * `cancelled`) and whose `updatedAt` is before `endedBefore`. Pending
+   * workflows are never deleted. Returns how many workflows were deleted.
+   */
+  deleteEndedWorkflows(endedBefore: number): Promise<number>
+
+  /**
+   * Optional: calls `listener` when claimable work may have appeared because of
+   * another process (an insert, a released lease, a retry). Providers shared by
+   * several processes use it to wake idle runners (Postgres LISTEN/NOTIFY);
+   * runners also poll, so a missed call only delays work. Returns an
+   * unsubscribe function.
+   */
+  onWorkAvailable?(listener: () => void): () => void
+}
