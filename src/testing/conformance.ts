@@ -1,0 +1,413 @@
+/**
+ * The provider conformance suite: every rule of the StorageProvider contract
+ * as a `node:test` test. Run it against your own provider:
+ *
+ * ```ts
+ * import { runProviderConformance } from "durabletasks/testing"
+ * runProviderConformance("my provider", async () => new MyProvider(...))
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict"
+import { randomUUID } from "node:crypto"
+import { after, describe, it } from "node:test"
+import type { NewWorkflow, StorageProvider, TaskStatusUpdate, WorkflowWithTasks } from "../storage/provider.js"
+
+/** Options of {@link runProviderConformance}. */
+export interface ConformanceOptions {
+  /**
+   * Whether two provider instances from the factory share one store (as two
+   * processes on one database would). Enables the cross-instance tests.
+   * Default `true`; set `false` for private stores such as the memory provider.
+   */
+  sharedStore?: boolean
+  /** Called once after the suite, e.g. to drop a test schema. */
+  cleanup?: () => Promise<void> | void
+  /** Skip the whole suite with this message (e.g. "no database reachable"). */
+  skip?: string
+}
+
+const T0 = 1_700_000_000_000
+const A = { owner: "runner-a", token: "token-a" }
+const B = { owner: "runner-b", token: "token-b" }
+
+/**
+ * Registers the conformance tests for a provider.
+ *
+ * @param name - shown in the test names
+ * @param createProvider - returns a fresh, initialized-or-not provider; each
+ *   test calls it once (twice for cross-instance tests). Stores may be shared
+ *   between calls: the tests use unique workflow IDs.
+ */
+export function runProviderConformance(
+  name: string,
+  createProvider: () => StorageProvider | Promise<StorageProvider>,
+  options: ConformanceOptions = {},
+): void {
+  const shared = options.sharedStore ?? true
+  const opened: StorageProvider[] = []
+  const open = async (): Promise<StorageProvider> => {
+    const provider = await createProvider()
+    await provider.init()
+    opened.push(provider)
+    return provider
+  }
+
+  describe(`StorageProvider conformance: ${name}`, { skip: options.skip ?? false }, () => {
+    after(async () => {
+      for (const p of opened.splice(0)) await p.close()
+      await options.cleanup?.()
+    })
+
+    it("inserts a workflow and its tasks, pending, in seq order", async () => {
+      const p = await open()
+      const id = uid()
+      assert.deepEqual(await p.insertWorkflowsAndTasks([newWorkflow(id, 3)]), [true])
+      const stored = await p.getWorkflow(id)
+      assert.ok(stored)
+      assert.equal(stored.workflow.status, "pending")
+      assert.equal(stored.workflow.taskCount, 3)
+      assert.equal(stored.workflow.leaseOwner, null)
+      assert.equal(stored.workflow.availableAt, T0)
+      assert.deepEqual(
+        stored.tasks.map((t) => [t.seq, t.name, t.task, t.data, t.status, t.result, t.error, t.attempts]),
+        [
+          [0, "t0", "Runner", '{"i":0}', "pending", null, null, 0],
+          [1, "t1", "Runner", '{"i":1}', "pending", null, null, 0],
+          [2, "t2", "Runner", '{"i":2}', "pending", null, null, 0],
+        ],
+      )
+    })
+
+    it("keeps an existing workflow unchanged when its ID is inserted again", async () => {
+      const p = await open()
+      const id = uid()
+      await p.insertWorkflowsAndTasks([newWorkflow(id, 2)])
+      const other: NewWorkflow = { id, now: T0 + 5, tasks: [{ name: "x", task: "Other", data: '"changed"' }] }
+      assert.deepEqual(await p.insertWorkflowsAndTasks([other, newWorkflow(id, 1)]), [false, false])
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.tasks.length, 2)
+      assert.equal(stored?.tasks[0]?.name, "t0")
+      assert.equal(stored?.workflow.createdAt, T0)
+    })
+
+    it("reports the second of two equal IDs in one batch as existing", async () => {
+      const p = await open()
+      const id = uid()
+      assert.deepEqual(await p.insertWorkflowsAndTasks([newWorkflow(id, 1), newWorkflow(id, 4)]), [true, false])
+      assert.equal((await p.getWorkflow(id))?.tasks.length, 1)
+    })
+
+    it("creates a workflow exactly once under concurrent inserts of one ID", async () => {
+      const ps = shared ? [await open(), await open()] : [await open()]
+      const id = uid()
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => ps[i % ps.length]!.insertWorkflowsAndTasks([newWorkflow(id, 1 + (i % 3))])),
+      )
+      assert.equal(results.flat().filter(Boolean).length, 1)
+      const stored = await ps[0]!.getWorkflow(id)
+      assert.equal(stored?.tasks.length, stored?.workflow.taskCount)
+    })
+
+    it("stores JSON text byte for byte", async () => {
+      const p = await open()
+      const id = uid()
+      const data = JSON.stringify({ s: "héllo ✓ 𝄞 \u0000 \"q\" \\", n: 1.5e300, big: "x".repeat(200_000) })
+      await p.insertWorkflowsAndTasks([{ id, now: T0, tasks: [{ name: "a", task: "R", data }] }])
+      assert.equal((await p.getWorkflow(id))?.tasks[0]?.data, data)
+    })
+
+    it("inserts a workflow already leased to its inserter", async () => {
+      const p = await open()
+      const id = uid()
+      await p.insertWorkflowsAndTasks([{ ...newWorkflow(id, 1), lease: { ...A, expiresAt: T0 + 1000 } }])
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.leaseOwner, A.owner)
+      assert.equal(stored?.workflow.leaseToken, A.token)
+      assert.equal(stored?.workflow.availableAt, T0 + 1000)
+      assert.deepEqual(ids(await p.claimWorkflows(claim(B, T0 + 999, 10))).filter((x) => x === id), [])
+      assert.deepEqual(ids(await p.claimWorkflows(claim(B, T0 + 1000, 100))).filter((x) => x === id), [id])
+    })
+
+    it("claims claimable workflows earliest first, up to the limit, with their tasks", async () => {
+      const p = await open()
+      const base = T0 + 10_000_000 + Math.floor(Math.random() * 1_000_000) * 100
+      const wf = [uid(), uid(), uid()]
+      await p.insertWorkflowsAndTasks([
+        newWorkflow(wf[0]!, 2, base + 2),
+        newWorkflow(wf[1]!, 1, base + 1),
+        newWorkflow(wf[2]!, 1, base + 50),
+      ])
+      // Other tests' workflows are claimable too; claim them out of the way first.
+      await p.claimWorkflows(claim(B, base, 100_000))
+      const first = await p.claimWorkflows(claim(A, base + 10, 1))
+      assert.deepEqual(ids(first), [wf[1]])
+      const second = await p.claimWorkflows(claim(A, base + 10, 10))
+      assert.deepEqual(ids(second), [wf[0]])
+      assert.equal(second[0]?.tasks.length, 2)
+      assert.deepEqual(second[0]?.tasks.map((t) => t.seq), [0, 1])
+      assert.equal(second[0]?.workflow.leaseOwner, A.owner)
+      assert.equal(second[0]?.workflow.leaseToken, A.token)
+      assert.equal(second[0]?.workflow.availableAt, base + 10 + 1000)
+      assert.deepEqual(ids(await p.claimWorkflows(claim(A, base + 10, 10))), [], "not yet due, or leased")
+    })
+
+    it("makes a lease claimable again once it expires", async () => {
+      const p = await open()
+      const id = uid()
+      await p.insertWorkflowsAndTasks([{ ...newWorkflow(id, 1), lease: { ...A, expiresAt: T0 + 500 } }])
+      const got = await p.claimWorkflows(claim(B, T0 + 500, 100_000))
+      assert.ok(ids(got).includes(id))
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.leaseToken, B.token)
+    })
+
+    it("reclaims an earlier life's leases of the same owner at once, only with reclaimOwn", async () => {
+      const p = await open()
+      const mine = uid()
+      const theirs = uid()
+      const far = T0 + 1e12
+      await p.insertWorkflowsAndTasks([
+        { ...newWorkflow(mine, 1), lease: { owner: "same-owner", token: "old-life", expiresAt: far } },
+        { ...newWorkflow(theirs, 1), lease: { owner: "other-owner", token: "their-life", expiresAt: far } },
+      ])
+      const newLife = { owner: "same-owner", token: "new-life" }
+      assert.deepEqual(ids(await p.claimWorkflows({ ...claim(newLife, T0, 100_000), reclaimOwn: false })).filter((x) => x === mine), [])
+      const got = ids(await p.claimWorkflows({ ...claim(newLife, T0, 100_000), reclaimOwn: true }))
+      assert.ok(got.includes(mine))
+      assert.ok(!got.includes(theirs))
+      // Its own current token is not "another life".
+      const again = ids(await p.claimWorkflows({ ...claim(newLife, T0, 100_000), reclaimOwn: true }))
+      assert.ok(!again.includes(mine))
+    })
+
+    it("never hands one workflow to two concurrent claims", async () => {
+      const ps = shared ? [await open(), await open()] : [await open()]
+      const base = T0 + 2e12
+      const wfs = Array.from({ length: 40 }, () => uid())
+      await ps[0]!.insertWorkflowsAndTasks(wfs.map((id) => newWorkflow(id, 1, base)))
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          ps[i % ps.length]!.claimWorkflows(claim({ owner: `r${i}`, token: `t${i}` }, base, 7)),
+        ),
+      )
+      const claimed = results.flatMap(ids).filter((id) => wfs.includes(id))
+      assert.equal(new Set(claimed).size, claimed.length, "a workflow was claimed twice")
+    })
+
+    it("applies a fenced update only with the lease token", async () => {
+      const p = await open()
+      const id = await claimedWorkflow(p, 2)
+      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, B.token, 0)]), [false])
+      let stored = await p.getWorkflow(id)
+      assert.equal(stored?.tasks[0]?.status, "pending", "a fenced update changed the task")
+      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, A.token, 0)]), [true])
+      stored = await p.getWorkflow(id)
+      assert.equal(stored?.tasks[0]?.status, "completed")
+      assert.equal(stored?.tasks[0]?.result, '"r0"')
+      assert.equal(stored?.tasks[0]?.updatedAt, T0 + 7)
+      assert.equal(stored?.workflow.status, "pending")
+      assert.equal(stored?.workflow.leaseToken, A.token, "a task-only update keeps the lease")
+    })
+
+    it("ends a workflow and its last task in one write, clearing the lease", async () => {
+      const p = await open()
+      const id = await claimedWorkflow(p, 1)
+      const applied = await p.updateWorkflowTaskStatuses([{ ...completeTask(id, A.token, 0), workflow: { status: "completed" } }])
+      assert.deepEqual(applied, [true])
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.status, "completed")
+      assert.equal(stored?.workflow.leaseOwner, null)
+      assert.equal(stored?.workflow.leaseToken, null)
+      assert.equal(stored?.tasks[0]?.status, "completed")
+      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, A.token, 0)]), [false], "ended workflows take no writes")
+    })
+
+    it("fails a workflow with its task", async () => {
+      const p = await open()
+      const id = await claimedWorkflow(p, 2)
+      const update: TaskStatusUpdate = {
+        workflowID: id,
+        token: A.token,
+        now: T0 + 9,
+        task: { seq: 0, status: "failed", error: "nope", attempts: 0 },
+        workflow: { status: "failed" },
+      }
+      assert.deepEqual(await p.updateWorkflowTaskStatuses([update]), [true])
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.status, "failed")
+      assert.equal(stored?.tasks[0]?.error, "nope")
+      assert.equal(stored?.tasks[1]?.status, "pending")
+    })
+
+    it("releases a workflow for a retry: pending, unleased, claimable at availableAt", async () => {
+      const p = await open()
+      const id = await claimedWorkflow(p, 1)
+      const retryAt = T0 + 3e12
+      const update: TaskStatusUpdate = {
+        workflowID: id,
+        token: A.token,
+        now: T0 + 9,
+        task: { seq: 0, status: "pending", error: "boom", attempts: 1 },
+        workflow: { status: "pending", availableAt: retryAt },
+      }
+      assert.deepEqual(await p.updateWorkflowTaskStatuses([update]), [true])
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.status, "pending")
+      assert.equal(stored?.workflow.leaseToken, null)
+      assert.equal(stored?.workflow.availableAt, retryAt)
+      assert.equal(stored?.tasks[0]?.attempts, 1)
+      assert.equal(stored?.tasks[0]?.error, "boom")
+      assert.ok(!ids(await p.claimWorkflows(claim(B, retryAt - 1, 100_000))).includes(id))
+      assert.ok(ids(await p.claimWorkflows(claim(B, retryAt, 100_000))).includes(id))
+    })
+
+    it("applies a batch in order, fencing each update on its own", async () => {
+      const p = await open()
+      const id = await claimedWorkflow(p, 2)
+      const results = await p.updateWorkflowTaskStatuses([
+        completeTask(id, A.token, 0),
+        completeTask(id, B.token, 1),
+        { ...completeTask(id, A.token, 1), workflow: { status: "completed" } },
+        completeTask(id, A.token, 0),
+      ])
+      assert.deepEqual(results, [true, false, true, false])
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.status, "completed")
+      assert.deepEqual(stored?.tasks.map((t) => t.status), ["completed", "completed"])
+    })
+
+    it("renews only the leases the token holds", async () => {
+      const p = await open()
+      const mine = await claimedWorkflow(p, 1)
+      const lost = await claimedWorkflow(p, 1)
+      await p.updateWorkflowTaskStatuses([{ ...completeTask(lost, A.token, 0), workflow: { status: "completed" } }])
+      const renewed = await p.renewLeases({ token: A.token, workflowIDs: [mine, lost, uid()], expiresAt: T0 + 9e12 })
+      assert.deepEqual(renewed, [mine])
+      assert.equal((await p.getWorkflow(mine))?.workflow.availableAt, T0 + 9e12)
+      assert.deepEqual(await p.renewLeases({ token: B.token, workflowIDs: [mine], expiresAt: T0 + 1 }), [])
+      assert.equal((await p.getWorkflow(mine))?.workflow.availableAt, T0 + 9e12)
+    })
+
+    it("releases leases so others can claim at once", async () => {
+      const p = await open()
+      const id = await claimedWorkflow(p, 1)
+      await p.releaseLeases({ token: B.token, workflowIDs: [id], availableAt: T0 })
+      assert.equal((await p.getWorkflow(id))?.workflow.leaseToken, A.token, "another token released the lease")
+      await p.releaseLeases({ token: A.token, workflowIDs: [id], availableAt: T0 + 20 })
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.leaseOwner, null)
+      assert.equal(stored?.workflow.availableAt, T0 + 20)
+    })
+
+    it("returns null for a workflow that does not exist", async () => {
+      const p = await open()
+      assert.equal(await p.getWorkflow(uid()), null)
+    })
+
+    it("lists workflows by status in ID order, a page at a time", async () => {
+      const p = await open()
+      const prefix = `list-${randomUUID()}-`
+      const wfs = ["c", "a", "d", "b"].map((s) => prefix + s)
+      await p.insertWorkflowsAndTasks(wfs.map((id) => newWorkflow(id, 1)))
+      const page1 = (await p.listWorkflows({ status: "pending", afterID: prefix, limit: 2 })).map((w) => w.id)
+      assert.deepEqual(page1, [prefix + "a", prefix + "b"])
+      const page2 = (await p.listWorkflows({ status: "pending", afterID: page1[1], limit: 2 })).map((w) => w.id)
+      assert.deepEqual(page2, [prefix + "c", prefix + "d"])
+      assert.deepEqual(await p.listWorkflows({ status: "completed", afterID: prefix, limit: 10 }).then((r) => r.filter((w) => w.id.startsWith(prefix))), [])
+    })
+
+    it("cancels a pending workflow whoever holds it, and fences its holder", async () => {
+      const p = await open()
+      const id = await claimedWorkflow(p, 2)
+      assert.equal(await p.cancelWorkflow(id, T0 + 11), true)
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.status, "cancelled")
+      assert.equal(stored?.workflow.leaseToken, null)
+      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, A.token, 0)]), [false])
+      assert.equal(await p.cancelWorkflow(id, T0 + 12), false, "cancelling twice")
+      assert.equal(await p.cancelWorkflow(uid(), T0), false)
+      assert.deepEqual(await p.renewLeases({ token: A.token, workflowIDs: [id], expiresAt: T0 + 1e6 }), [])
+    })
+
+    it("resumes a failed workflow from its failed task", async () => {
+      const p = await open()
+      const id = await claimedWorkflow(p, 3)
+      await p.updateWorkflowTaskStatuses([
+        { workflowID: id, token: A.token, now: T0 + 1, task: { seq: 0, status: "failed", error: "skipped", attempts: 0 } },
+        {
+          workflowID: id,
+          token: A.token,
+          now: T0 + 2,
+          task: { seq: 1, status: "failed", error: "fatal", attempts: 4 },
+          workflow: { status: "failed" },
+        },
+      ])
+      assert.equal(await p.retryWorkflow(id, T0 + 50), true)
+      const stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.status, "pending")
+      assert.equal(stored?.workflow.leaseToken, null)
+      assert.equal(stored?.workflow.availableAt, T0 + 50)
+      assert.deepEqual(stored?.tasks.map((t) => t.status), ["failed", "pending", "pending"])
+      assert.equal(stored?.tasks[1]?.attempts, 0)
+      assert.equal(await p.retryWorkflow(id, T0 + 60), false, "only failed workflows resume")
+    })
+
+    it("deletes only ended workflows older than the cutoff, with their tasks", async () => {
+      const p = await open()
+      const ended = await claimedWorkflow(p, 2)
+      await p.updateWorkflowTaskStatuses([{ ...completeTask(ended, A.token, 0, T0 + 100), workflow: { status: "completed" } }])
+      const recent = await claimedWorkflow(p, 1)
+      await p.updateWorkflowTaskStatuses([{ ...completeTask(recent, A.token, 0, T0 + 10_000), workflow: { status: "completed" } }])
+      const pending = uid()
+      await p.insertWorkflowsAndTasks([newWorkflow(pending, 1, T0 - 1e9)])
+      const deleted = await p.deleteEndedWorkflows(T0 + 5_000)
+      assert.ok(deleted >= 1)
+      assert.equal(await p.getWorkflow(ended), null)
+      assert.ok(await p.getWorkflow(recent), "a workflow newer than the cutoff was deleted")
+      assert.ok(await p.getWorkflow(pending), "a pending workflow was deleted")
+      assert.equal((await p.getWorkflow(pending))?.tasks.length, 1)
+    })
+
+    if (shared) {
+      it("shows one instance's writes to another (one shared store)", async () => {
+        const [p, q] = [await open(), await open()]
+        const id = uid()
+        await p.insertWorkflowsAndTasks([newWorkflow(id, 1)])
+        assert.equal((await q.getWorkflow(id))?.workflow.id, id)
+        assert.deepEqual(await q.insertWorkflowsAndTasks([newWorkflow(id, 1)]), [false])
+      })
+    }
+  })
+
+  async function claimedWorkflow(p: StorageProvider, taskCount: number): Promise<string> {
+    const id = uid()
+    await p.insertWorkflowsAndTasks([{ ...newWorkflow(id, taskCount), lease: { ...A, expiresAt: T0 + 1e13 } }])
+    return id
+  }
+}
+
+function uid(): string {
+  return `conformance-${randomUUID()}`
+}
+
+function newWorkflow(id: string, taskCount: number, now = T0): NewWorkflow {
+  return {
+    id,
+    now,
+    tasks: Array.from({ length: taskCount }, (_, i) => ({ name: `t${i}`, task: "Runner", data: JSON.stringify({ i }) })),
+  }
+}
+
+function claim(who: { owner: string; token: string }, now: number, limit: number) {
+  return { lease: { ...who, expiresAt: now + 1000 }, now, limit, reclaimOwn: false }
+}
+
+function completeTask(workflowID: string, token: string, seq: number, now = T0 + 7): TaskStatusUpdate {
+  return { workflowID, token, now, task: { seq, status: "completed", result: JSON.stringify(`r${seq}`), error: null, attempts: 0 } }
+}
+
+function ids(claimed: WorkflowWithTasks[]): string[] {
+  return claimed.map((c) => c.workflow.id)
+}

@@ -1,0 +1,8 @@
+/**
+ * Tools for testing storage providers and workflows: the provider
+ * conformance suite and a fault-injecting storage wrapper.
+ *
+ * @module
+ */
+export { runProviderConformance } from "./conformance.js"
+export type { ConformanceOptions } from "./conformance.js"
