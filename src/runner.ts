@@ -55,9 +55,9 @@ export interface WorkflowHandle {
 }
 
 /** Options of a {@link WorkflowRunner}. */
-export interface WorkflowRunnerOptions<R extends AnyTaskRunner = AnyTaskRunner> {
+export interface WorkflowRunnerOptions<Runners extends readonly AnyTaskRunner[] = readonly AnyTaskRunner[]> {
   /** The task runners this process can execute. Names must be unique. */
-  taskRunners: readonly R[]
+  taskRunners: Runners
   /** Where workflows are stored. */
   storageProvider: StorageProvider
   /** Delay before retrying a task that threw an unexpected error. Default 5,000 ms. */
@@ -121,9 +121,9 @@ const PREPARED_CACHE_LIMIT = 10_000
 /**
  * Runs durable workflows.
  *
- * @typeParam R - the task runners it was given; makes `addWorkflow` check each task's `data`
+ * @typeParam Runners - the task runners it was given; makes `addWorkflow` check each task's runner name and `data`
  */
-export class WorkflowRunner<R extends AnyTaskRunner = AnyTaskRunner> extends EventEmitter<RunnerEventMap> {
+export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = readonly AnyTaskRunner[]> extends EventEmitter<RunnerEventMap> {
   /** This runner's identity in leases. */
   readonly runnerID: string
   /** This process life's lease token (the fence). */
@@ -160,7 +160,7 @@ export class WorkflowRunner<R extends AnyTaskRunner = AnyTaskRunner> extends Eve
   private storageFailures = 0
   private unsubscribe: (() => void) | undefined
 
-  constructor(options: WorkflowRunnerOptions<R>) {
+  constructor(options: WorkflowRunnerOptions<Runners>) {
     super()
     if (typeof options !== "object" || options === null) throw new ValidationError("WorkflowRunner needs an options object")
     const storage = options.storageProvider as StorageProvider | undefined
@@ -235,7 +235,7 @@ export class WorkflowRunner<R extends AnyTaskRunner = AnyTaskRunner> extends Eve
    * @throws ValidationError / SerializationError for bad input (nothing written)
    * @throws StorageError if storage failed (the workflow may or may not exist; adding again is safe)
    */
-  async addWorkflow(input: WorkflowInput<R>): Promise<WorkflowHandle> {
+  async addWorkflow(input: WorkflowInput<Runners[number]>): Promise<WorkflowHandle> {
     if (this.stopping) throw new RunnerStoppedError("this runner was stopped; it accepts no new workflows")
     const valid = validateWorkflowInput(input, (name) => this.runners.has(name), this.maxPayloadBytes)
     await this.init()
@@ -545,7 +545,7 @@ export class WorkflowRunner<R extends AnyTaskRunner = AnyTaskRunner> extends Eve
   }
 
   private async spawn(input: SpawnWorkflowInput): Promise<SpawnedWorkflow> {
-    const handle = await this.addWorkflow(input as WorkflowInput<R>)
+    const handle = await this.addWorkflow(input as WorkflowInput<Runners[number]>)
     return { id: handle.id, created: handle.created }
   }
 

@@ -32,12 +32,12 @@ export class MemoryLogger implements Logger {
 }
 
 /** Starts a runner on `storage` with test-friendly defaults; stop it with `runner.stop()`. */
-export async function startRunner<R extends AnyTaskRunner>(
+export async function startRunner<const Runners extends readonly AnyTaskRunner[]>(
   storage: StorageProvider,
-  taskRunners: readonly R[],
-  options: Partial<WorkflowRunnerOptions<R>> = {},
-): Promise<WorkflowRunner<R>> {
-  const runner = new WorkflowRunner<R>({ taskRunners, storageProvider: storage, retryDelayMS: 10, pollIntervalMS: 50, ...options })
+  taskRunners: Runners,
+  options: Partial<WorkflowRunnerOptions<Runners>> = {},
+): Promise<WorkflowRunner<Runners>> {
+  const runner = new WorkflowRunner<Runners>({ taskRunners, storageProvider: storage, retryDelayMS: 10, pollIntervalMS: 50, ...options })
   await runner.recover()
   return runner
 }

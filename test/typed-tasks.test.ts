@@ -1,0 +1,67 @@
+/**
+ * Typed tasks: `defineTask<In, Out>` makes `addWorkflow` check each task's
+ * runner name and data at compile time. The `@ts-expect-error` lines are the
+ * test: `npm test` compiles this file first, and an expected error that does
+ * not happen fails the build.
+ */
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { WorkflowRunner, defineTask, type TaskRunner } from "../src/index.js"
+import { MemoryStorageProvider } from "../src/storage/memory.js"
+
+const sendEmail = defineTask<{ to: string; subject: string }, { messageID: string }>()({
+  Name: "SendEmail",
+  Execute: async (ctx) => ({ data: { messageID: `${ctx.data.to}:${ctx.data.subject}` } }),
+})
+const double = defineTask<number, number>()({
+  Name: "Double",
+  Prepare: async () => 2,
+  Execute: async (ctx) => ({ data: ctx.data * (ctx.preparedData ?? 1) }),
+})
+
+describe("typed tasks", () => {
+  it("check runner names and data at compile time, and run as usual", async () => {
+    const runner = new WorkflowRunner({ taskRunners: [sendEmail, double], storageProvider: new MemoryStorageProvider() })
+    await runner.recover()
+    const handle = await runner.addWorkflow({
+      tasks: {
+        welcome: { task: "SendEmail", data: { to: "ada@example.com", subject: "hi" } },
+        twice: { task: "Double", data: 21 },
+      },
+    })
+    const compileTimeChecks = async () => {
+      // @ts-expect-error: data of SendEmail lacks `subject`
+      await runner.addWorkflow({ tasks: { a: { task: "SendEmail", data: { to: "x" } } } })
+      // @ts-expect-error: Double takes a number
+      await runner.addWorkflow({ tasks: { a: { task: "Double", data: "21" } } })
+      // @ts-expect-error: no runner named SendSMS
+      await runner.addWorkflow({ tasks: { a: { task: "SendSMS", data: 1 } } })
+      // @ts-expect-error: typed data is required
+      await runner.addWorkflow({ tasks: { a: { task: "Double" } } })
+    }
+    void compileTimeChecks
+    const info = await handle.result()
+    assert.deepEqual(info.tasks.map((t) => t.result), [{ messageID: "ada@example.com:hi" }, 42])
+    await runner.stop()
+  })
+
+  it("keep plain object runners working, with a typed context", async () => {
+    const lookups: unknown[] = []
+    const runner = new WorkflowRunner({
+      taskRunners: [
+        { Name: "Make", Execute: async () => ({ data: { n: 1 } }) },
+        { Name: "Read", Execute: async (ctx) => { lookups.push(ctx.getTaskResult("make"), ctx.data); return {} } },
+      ],
+      storageProvider: new MemoryStorageProvider(),
+    })
+    await runner.recover()
+    await (await runner.addWorkflow({ tasks: { make: { task: "Make" }, read: { task: "Read", data: ["anything"] } } })).result()
+    assert.deepEqual(lookups, [{ n: 1 }, ["anything"]])
+    // Runners built at run time (TaskRunner[]) accept any name at compile time; the runtime check remains.
+    const dynamic: TaskRunner[] = [{ Name: "Make", Execute: async () => ({}) }]
+    const loose = new WorkflowRunner({ taskRunners: dynamic, storageProvider: new MemoryStorageProvider() })
+    await assert.rejects(loose.addWorkflow({ tasks: { a: { task: "Other" } } }), /not registered/)
+    await runner.stop()
+    await loose.stop()
+  })
+})
