@@ -67,6 +67,8 @@ export async function executeWorkflow(
     if (!runner) return deferUnknownRunner(env, workflowID, task)
 
     const outcome = await attemptTask(env, runner, task, tasks, signal)
+    // A task that failed because we interrupted it (stop, cancel, lost lease) did not fail on its own: no attempt is counted.
+    if (outcome.kind === "failed" && signal.aborted) return { kind: "interrupted" }
     const { update, end } = planWrite(env, runner, task, outcome, isLast)
     if (!(await env.commit(update))) return { kind: "fenced" }
     if (update.task) Object.assign(task, update.task)

@@ -413,7 +413,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const entry: ActiveWorkflow = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve() }
     const environment: ExecutionEnvironment = {
       ...this.environment,
-      mayStartTask: () => !this.stopping && entry.leaseExpiresAt > this.now(),
+      mayStartTask: () => !this.stopping && entry.leaseExpiresAt - this.heartbeatMS > this.now(),
     }
     this.active.set(id, entry)
     entry.done = executeWorkflow(environment, claimed, controller.signal)
@@ -509,9 +509,9 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       }
     } catch (error) {
       this.storageFailed("renewLeases", error)
-      // Past its expiry another runner may take a workflow: stop ours first.
+      // A lease that may expire before the next heartbeat can be taken by another runner: stop ours first.
       for (const entry of this.active.values()) {
-        if (entry.leaseExpiresAt <= now) entry.controller.abort(new Error("lease expired: heartbeats failing"))
+        if (entry.leaseExpiresAt <= now + this.heartbeatMS) entry.controller.abort(new Error("lease expiring: heartbeats failing"))
       }
     }
   }

@@ -1,0 +1,147 @@
+/** The runner's life: nothing runs before recover(), the concurrency limit, graceful stop, listing, retrying, retention. */
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { ExpectedError, RunnerStoppedError, WorkflowRunner } from "../src/index.js"
+import { STORES, eventually, startRunner } from "./helpers/runner.js"
+
+for (const store of STORES) {
+  describe(`runner lifecycle (${store.name})`, { timeout: 30_000 }, () => {
+    it("executes nothing before recover(); added workflows wait in storage", async () => {
+      const { storage, cleanup } = store.open()
+      let runs = 0
+      const runner = new WorkflowRunner({ taskRunners: [{ Name: "T", Execute: async () => (runs++, {}) }], storageProvider: storage, pollIntervalMS: 20 })
+      const handle = await runner.addWorkflow({ workflowID: "waiting", tasks: { t: { task: "T" } } })
+      await new Promise((r) => setTimeout(r, 100))
+      assert.equal(runs, 0)
+      assert.equal((await runner.getWorkflow("waiting"))?.status, "pending")
+      await runner.recover()
+      await runner.recover()
+      assert.equal((await handle.result()).status, "completed")
+      assert.equal(runs, 1)
+      await runner.stop()
+      cleanup()
+    })
+
+    it("never runs more workflows at once than the concurrency limit", async () => {
+      const { storage, cleanup } = store.open()
+      let running = 0
+      let peak = 0
+      const runner = await startRunner(
+        storage,
+        [{ Name: "Slow", Execute: async () => { peak = Math.max(peak, ++running); await new Promise((r) => setTimeout(r, 5)); running--; return {} } }],
+        { concurrency: 3 },
+      )
+      const handles = await Promise.all(Array.from({ length: 20 }, () => runner.addWorkflow({ tasks: { a: { task: "Slow" }, b: { task: "Slow" } } })))
+      await Promise.all(handles.map((h) => h.result()))
+      assert.equal(peak, 3)
+      await runner.stop()
+      cleanup()
+    })
+
+    it("stops gracefully: the running task finishes and is stored, the rest stays pending and unleased", async () => {
+      const { storage, cleanup } = store.open()
+      let release: () => void = () => {}
+      const gate = new Promise<void>((r) => (release = r))
+      const runner = await startRunner(storage, [{ Name: "Step", Execute: async (ctx) => (ctx.seq === 0 ? await gate : undefined, { data: ctx.seq }) }])
+      const started = new Promise((r) => runner.once("taskStarted", r))
+      const handle = await runner.addWorkflow({ workflowID: "halfway", tasks: { a: { task: "Step" }, b: { task: "Step" } } })
+      await started
+      const stopped = runner.stop({ closeStorage: false })
+      await assert.rejects(runner.addWorkflow({ tasks: { a: { task: "Step" } } }), RunnerStoppedError)
+      await assert.rejects(handle.result(), RunnerStoppedError)
+      release()
+      await stopped
+      const stored = await storage.getWorkflow("halfway")
+      assert.equal(stored?.workflow.status, "pending")
+      assert.deepEqual(stored?.tasks.map((t) => t.status), ["completed", "pending"])
+      assert.equal(stored?.workflow.leaseOwner, null, "the lease was released for other runners")
+      await storage.close()
+      cleanup()
+    })
+
+    it("fires the signals of tasks still running when the stop grace period ends", async () => {
+      const { storage, cleanup } = store.open()
+      let aborted: unknown
+      const runner = await startRunner(storage, [
+        { Name: "Stuck", Execute: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject((aborted = ctx.signal.reason)))) },
+      ])
+      const started = new Promise((r) => runner.once("taskStarted", r))
+      await runner.addWorkflow({ workflowID: "stuck", tasks: { s: { task: "Stuck" } } })
+      await started
+      await runner.stop({ timeoutMS: 20, closeStorage: false })
+      assert.ok(aborted instanceof RunnerStoppedError)
+      const stored = await storage.getWorkflow("stuck")
+      assert.equal(stored?.workflow.status, "pending", "an interrupted workflow is not lost")
+      assert.equal(stored?.workflow.leaseOwner, null, "its lease was released")
+      assert.equal(stored?.tasks[0]?.attempts, 0, "an interruption is not a failed attempt")
+      await storage.close()
+      cleanup()
+    })
+
+    it("lists workflows by status, a page at a time", async () => {
+      const { storage, cleanup } = store.open()
+      const runner = await startRunner(storage, [
+        { Name: "Ok", Execute: async () => ({}) },
+        { Name: "Bad", Execute: async () => { throw new ExpectedError("no", "workflow") } },
+      ])
+      for (const id of ["w1", "w2", "w3"]) await (await runner.addWorkflow({ workflowID: id, tasks: { a: { task: "Ok" } } })).result()
+      await (await runner.addWorkflow({ workflowID: "w4", tasks: { a: { task: "Bad" } } })).result()
+      const page = await runner.listWorkflows({ status: "completed", limit: 2 })
+      assert.deepEqual(page.map((w) => w.id), ["w1", "w2"])
+      const next = await runner.listWorkflows({ status: "completed", afterID: "w2" })
+      assert.deepEqual(next.map((w) => w.id), ["w3"])
+      const failed = await runner.listWorkflows({ status: "failed" })
+      assert.deepEqual(failed.map((w) => [w.id, w.taskCount, w.lease]), [["w4", 1, null]])
+      assert.equal(await runner.getWorkflow("missing"), null)
+      await runner.stop()
+      cleanup()
+    })
+
+    it("resumes a failed workflow from the task that failed", async () => {
+      const { storage, cleanup } = store.open()
+      let fixed = false
+      const ran: string[] = []
+      const runner = await startRunner(storage, [
+        { Name: "Step", Execute: async (ctx) => (ran.push(ctx.name), {}) },
+        { Name: "Charge", Execute: async (ctx) => { ran.push(ctx.name); if (!fixed) throw new ExpectedError("card declined", "workflow"); return { data: "paid" } } },
+      ])
+      const handle = await runner.addWorkflow({ workflowID: "order", tasks: { a: { task: "Step" }, pay: { task: "Charge" }, ship: { task: "Step" } } })
+      assert.equal((await handle.result()).status, "failed")
+      assert.equal(await runner.retryWorkflow("missing"), false)
+      fixed = true
+      assert.equal(await runner.retryWorkflow("order"), true)
+      const info = await eventually(async () => {
+        const w = await runner.getWorkflow("order")
+        return w?.status === "completed" ? w : undefined
+      })
+      assert.deepEqual(ran, ["a", "pay", "pay", "ship"])
+      assert.equal(info.tasks[1]?.result, "paid")
+      await runner.stop()
+      cleanup()
+    })
+
+    it("deletes ended workflows past the retention period, never pending ones", async () => {
+      const { storage, cleanup } = store.open()
+      let now = Date.now()
+      const runner = await startRunner(
+        storage,
+        [
+          { Name: "Ok", Execute: async () => ({}) },
+          { Name: "Never", Execute: async () => { throw new Error("retry forever") } },
+        ],
+        { clock: () => now, retryDelayMS: 60_000 },
+      )
+      await (await runner.addWorkflow({ workflowID: "old-done", tasks: { a: { task: "Ok" } } })).result()
+      await runner.addWorkflow({ workflowID: "old-pending", tasks: { a: { task: "Never" } } })
+      await eventually(async () => ((await runner.getWorkflow("old-pending"))?.tasks[0]?.attempts === 1 ? true : undefined))
+      now += 3_600_000
+      await (await runner.addWorkflow({ workflowID: "new-done", tasks: { a: { task: "Ok" } } })).result()
+      assert.equal(await runner.deleteEndedWorkflows(60_000), 1)
+      assert.equal(await runner.getWorkflow("old-done"), null)
+      assert.equal((await runner.getWorkflow("old-pending"))?.status, "pending")
+      assert.equal((await runner.getWorkflow("new-done"))?.status, "completed")
+      await runner.stop()
+      cleanup()
+    })
+  })
+}
