@@ -117,6 +117,7 @@ export interface ListWorkflowsFilter {
 const STORAGE_BACKOFF_MIN_MS = 50
 const STORAGE_BACKOFF_MAX_MS = 5_000
 const PREPARED_CACHE_LIMIT = 10_000
+const WAITERS_POLLED_PER_TICK = 200
 
 /**
  * Runs durable workflows.
@@ -256,7 +257,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     }
     if (claimNow) {
       this.reserved--
-      if (created) this.startExecution(newWorkflowRows(workflow))
+      if (created && this.stopping) await this.release([id])
+      else if (created) this.startExecution(newWorkflowRows(workflow))
     }
     return { id, created, result: () => this.waitForEnd(id) }
   }
@@ -332,11 +334,14 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.timers.clear()
     clearTimeout(this.wakeTimer)
     this.unsubscribe?.()
-    const executions = [...this.active.values()].map((a) => a.done)
     const grace = setTimeout(() => {
       for (const a of this.active.values()) a.controller.abort(new RunnerStoppedError("runner stopping"))
     }, timeoutMS)
-    await Promise.all(executions)
+    // Executions, claims and writes already under way finish (or release their leases) before storage closes.
+    while (this.active.size > 0 || this.reserved > 0 || this.filling || !this.inserts.idle || !this.updates.idle) {
+      if (this.active.size > 0) await Promise.all([...this.active.values()].map((a) => a.done))
+      else await sleep(5)
+    }
     clearTimeout(grace)
     for (const list of this.waiters.values()) {
       for (const waiter of list) waiter.reject(new RunnerStoppedError("runner stopped before the workflow ended"))
@@ -581,9 +586,23 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     }
   }
 
+  /**
+   * Checks storage for waited-on workflows that end elsewhere (another runner,
+   * a cancel from another process). Local ends resolve at once without it, so
+   * a bounded number per tick keeps thousands of waiters cheap.
+   */
   private async pollWaiters(): Promise<void> {
+    let checked = 0
     for (const id of [...this.waiters.keys()]) {
-      if (!this.active.has(id)) await this.resolveWaiters(id)
+      if (checked >= WAITERS_POLLED_PER_TICK) break
+      if (this.active.has(id)) continue
+      checked++
+      const list = this.waiters.get(id)
+      if (!list) continue
+      // Rotate: the next tick starts with other IDs.
+      this.waiters.delete(id)
+      this.waiters.set(id, list)
+      await this.resolveWaiters(id)
     }
   }
 
