@@ -19,6 +19,7 @@ import type {
   WorkflowWithTasks,
 } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
+import { newWorkflowRows } from "./storage/rows.js"
 import type { RetryPolicy, SpawnWorkflowInput, SpawnedWorkflow, TaskRunner } from "./task.js"
 import {
   validatePositiveNumber,
@@ -624,34 +625,6 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       this.logger.info?.(`storage is answering again after ${this.storageFailures} failures`)
       this.storageFailures = 0
     }
-  }
-}
-
-function newWorkflowRows(w: NewWorkflow): WorkflowWithTasks {
-  return {
-    workflow: {
-      id: w.id,
-      status: "pending",
-      createdAt: w.now,
-      updatedAt: w.now,
-      availableAt: w.lease?.expiresAt ?? w.now,
-      leaseOwner: w.lease?.owner ?? null,
-      leaseToken: w.lease?.token ?? null,
-      taskCount: w.tasks.length,
-    },
-    tasks: w.tasks.map((t, seq) => ({
-      workflowID: w.id,
-      seq,
-      name: t.name,
-      task: t.task,
-      data: t.data,
-      status: "pending",
-      result: null,
-      error: null,
-      attempts: 0,
-      createdAt: w.now,
-      updatedAt: w.now,
-    })),
   }
 }
 

@@ -16,6 +16,7 @@ import type {
   WorkflowRow,
   WorkflowWithTasks,
 } from "./provider.js"
+import { newWorkflowRows } from "./rows.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
@@ -32,31 +33,7 @@ export class MemoryStorageProvider implements StorageProvider {
     this.assertOpen()
     return workflows.map((w) => {
       if (this.workflows.has(w.id)) return false
-      this.workflows.set(w.id, {
-        workflow: {
-          id: w.id,
-          status: "pending",
-          createdAt: w.now,
-          updatedAt: w.now,
-          availableAt: w.lease ? w.lease.expiresAt : w.now,
-          leaseOwner: w.lease?.owner ?? null,
-          leaseToken: w.lease?.token ?? null,
-          taskCount: w.tasks.length,
-        },
-        tasks: w.tasks.map((t, seq) => ({
-          workflowID: w.id,
-          seq,
-          name: t.name,
-          task: t.task,
-          data: t.data,
-          status: "pending",
-          result: null,
-          error: null,
-          attempts: 0,
-          createdAt: w.now,
-          updatedAt: w.now,
-        })),
-      })
+      this.workflows.set(w.id, newWorkflowRows(w))
       return true
     })
   }
