@@ -1,0 +1,61 @@
+/**
+ * `claimWorkflows` on Postgres: one statement picks, leases and returns the
+ * workflows with their tasks.
+ *
+ * @module
+ */
+import type { ClaimRequest, WorkflowWithTasks } from "../provider.js"
+import type { PostgresConnection } from "./connection.js"
+import type { PostgresNames } from "./names.js"
+import { JOINED_COLUMNS, type JoinedRecord, fromJoinedRows } from "./rows.js"
+
+/**
+ * The SQL of a claim. Due workflows and the owner's earlier-life leases are
+ * picked by two separate scans (each on its own partial index) rather than one
+ * `OR`, which would walk every pending workflow in `available_at` order
+ * whenever fewer than `limit` are due. `SKIP LOCKED` makes concurrent claims
+ * take different rows, and Postgres rechecks each locked row's condition
+ * against its latest version, so a row another claim just leased is dropped.
+ * Own leases are all in the future (`available_at > now`), so the two sets
+ * are disjoint and due work comes first.
+ */
+function claimSQL(n: PostgresNames): string {
+  return `
+    WITH due AS (
+      SELECT id, available_at FROM ${n.workflows}
+      WHERE status = 'pending' AND available_at <= $1
+      ORDER BY available_at
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    ), own AS (
+      SELECT id, available_at FROM ${n.workflows}
+      WHERE $3::boolean AND status = 'pending' AND lease_owner = $4 AND lease_token <> $5 AND available_at > $1
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    ), picked AS (
+      SELECT id, available_at FROM (SELECT id, available_at FROM due UNION SELECT id, available_at FROM own) AS candidates
+      ORDER BY available_at
+      LIMIT $2
+    ), claimed AS (
+      UPDATE ${n.workflows} AS w SET lease_owner = $4, lease_token = $5, available_at = $6
+      FROM picked
+      WHERE w.id = picked.id
+      RETURNING w.*, picked.available_at AS claimed_from
+    )
+    SELECT ${JOINED_COLUMNS}
+    FROM claimed AS w LEFT JOIN ${n.tasks} AS t ON t.workflow_id = w.id
+    ORDER BY w.claimed_from, w.id, t.seq`
+}
+
+/** Leases up to `claim.limit` claimable workflows and returns them with their tasks, earliest `availableAt` first. */
+export async function claimWorkflows(db: PostgresConnection, n: PostgresNames, claim: ClaimRequest): Promise<WorkflowWithTasks[]> {
+  if (!(claim.limit >= 1)) return []
+  const { lease } = claim
+  const rows = await db.statement<JoinedRecord>(
+    claimSQL(n),
+    [claim.now, Number.isFinite(claim.limit) ? Math.floor(claim.limit) : null, claim.reclaimOwn, lease.owner, lease.token, lease.expiresAt],
+    // Run twice, the first run's leases would be hidden until they expire.
+    "once",
+  )
+  return fromJoinedRows(rows)
+}

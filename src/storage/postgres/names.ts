@@ -1,0 +1,65 @@
+/**
+ * The SQL names the Postgres provider derives from its options, validated once
+ * here: nothing else interpolates a name into SQL.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto"
+
+/** Schema names: lower case so an unquoted name means the same to Postgres. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,40}$/
+/** Table prefixes: like a schema name, or empty. */
+const TABLE_PREFIX = /^([a-z_][a-z0-9_]{0,40})?$/
+
+/** Every name the provider's SQL uses, each safe to interpolate unquoted. */
+export interface PostgresNames {
+  schema: string
+  prefix: string
+  /** `schema.prefixworkflows` */
+  workflows: string
+  /** `schema.prefixtasks` */
+  tasks: string
+  /** `schema.prefixschema_version` */
+  schemaVersion: string
+  /** Index names carry no schema: Postgres puts an index in its table's schema. */
+  indexes: { claimable: string; leased: string; ended: string; status: string }
+  /** LISTEN/NOTIFY channel: distinct per schema and prefix, at most 63 bytes. */
+  channel: string
+  /** Key of the advisory lock that serializes `init()` across processes (a signed 64-bit integer, as text). */
+  initLockKey: string
+}
+
+/**
+ * Validates the schema and table prefix and derives every name from them.
+ *
+ * @throws Error naming the bad value when either is not a plain lower-case identifier
+ */
+export function postgresNames(schema: unknown, prefix: unknown): PostgresNames {
+  if (typeof schema !== "string" || !SCHEMA_NAME.test(schema)) {
+    throw new Error(
+      `PostgresStorageProvider: schema ${JSON.stringify(schema)} is invalid: use lower-case letters, digits and _ (at most 41), not starting with a digit`,
+    )
+  }
+  if (typeof prefix !== "string" || !TABLE_PREFIX.test(prefix)) {
+    throw new Error(
+      `PostgresStorageProvider: tablePrefix ${JSON.stringify(prefix)} is invalid: use lower-case letters, digits and _ (at most 41), not starting with a digit, or ""`,
+    )
+  }
+  const digest = createHash("sha256").update(`durabletasks:${schema}.${prefix}`).digest()
+  return {
+    schema,
+    prefix,
+    workflows: `${schema}.${prefix}workflows`,
+    tasks: `${schema}.${prefix}tasks`,
+    schemaVersion: `${schema}.${prefix}schema_version`,
+    indexes: {
+      claimable: `${prefix}workflows_claimable`,
+      leased: `${prefix}workflows_leased`,
+      ended: `${prefix}workflows_ended`,
+      status: `${prefix}workflows_status`,
+    },
+    // Channels are database-wide, so the schema must be in it; a hash keeps it short.
+    channel: `${prefix}work_${digest.subarray(0, 6).toString("hex")}`,
+    initLockKey: digest.readBigInt64BE(8).toString(),
+  }
+}

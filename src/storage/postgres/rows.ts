@@ -1,0 +1,133 @@
+/**
+ * Rows as pg returns them, and their conversion to the contract's row types.
+ * `bigint` columns arrive as strings (pg does not guess whether they fit a
+ * JavaScript number); times in ms since the epoch always do.
+ *
+ * @module
+ */
+import type { TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "../provider.js"
+import { WORKFLOW_STATUSES } from "../provider.js"
+
+/** The workflow columns, in the order of {@link WorkflowRecord}. */
+export const WORKFLOW_COLUMNS = "id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count"
+
+/** A workflow row as pg returns it. */
+export interface WorkflowRecord {
+  id: string
+  status: string
+  created_at: string
+  updated_at: string
+  available_at: string
+  lease_owner: string | null
+  lease_token: string | null
+  task_count: number
+}
+
+/** A task row as pg returns it. */
+export interface TaskRecord {
+  workflow_id: string
+  seq: number
+  name: string
+  task: string
+  data: string
+  status: string
+  result: string | null
+  error: string | null
+  attempts: number
+  created_at: string
+  updated_at: string
+}
+
+const TASK_STATUSES: readonly string[] = ["pending", "completed", "failed"] satisfies TaskStatus[]
+
+/** Converts a stored workflow row; rejects a status this library does not know. */
+export function toWorkflowRow(r: WorkflowRecord): WorkflowRow {
+  return {
+    id: r.id,
+    status: workflowStatus(r.status, r.id),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    availableAt: Number(r.available_at),
+    leaseOwner: r.lease_owner,
+    leaseToken: r.lease_token,
+    taskCount: Number(r.task_count),
+  }
+}
+
+/** Converts a stored task row; rejects a status this library does not know. */
+export function toTaskRow(r: TaskRecord): TaskRow {
+  if (!TASK_STATUSES.includes(r.status)) {
+    throw new Error(`task ${r.seq} of workflow "${r.workflow_id}" has unknown status "${r.status}": was it written by a newer durabletasks?`)
+  }
+  return {
+    workflowID: r.workflow_id,
+    seq: Number(r.seq),
+    name: r.name,
+    task: r.task,
+    data: r.data,
+    status: r.status as TaskStatus,
+    result: r.result,
+    error: r.error,
+    attempts: Number(r.attempts),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  }
+}
+
+/**
+ * The columns of a workflow joined with its tasks (`w` and `t`), task columns
+ * prefixed `t_`; read back with {@link fromJoinedRows}.
+ */
+export const JOINED_COLUMNS = `w.id, w.status, w.created_at, w.updated_at, w.available_at, w.lease_owner, w.lease_token, w.task_count,
+  t.seq AS t_seq, t.name AS t_name, t.task AS t_task, t.data AS t_data, t.status AS t_status, t.result AS t_result,
+  t.error AS t_error, t.attempts AS t_attempts, t.created_at AS t_created_at, t.updated_at AS t_updated_at`
+
+/** A row of {@link JOINED_COLUMNS}; the task columns are null for a workflow without tasks (LEFT JOIN). */
+export interface JoinedRecord extends WorkflowRecord {
+  t_seq: number | null
+  t_name: string
+  t_task: string
+  t_data: string
+  t_status: string
+  t_result: string | null
+  t_error: string | null
+  t_attempts: number
+  t_created_at: string
+  t_updated_at: string
+}
+
+/** Groups joined rows (ordered by workflow, then seq) into workflows with their tasks, in the rows' order. */
+export function fromJoinedRows(rows: JoinedRecord[]): WorkflowWithTasks[] {
+  const grouped: WorkflowWithTasks[] = []
+  let current: WorkflowWithTasks | undefined
+  for (const r of rows) {
+    if (current?.workflow.id !== r.id) {
+      current = { workflow: toWorkflowRow(r), tasks: [] }
+      grouped.push(current)
+    }
+    if (r.t_seq === null) continue
+    current.tasks.push(
+      toTaskRow({
+        workflow_id: r.id,
+        seq: r.t_seq,
+        name: r.t_name,
+        task: r.t_task,
+        data: r.t_data,
+        status: r.t_status,
+        result: r.t_result,
+        error: r.t_error,
+        attempts: r.t_attempts,
+        created_at: r.t_created_at,
+        updated_at: r.t_updated_at,
+      }),
+    )
+  }
+  return grouped
+}
+
+function workflowStatus(status: string, id: string): WorkflowStatus {
+  if (!(WORKFLOW_STATUSES as readonly string[]).includes(status)) {
+    throw new Error(`workflow "${id}" has unknown status "${status}": was it written by a newer durabletasks?`)
+  }
+  return status as WorkflowStatus
+}

@@ -1,0 +1,126 @@
+/**
+ * `updateWorkflowTaskStatuses` on Postgres: fenced batch updates, one
+ * statement per "round" of the batch, all rounds in one transaction.
+ *
+ * @module
+ */
+import type { TaskStatusUpdate } from "../provider.js"
+import type { PostgresConnection, Queryable } from "./connection.js"
+import type { PostgresNames } from "./names.js"
+import { notifyColumn } from "./notifier.js"
+
+/**
+ * The SQL of one round, in which each workflow appears at most once. The
+ * workflow update is the fence: it matches only pending workflows whose lease
+ * token is the writer's, and only the tasks of the workflows it returns are
+ * updated. Both updates are one statement, hence atomic together.
+ *
+ * A workflow status clears the lease; `pending` with `availableAt` also sets
+ * when it may be claimed again.
+ */
+function roundSQL(n: PostgresNames, notify: boolean): string {
+  return `
+    WITH applied AS (
+      UPDATE ${n.workflows} AS w SET
+        updated_at = u.now,
+        status = COALESCE(u.status, w.status),
+        lease_owner = CASE WHEN u.status IS NULL THEN w.lease_owner END,
+        lease_token = CASE WHEN u.status IS NULL THEN w.lease_token END,
+        available_at = COALESCE(u.available_at, w.available_at)
+      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) AS u(id, token, now, status, available_at)
+      WHERE w.id = u.id AND w.lease_token = u.token AND w.status = 'pending'
+      RETURNING w.id, (u.status = 'pending' AND u.available_at <= u.now) AS claimable_now
+    ), updated_tasks AS (
+      UPDATE ${n.tasks} AS t SET status = v.status, result = v.result, error = v.error, attempts = v.attempts, updated_at = v.now
+      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[])
+        AS v(workflow_id, seq, status, result, error, attempts, now)
+      WHERE t.workflow_id = v.workflow_id AND t.seq = v.seq AND v.workflow_id IN (SELECT id FROM applied)
+    )
+    SELECT id${notifyColumn(n, notify, "claimable_now")} FROM applied`
+}
+
+/**
+ * Applies each fenced update; returns per input whether it applied.
+ *
+ * A batch may hold several updates of one workflow (consecutive writes the
+ * runner batched together); they must apply in order, each fenced by the
+ * state the previous one left. So the batch is cut into rounds where each
+ * workflow appears once: its k-th update goes to round k. A batch without
+ * repeats is one round, one statement; otherwise the rounds run in order in
+ * one transaction. Listeners are woken when an update releases a workflow that
+ * is claimable at once.
+ */
+export async function updateWorkflowTaskStatuses(
+  db: PostgresConnection,
+  n: PostgresNames,
+  notify: boolean,
+  updates: TaskStatusUpdate[],
+): Promise<boolean[]> {
+  if (updates.length === 0) return []
+  const sql = roundSQL(n, notify)
+  const rounds = splitIntoRounds(updates)
+  const [only] = rounds
+  if (rounds.length === 1 && only) {
+    const applied = await db.statement<{ id: string }>(sql, roundParams(updates, only), "once")
+    const ids = new Set(applied.map((r) => r.id))
+    return updates.map((u) => ids.has(u.workflowID))
+  }
+  return db.transaction(async (client: Queryable) => {
+    const results = updates.map(() => false)
+    for (const round of rounds) {
+      const applied = await client.query<{ id: string }>(sql, roundParams(updates, round))
+      const ids = new Set(applied.rows.map((r) => r.id))
+      for (const i of round) results[i] = ids.has((updates[i] as TaskStatusUpdate).workflowID)
+    }
+    return results
+  })
+}
+
+/** Indexes of the updates, grouped so that the k-th update of a workflow is in round k. */
+function splitIntoRounds(updates: TaskStatusUpdate[]): number[][] {
+  const seen = new Map<string, number>()
+  const rounds: number[][] = []
+  updates.forEach((u, i) => {
+    const round = seen.get(u.workflowID) ?? 0
+    seen.set(u.workflowID, round + 1)
+    ;(rounds[round] ??= []).push(i)
+  })
+  return rounds
+}
+
+function roundParams(updates: TaskStatusUpdate[], round: number[]): unknown[] {
+  const w = { id: [] as string[], token: [] as string[], now: [] as number[], status: [] as (string | null)[], availableAt: [] as (number | null)[] }
+  const t = {
+    workflowID: [] as string[],
+    seq: [] as number[],
+    status: [] as string[],
+    result: [] as (string | null)[],
+    error: [] as (string | null)[],
+    attempts: [] as number[],
+    now: [] as number[],
+  }
+  for (const i of round) {
+    const u = updates[i] as TaskStatusUpdate
+    w.id.push(u.workflowID)
+    w.token.push(u.token)
+    w.now.push(u.now)
+    w.status.push(u.workflow?.status ?? null)
+    w.availableAt.push(u.workflow?.status === "pending" ? u.workflow.availableAt : null)
+    if (u.task) {
+      t.workflowID.push(u.workflowID)
+      t.seq.push(u.task.seq)
+      t.status.push(u.task.status)
+      t.result.push(u.task.result ?? null)
+      t.error.push(storableError(u.task.error))
+      t.attempts.push(u.task.attempts)
+      t.now.push(u.now)
+    }
+  }
+  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now]
+}
+
+/** Postgres `text` cannot hold U+0000; an error message is not worth failing the write for. */
+function storableError(error: string | null | undefined): string | null {
+  if (error === undefined || error === null) return null
+  return error.includes("\u0000") ? error.replaceAll("\u0000", "\uFFFD") : error
+}
