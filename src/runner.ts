@@ -138,6 +138,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly defaultRetry: RetryPolicy | undefined
   private readonly leaseMS: number
   private readonly heartbeatMS: number
+  /** The lease guard fires a task's signal this long before its lease, as last renewed, expires. */
+  private readonly leaseMargin: number
   private readonly concurrency: number
   private readonly pollIntervalMS: number
   private readonly maxPayloadBytes: number
@@ -159,6 +161,11 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private refillRequested = false
   private wakeAt = Infinity
   private wakeTimer: NodeJS.Timeout | undefined
+  private guardAt = Infinity
+  private guardTimer: NodeJS.Timeout | undefined
+  private heartbeatInFlight = false
+  private renewalFailing = false
+  private claimsPausedUntil = 0
   private storageFailures = 0
   private unsubscribe: (() => void) | undefined
 
@@ -180,6 +187,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     if (this.heartbeatMS >= this.leaseMS) {
       throw new ValidationError(`heartbeatMS (${this.heartbeatMS}) must be less than leaseMS (${this.leaseMS}), or leases lapse between renewals`)
     }
+    this.leaseMargin = Math.min(this.heartbeatMS, this.leaseMS - this.heartbeatMS) / 2
     this.concurrency = validatePositiveNumber(options.concurrency ?? 100, "concurrency", { integer: true })
     this.pollIntervalMS = validatePositiveNumber(options.pollIntervalMS ?? 1_000, "pollIntervalMS")
     this.maxPayloadBytes = validatePositiveNumber(options.maxPayloadBytes ?? 1_048_576, "maxPayloadBytes", { integer: true })
@@ -253,7 +261,12 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     try {
       created = await this.inserts.submit(workflow)
     } catch (error) {
-      if (claimNow) this.reserved--
+      if (claimNow) {
+        // The insert may have happened all the same (its reply was lost): drop the lease it carried,
+        // or the workflow would wait for that lease to expire before anyone runs it.
+        await this.release([id])
+        this.reserved--
+      }
       throw new StorageError(`could not store workflow "${id}": ${errorMessage(error)}`, { cause: error })
     }
     if (claimNow) {
@@ -344,6 +357,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       else await sleep(5)
     }
     clearTimeout(grace)
+    clearTimeout(this.guardTimer)
     for (const list of this.waiters.values()) {
       for (const waiter of list) waiter.reject(new RunnerStoppedError("runner stopped before the workflow ended"))
     }
@@ -372,7 +386,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
 
   /** Claims work until the concurrency limit is reached or nothing is claimable. */
   private async fill(): Promise<void> {
-    if (!this.started || this.stopping) return
+    if (!this.started || this.stopping || this.now() < this.claimsPausedUntil) return
     if (this.filling) {
       this.refillRequested = true
       return
@@ -422,6 +436,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       mayStartTask: () => !this.stopping && entry.leaseExpiresAt - this.heartbeatMS > this.now(),
     }
     this.active.set(id, entry)
+    this.armLeaseGuard(entry.leaseExpiresAt - this.leaseMargin)
     entry.done = executeWorkflow(environment, claimed, controller.signal)
       .then((end) => this.finishExecution(id, end))
       .catch((error: unknown) => {
@@ -450,7 +465,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         return
       case "interrupted":
         this.prepared.delete(id)
-        if (this.stopping) await this.release([id])
+        // Its task has stopped: whoever may run the workflow next (this runner too) need not wait for the lease to expire.
+        await this.release([id])
         return
     }
   }
@@ -500,13 +516,19 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
 
   /** Renews every lease this process holds in one write; fires the signal of any it lost. */
   private async heartbeat(): Promise<void> {
-    if (this.active.size === 0) return
+    this.guardLeases()
+    // One renewal at a time: while one hangs, the lease guard stops what would outlive its lease.
+    if (this.heartbeatInFlight) this.renewalFailing = true
+    if (this.active.size === 0 || this.heartbeatInFlight) return
     const ids = [...this.active.keys()]
     const now = this.now()
     const expiresAt = now + this.leaseMS
+    this.heartbeatInFlight = true
     try {
       const renewed = new Set(await this.storage.renewLeases({ token: this.token, workflowIDs: ids, expiresAt }))
       this.storageRecovered()
+      this.renewalFailing = false
+      this.claimsPausedUntil = 0
       for (const id of ids) {
         const entry = this.active.get(id)
         if (!entry) continue
@@ -514,12 +536,45 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         else entry.controller.abort(new Error("lease lost"))
       }
     } catch (error) {
+      // The lease guard fires the signals of executions whose leases would run out before a renewal succeeds.
+      this.renewalFailing = true
       this.storageFailed("renewLeases", error)
-      // A lease that may expire before the next heartbeat can be taken by another runner: stop ours first.
-      for (const entry of this.active.values()) {
-        if (entry.leaseExpiresAt <= now + this.heartbeatMS) entry.controller.abort(new Error("lease expiring: heartbeats failing"))
+    } finally {
+      this.heartbeatInFlight = false
+    }
+  }
+
+  /**
+   * The lease guard: fires the signal of every execution whose lease, as last
+   * renewed in storage, ends within `leaseMargin`, so that its task stops
+   * before another runner may take the workflow. Renewals that fail or hang
+   * just stop moving the deadline.
+   */
+  private guardLeases(): void {
+    const now = this.now()
+    for (const entry of this.active.values()) {
+      const abortAt = entry.leaseExpiresAt - this.leaseMargin
+      if (abortAt > now) this.armLeaseGuard(abortAt)
+      else if (!entry.controller.signal.aborted) {
+        entry.controller.abort(new Error("lease about to expire: it could not be renewed"))
+        if (this.renewalFailing && now >= this.claimsPausedUntil) {
+          // A runner that cannot keep leases would take the work back and lose it again: leave it to healthy runners for a lease.
+          this.claimsPausedUntil = now + this.leaseMS
+          this.logger.warn?.(`lease renewals are failing: stopped tasks whose leases could not be renewed; claiming nothing for ${this.leaseMS} ms`)
+        }
       }
     }
+  }
+
+  private armLeaseGuard(at: number): void {
+    if (at >= this.guardAt) return
+    clearTimeout(this.guardTimer)
+    this.guardAt = at
+    this.guardTimer = setTimeout(() => {
+      this.guardAt = Infinity
+      this.guardTimer = undefined
+      this.guardLeases()
+    }, Math.max(0, at - this.now()))
   }
 
   /** Group-committed fenced write; storage errors are retried with backoff while this runner runs. */
@@ -528,6 +583,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       try {
         const applied = await this.updates.submit(update)
         this.storageRecovered()
+        // After a failed try, "fenced off" may mean that try took effect and only its reply was lost.
+        if (!applied && failures > 0) return await this.alreadyApplied(update)
         return applied
       } catch (error) {
         this.storageFailed("updateWorkflowTaskStatuses", error)
@@ -535,6 +592,31 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         await sleep(backoff(failures))
       }
     }
+  }
+
+  /** Whether storage already shows `update` (written by an earlier try whose reply was lost). */
+  private async alreadyApplied(update: TaskStatusUpdate): Promise<boolean> {
+    let stored: WorkflowWithTasks | null
+    for (let failures = 0; ; failures++) {
+      try {
+        stored = await this.storage.getWorkflow(update.workflowID)
+        break
+      } catch (error) {
+        this.storageFailed("getWorkflow", error)
+        if (this.stopping && failures >= 3) return false
+        await sleep(backoff(failures))
+      }
+    }
+    if (!stored || (update.workflow && stored.workflow.status !== update.workflow.status)) return false
+    if (!update.task) return update.workflow !== undefined
+    const task = stored.tasks.find((t) => t.seq === update.task!.seq)
+    return (
+      task !== undefined &&
+      task.status === update.task.status &&
+      task.attempts === update.task.attempts &&
+      task.result === (update.task.result ?? null) &&
+      task.error === (update.task.error ?? null)
+    )
   }
 
   private preparedFor(id: string): Map<string, unknown> {

@@ -5,7 +5,9 @@
  * write (so a read never has to upgrade to a write lock and hit
  * `SQLITE_BUSY_SNAPSHOT`), and a busy timeout so several processes can share
  * one file. Each method is one transaction; the runner's group commit hands
- * it arrays, so one fsync serves many writes.
+ * it arrays, so one fsync serves many writes. Statements are prepared once,
+ * positional, one per shape of write; queries that must use a particular
+ * index name it (`INDEXED BY`), so the plan does not depend on statistics.
  *
  * @module
  */
@@ -41,12 +43,45 @@ export interface SQLiteStorageOptions {
 }
 
 const SCHEMA_VERSION = 1
+/** Workflows per claim statement. */
+const IN_LIST_SIZE = 64
 const TABLE_PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,48}$/
 
 const WORKFLOW_COLUMNS =
   "id, status, created_at AS createdAt, updated_at AS updatedAt, available_at AS availableAt, lease_owner AS leaseOwner, lease_token AS leaseToken, task_count AS taskCount"
 const TASK_COLUMNS =
   "workflow_id AS workflowID, seq, name, task, data, status, result, error, attempts, created_at AS createdAt, updated_at AS updatedAt"
+
+/** A workflow row read with `.raw()`, columns in WORKFLOW_COLUMNS order. */
+function toWorkflowRow(r: unknown[]): WorkflowRow {
+  return {
+    id: r[0] as string,
+    status: r[1] as WorkflowRow["status"],
+    createdAt: r[2] as number,
+    updatedAt: r[3] as number,
+    availableAt: r[4] as number,
+    leaseOwner: r[5] as string | null,
+    leaseToken: r[6] as string | null,
+    taskCount: r[7] as number,
+  }
+}
+
+/** A task row read with `.raw()`, columns in TASK_COLUMNS order. */
+function toTaskRow(r: unknown[]): TaskRow {
+  return {
+    workflowID: r[0] as string,
+    seq: r[1] as number,
+    name: r[2] as string,
+    task: r[3] as string,
+    data: r[4] as string,
+    status: r[5] as TaskRow["status"],
+    result: r[6] as string | null,
+    error: r[7] as string | null,
+    attempts: r[8] as number,
+    createdAt: r[9] as number,
+    updatedAt: r[10] as number,
+  }
+}
 
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
@@ -133,17 +168,19 @@ export class SQLiteStorageProvider implements StorageProvider {
   }
 
   async getWorkflow(id: string): Promise<WorkflowWithTasks | null> {
-    const workflow = this.statements.selectWorkflow.get(id) as WorkflowRow | undefined
-    if (!workflow) return null
-    return { workflow, tasks: this.statements.selectTasks.all(id) as TaskRow[] }
+    const row = this.statements.selectWorkflow.get(id) as unknown[] | undefined
+    if (!row) return null
+    return { workflow: toWorkflowRow(row), tasks: (this.statements.selectTasks.all(id) as unknown[][]).map(toTaskRow) }
   }
 
   async listWorkflows(filter: WorkflowFilter): Promise<WorkflowRow[]> {
-    return this.statements.listWorkflows.all({
-      status: filter.status ?? null,
-      afterID: filter.afterID ?? null,
-      limit: filter.limit,
-    }) as WorkflowRow[]
+    // Every ID sorts after "" (IDs are never empty).
+    const afterID = filter.afterID ?? ""
+    const rows =
+      filter.status === undefined
+        ? this.statements.listWorkflows.all(afterID, filter.limit)
+        : this.statements.listWorkflowsByStatus.all(filter.status, afterID, filter.limit)
+    return (rows as unknown[][]).map(toWorkflowRow)
   }
 
   async cancelWorkflow(id: string, now: number): Promise<boolean> {
@@ -160,21 +197,21 @@ export class SQLiteStorageProvider implements StorageProvider {
 
   private insertAll(workflows: NewWorkflow[]): boolean[] {
     const s = this.statements
-    return workflows.map((w) => {
-      const inserted =
-        s.insertWorkflow.run(
-          w.id,
-          w.now,
-          w.now,
-          w.lease ? w.lease.expiresAt : w.now,
-          w.lease?.owner ?? null,
-          w.lease?.token ?? null,
-          w.tasks.length,
-        ).changes === 1
-      if (!inserted) return false
-      w.tasks.forEach((t, seq) => s.insertTask.run(w.id, seq, t.name, t.task, t.data, w.now, w.now))
-      return true
-    })
+    const inserted: boolean[] = []
+    for (const w of workflows) {
+      const lease = w.lease
+      const created =
+        s.insertWorkflow.run(w.id, w.now, w.now, lease ? lease.expiresAt : w.now, lease?.owner ?? null, lease?.token ?? null, w.tasks.length)
+          .changes === 1
+      if (created) {
+        for (let seq = 0; seq < w.tasks.length; seq++) {
+          const t = w.tasks[seq]!
+          s.insertTask.run(w.id, seq, t.name, t.task, t.data, w.now, w.now)
+        }
+      }
+      inserted.push(created)
+    }
+    return inserted
   }
 
   private claimAll(claim: ClaimRequest): WorkflowWithTasks[] {
@@ -183,40 +220,54 @@ export class SQLiteStorageProvider implements StorageProvider {
     if (limit <= 0) return []
     const ids = new Set<string>()
     if (claim.reclaimOwn) {
-      for (const row of s.selectOwnLeased.all(lease.owner, lease.token, limit) as Array<{ id: string }>) ids.add(row.id)
+      for (const id of s.selectOwnLeased.all(lease.owner, lease.token, lease.owner, lease.token, limit) as string[]) ids.add(id)
     }
     if (ids.size < limit) {
-      for (const row of s.selectClaimable.all(now, limit - ids.size) as Array<{ id: string }>) ids.add(row.id)
+      for (const id of s.selectClaimable.all(now, limit - ids.size) as string[]) ids.add(id)
     }
+    const byID = new Map<string, WorkflowWithTasks>()
+    const chunk: Array<string | null> = []
+    const flush = () => {
+      // A fixed-size IN list (padded with NULLs, which match nothing) keeps one prepared statement per shape.
+      while (chunk.length < IN_LIST_SIZE) chunk.push(null)
+      for (const row of s.leaseMany.all(lease.owner, lease.token, lease.expiresAt, ...chunk) as unknown[][]) {
+        const workflow = toWorkflowRow(row)
+        byID.set(workflow.id, { workflow, tasks: [] })
+      }
+      for (const row of s.selectTasksOfMany.all(...chunk) as unknown[][]) byID.get(row[0] as string)?.tasks.push(toTaskRow(row))
+      chunk.length = 0
+    }
+    for (const id of ids) {
+      chunk.push(id)
+      if (chunk.length === IN_LIST_SIZE) flush()
+    }
+    if (chunk.length > 0) flush()
     const claimed: WorkflowWithTasks[] = []
     for (const id of ids) {
-      s.lease.run(lease.owner, lease.token, lease.expiresAt, id)
-      claimed.push({
-        workflow: s.selectWorkflow.get(id) as WorkflowRow,
-        tasks: s.selectTasks.all(id) as TaskRow[],
-      })
+      const entry = byID.get(id)
+      if (entry) claimed.push(entry)
     }
     return claimed
   }
 
   private updateAll(updates: TaskStatusUpdate[]): boolean[] {
     const s = this.statements
-    return updates.map((u) => {
+    const applied: boolean[] = []
+    for (const u of updates) {
+      // One small statement per shape of change: cheaper to bind and run than one statement with CASEs for all.
       const w = u.workflow
-      const applied =
-        s.fencedUpdateWorkflow.run({
-          id: u.workflowID,
-          token: u.token,
-          now: u.now,
-          status: w?.status ?? null,
-          availableAt: w?.status === "pending" ? w.availableAt : null,
-        }).changes === 1
-      if (applied && u.task) {
-        const t = u.task
-        s.updateTask.run(t.status, t.result ?? null, t.error ?? null, t.attempts, u.now, u.workflowID, t.seq)
-      }
-      return applied
-    })
+      const fenced =
+        w === undefined
+          ? s.touchWorkflow.run(u.now, u.workflowID, u.token)
+          : w.status === "pending"
+            ? s.releaseWorkflowUntil.run(u.now, w.availableAt, u.workflowID, u.token)
+            : s.endWorkflow.run(u.now, w.status, u.workflowID, u.token)
+      const ok = fenced.changes === 1
+      const t = u.task
+      if (ok && t) s.updateTask.run(t.status, t.result ?? null, t.error ?? null, t.attempts, u.now, u.workflowID, t.seq)
+      applied.push(ok)
+    }
+    return applied
   }
 
   private renewAll(renewal: LeaseRenewal): string[] {
@@ -243,6 +294,14 @@ export class SQLiteStorageProvider implements StorageProvider {
   }
 }
 
+/**
+ * Rowid tables rather than WITHOUT ROWID ones clustered by workflow ID: rows
+ * sit in insertion order, so workflows added together share pages, and a
+ * commit of the updates of the workflows in flight writes a few pages rather
+ * than one per row (random IDs such as UUIDs scatter a table clustered by ID
+ * over the whole file). Lookups by ID go through the primary-key index, which
+ * updates never change.
+ */
 function createSchema(db: Database.Database, p: string): void {
   const create = db.transaction(() => {
     db.exec(`
@@ -256,7 +315,7 @@ function createSchema(db: Database.Database, p: string): void {
         lease_owner TEXT,
         lease_token TEXT,
         task_count INTEGER NOT NULL
-      ) WITHOUT ROWID;
+      );
       CREATE TABLE IF NOT EXISTS ${p}tasks (
         workflow_id TEXT NOT NULL,
         seq INTEGER NOT NULL,
@@ -270,9 +329,11 @@ function createSchema(db: Database.Database, p: string): void {
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (workflow_id, seq)
-      ) WITHOUT ROWID;
+      );
       CREATE INDEX IF NOT EXISTS ${p}workflows_claimable ON ${p}workflows (available_at) WHERE status = 'pending';
-      CREATE INDEX IF NOT EXISTS ${p}workflows_leased ON ${p}workflows (lease_owner) WHERE status = 'pending';
+      -- Replaced by workflows_lease, which also finds the leases of an owner's other lives without reading its current ones.
+      DROP INDEX IF EXISTS ${p}workflows_leased;
+      CREATE INDEX IF NOT EXISTS ${p}workflows_lease ON ${p}workflows (lease_owner, lease_token) WHERE status = 'pending';
       CREATE INDEX IF NOT EXISTS ${p}workflows_ended ON ${p}workflows (updated_at) WHERE status <> 'pending';
       CREATE INDEX IF NOT EXISTS ${p}workflows_status ON ${p}workflows (status, id);
     `)
@@ -286,6 +347,7 @@ function createSchema(db: Database.Database, p: string): void {
 }
 
 function prepareStatements(db: Database.Database, p: string) {
+  const inList = Array.from({ length: IN_LIST_SIZE }, () => "?").join(", ")
   return {
     insertWorkflow: db.prepare(
       `INSERT INTO ${p}workflows (id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count)
@@ -295,23 +357,44 @@ function prepareStatements(db: Database.Database, p: string) {
       `INSERT INTO ${p}tasks (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, 'pending', NULL, NULL, 0, ?, ?)`,
     ),
-    selectOwnLeased: db.prepare(
-      `SELECT id FROM ${p}workflows WHERE status = 'pending' AND lease_owner = ? AND lease_token <> ? LIMIT ?`,
+    // INDEXED BY: without ANALYZE statistics the planner prefers the (status, id)
+    // index for `status = 'pending'`, which reads every pending workflow per claim.
+    // The two ranges skip this life's own leases (`<>` would read them all).
+    selectOwnLeased: db
+      .prepare(
+        `SELECT id FROM ${p}workflows INDEXED BY ${p}workflows_lease WHERE status = 'pending' AND lease_owner = ? AND lease_token < ?
+         UNION ALL
+         SELECT id FROM ${p}workflows INDEXED BY ${p}workflows_lease WHERE status = 'pending' AND lease_owner = ? AND lease_token > ?
+         LIMIT ?`,
+      )
+      .pluck(),
+    selectClaimable: db
+      .prepare(
+        `SELECT id FROM ${p}workflows INDEXED BY ${p}workflows_claimable
+         WHERE status = 'pending' AND available_at <= ? ORDER BY available_at LIMIT ?`,
+      )
+      .pluck(),
+    // Claims lease and read IN_LIST_SIZE workflows per statement; rows come back as arrays (cheaper than objects).
+    leaseMany: db
+      .prepare(
+        `UPDATE ${p}workflows SET lease_owner = ?, lease_token = ?, available_at = ?
+         WHERE id IN (${inList}) RETURNING ${WORKFLOW_COLUMNS}`,
+      )
+      .raw(),
+    selectTasksOfMany: db
+      .prepare(`SELECT ${TASK_COLUMNS} FROM ${p}tasks WHERE workflow_id IN (${inList}) ORDER BY workflow_id, seq`)
+      .raw(),
+    selectWorkflow: db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows WHERE id = ?`).raw(),
+    selectTasks: db.prepare(`SELECT ${TASK_COLUMNS} FROM ${p}tasks WHERE workflow_id = ? ORDER BY seq`).raw(),
+    // The fenced workflow writes of updateWorkflowTaskStatuses: only a pending workflow leased under the writer's token changes.
+    touchWorkflow: db.prepare(`UPDATE ${p}workflows SET updated_at = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`),
+    endWorkflow: db.prepare(
+      `UPDATE ${p}workflows SET updated_at = ?, status = ?, lease_owner = NULL, lease_token = NULL
+       WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
-    selectClaimable: db.prepare(
-      `SELECT id FROM ${p}workflows WHERE status = 'pending' AND available_at <= ? ORDER BY available_at LIMIT ?`,
-    ),
-    lease: db.prepare(`UPDATE ${p}workflows SET lease_owner = ?, lease_token = ?, available_at = ? WHERE id = ?`),
-    selectWorkflow: db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows WHERE id = ?`),
-    selectTasks: db.prepare(`SELECT ${TASK_COLUMNS} FROM ${p}tasks WHERE workflow_id = ? ORDER BY seq`),
-    fencedUpdateWorkflow: db.prepare(
-      `UPDATE ${p}workflows SET
-         updated_at = :now,
-         status = COALESCE(:status, status),
-         lease_owner = CASE WHEN :status IS NULL THEN lease_owner ELSE NULL END,
-         lease_token = CASE WHEN :status IS NULL THEN lease_token ELSE NULL END,
-         available_at = COALESCE(:availableAt, available_at)
-       WHERE id = :id AND lease_token = :token AND status = 'pending'`,
+    releaseWorkflowUntil: db.prepare(
+      `UPDATE ${p}workflows SET updated_at = ?, available_at = ?, lease_owner = NULL, lease_token = NULL
+       WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
     updateTask: db.prepare(
       `UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = ?, updated_at = ? WHERE workflow_id = ? AND seq = ?`,
@@ -323,11 +406,14 @@ function prepareStatements(db: Database.Database, p: string) {
       `UPDATE ${p}workflows SET lease_owner = NULL, lease_token = NULL, available_at = ?
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
-    listWorkflows: db.prepare(
-      `SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows
-       WHERE (:status IS NULL OR status = :status) AND (:afterID IS NULL OR id > :afterID)
-       ORDER BY id LIMIT :limit`,
-    ),
+    // Two statements rather than one with `(? IS NULL OR status = ?)`, which no index can serve.
+    listWorkflows: db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows WHERE id > ? ORDER BY id LIMIT ?`).raw(),
+    listWorkflowsByStatus: db
+      .prepare(
+        `SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows INDEXED BY ${p}workflows_status
+         WHERE status = ? AND id > ? ORDER BY id LIMIT ?`,
+      )
+      .raw(),
     cancelWorkflow: db.prepare(
       `UPDATE ${p}workflows SET status = 'cancelled', lease_owner = NULL, lease_token = NULL, updated_at = ?
        WHERE id = ? AND status = 'pending'`,
@@ -342,8 +428,10 @@ function prepareStatements(db: Database.Database, p: string) {
     ),
     deleteEndedTasks: db.prepare(
       `DELETE FROM ${p}tasks WHERE workflow_id IN
-         (SELECT id FROM ${p}workflows WHERE status <> 'pending' AND updated_at < ?)`,
+         (SELECT id FROM ${p}workflows INDEXED BY ${p}workflows_ended WHERE status <> 'pending' AND updated_at < ?)`,
     ),
-    deleteEndedWorkflows: db.prepare(`DELETE FROM ${p}workflows WHERE status <> 'pending' AND updated_at < ?`),
+    deleteEndedWorkflows: db.prepare(
+      `DELETE FROM ${p}workflows INDEXED BY ${p}workflows_ended WHERE status <> 'pending' AND updated_at < ?`,
+    ),
   }
 }

@@ -1,0 +1,488 @@
+/**
+ * A StorageProvider wrapper that injects faults, for testing how your
+ * workflows and the runner behave when storage misbehaves: calls that fail,
+ * report "database is locked", are slow, hang, or take effect but lose their
+ * reply; whole outages; and scripted faults on the next calls of one method.
+ *
+ * ```ts
+ * import { FaultInjectingStorage } from "durabletasks/testing"
+ * import { SQLiteStorageProvider } from "durabletasks/storage/sqlite"
+ *
+ * const storage = new FaultInjectingStorage(new SQLiteStorageProvider("test.sqlite"), {
+ *   failureRate: 0.1, busyRate: 0.1, delayMS: [0, 20], seed: 42,
+ * })
+ * const runner = new WorkflowRunner({ storageProvider: storage, taskRunners })
+ * // ... run workflows under faults, then:
+ * storage.heal()   // every fault stops; hung calls fail at once
+ * ```
+ *
+ * Random faults come from a seeded PRNG: the same seed and the same sequence
+ * of calls give the same faults. (The order of calls depends on timing, so a
+ * replay is exact only for code whose calls do not race.)
+ *
+ * @module
+ */
+import { ValidationError } from "../errors.js"
+import type {
+  ClaimRequest,
+  LeaseRelease,
+  LeaseRenewal,
+  NewWorkflow,
+  StorageProvider,
+  TaskStatusUpdate,
+  WorkflowFilter,
+  WorkflowRow,
+  WorkflowWithTasks,
+} from "../storage/provider.js"
+
+/** A method of {@link StorageProvider} that faults can hit. */
+export type StorageMethod =
+  | "init"
+  | "close"
+  | "insertWorkflowsAndTasks"
+  | "claimWorkflows"
+  | "renewLeases"
+  | "releaseLeases"
+  | "updateWorkflowTaskStatuses"
+  | "getWorkflow"
+  | "listWorkflows"
+  | "cancelWorkflow"
+  | "retryWorkflow"
+  | "deleteEndedWorkflows"
+
+/** Every {@link StorageMethod}. */
+export const STORAGE_METHODS: readonly StorageMethod[] = [
+  "init",
+  "close",
+  "insertWorkflowsAndTasks",
+  "claimWorkflows",
+  "renewLeases",
+  "releaseLeases",
+  "updateWorkflowTaskStatuses",
+  "getWorkflow",
+  "listWorkflows",
+  "cancelWorkflow",
+  "retryWorkflow",
+  "deleteEndedWorkflows",
+]
+
+/**
+ * The kinds of error {@link FaultInjectingStorage} throws. Each mimics the
+ * error a real driver throws (see {@link InjectedStorageError}).
+ *
+ * - `failure`: SQLite's `SQLITE_IOERR` "disk I/O error"; nothing happened.
+ * - `busy`: `SQLITE_BUSY` "database is locked"; nothing happened.
+ * - `full`: `SQLITE_FULL` "database or disk is full"; nothing happened.
+ * - `readonly`: `SQLITE_READONLY` "attempt to write a readonly database"; nothing happened.
+ * - `outage`: `ECONNREFUSED`, as from a database server that is down; nothing happened.
+ * - `timeout`: `ETIMEDOUT`, what a hung call fails with once released; nothing happened.
+ * - `lostReply`: `ECONNRESET` after the call **took effect** in the wrapped
+ *   provider, as when a connection drops between COMMIT and its reply.
+ */
+export type FaultKind = "failure" | "busy" | "full" | "readonly" | "outage" | "timeout" | "lostReply"
+
+const MIMICS: Record<FaultKind, { name: string; code: string; message: string }> = {
+  failure: { name: "SqliteError", code: "SQLITE_IOERR", message: "disk I/O error" },
+  busy: { name: "SqliteError", code: "SQLITE_BUSY", message: "database is locked" },
+  full: { name: "SqliteError", code: "SQLITE_FULL", message: "database or disk is full" },
+  readonly: { name: "SqliteError", code: "SQLITE_READONLY", message: "attempt to write a readonly database" },
+  outage: { name: "Error", code: "ECONNREFUSED", message: "connect ECONNREFUSED: storage is unavailable" },
+  timeout: { name: "Error", code: "ETIMEDOUT", message: "storage call timed out" },
+  lostReply: { name: "Error", code: "ECONNRESET", message: "connection reset after the call was sent; it may have taken effect" },
+}
+
+const FAULT_KINDS = Object.keys(MIMICS) as FaultKind[]
+
+/**
+ * An error injected by {@link FaultInjectingStorage}. Its `name`, `code` and
+ * message mimic the real driver's error (`SqliteError` with
+ * `code: "SQLITE_BUSY"`, …), so code that classifies storage errors by name or
+ * code treats it as the real thing; the message ends with "(injected fault)"
+ * so logs show what it is, and `injected` / `instanceof` tell it apart.
+ */
+export class InjectedStorageError extends Error {
+  /** The mimicked driver error code, e.g. `"SQLITE_BUSY"` or `"ECONNREFUSED"`. */
+  readonly code: string
+  /** Which fault this is. */
+  readonly kind: FaultKind
+  /** The storage method the fault hit. */
+  readonly method: StorageMethod
+  /** Always `true`: this error was injected, not raised by storage. */
+  readonly injected = true
+
+  constructor(kind: FaultKind, method: StorageMethod) {
+    const mimic = MIMICS[kind]
+    super(`${mimic.message} (injected fault in ${method})`)
+    this.name = mimic.name
+    this.code = mimic.code
+    this.kind = kind
+    this.method = method
+  }
+}
+
+/** Random faults of a {@link FaultInjectingStorage}. Every field may be changed later with `configure`. */
+export interface FaultOptions {
+  /** Share of calls (0 to 1) that fail with a `failure` before reaching the wrapped provider. Default 0. */
+  failureRate?: number
+  /** Share of calls that fail with `busy` ("database is locked") before reaching the provider. Default 0. */
+  busyRate?: number
+  /**
+   * Share of calls that hang: they neither resolve nor reject until `hangMS`
+   * has passed or {@link FaultInjectingStorage.releaseHung} / `heal()` is
+   * called, then fail with `timeout`, having done nothing. Default 0.
+   */
+  hangRate?: number
+  /** How long a hung call hangs before failing. Default `Infinity`: until released. */
+  hangMS?: number
+  /**
+   * Share of calls that reach the wrapped provider and take effect, and then
+   * fail with `lostReply` anyway. Default 0.
+   */
+  lostReplyRate?: number
+  /** Delay before a call goes on: a fixed number of ms, or `[min, max]` drawn uniformly. Default 0. */
+  delayMS?: number | readonly [number, number]
+  /** Share of calls that get `delayMS`. Default 1 (every call). */
+  delayRate?: number
+  /**
+   * The methods random faults and delays apply to. Default: every method but
+   * `close`. Outages and scripted faults (`failNext`, `hangNext`) ignore it.
+   */
+  methods?: readonly StorageMethod[]
+  /** Seed of the PRNG that draws random faults. Default 1. Setting it in `configure` restarts the sequence. */
+  seed?: number
+}
+
+/** Counters of a {@link FaultInjectingStorage}, as returned by `stats()`. */
+export interface FaultStats {
+  /** Calls received, per method (including those that failed). */
+  calls: Record<StorageMethod, number>
+  /** Injected errors thrown, per kind. */
+  faults: Record<FaultKind, number>
+  /** Calls that were delayed. */
+  delayed: number
+  /** Calls hanging right now. */
+  hanging: number
+}
+
+type Scripted = FaultKind | "hang"
+
+interface ResolvedOptions {
+  failureRate: number
+  busyRate: number
+  hangRate: number
+  hangMS: number
+  lostReplyRate: number
+  delayMS: readonly [number, number]
+  delayRate: number
+  methods: ReadonlySet<StorageMethod>
+}
+
+const NO_FAULTS: ResolvedOptions = {
+  failureRate: 0,
+  busyRate: 0,
+  hangRate: 0,
+  hangMS: Infinity,
+  lostReplyRate: 0,
+  delayMS: [0, 0],
+  delayRate: 1,
+  methods: new Set(STORAGE_METHODS.filter((m) => m !== "close")),
+}
+
+/**
+ * Wraps any {@link StorageProvider} and injects faults into its calls: random
+ * ones by rate (see {@link FaultOptions}), an outage switched on and off,
+ * and scripted faults on the next calls of a method.
+ *
+ * A fault that is not `lostReply` is thrown before the call reaches the
+ * wrapped provider, so nothing happened in storage, as with a real
+ * "database is locked". `close()` always goes through unless `methods` lists it.
+ */
+export class FaultInjectingStorage implements StorageProvider {
+  /** The wrapped provider. */
+  readonly inner: StorageProvider
+  private options: ResolvedOptions
+  private random: () => number
+  private outageKind: FaultKind | undefined
+  private readonly scripted = new Map<StorageMethod, Scripted[]>()
+  private readonly hung = new Set<() => void>()
+  private readonly counters: FaultStats
+
+  /**
+   * @param inner - the provider to wrap; it is initialized and closed through this wrapper
+   * @param options - random faults; none by default
+   * @throws ValidationError for rates outside 0..1, rates that add up to more than 1, or unknown methods
+   */
+  constructor(inner: StorageProvider, options: FaultOptions = {}) {
+    if (!inner || typeof inner.insertWorkflowsAndTasks !== "function") {
+      throw new ValidationError("FaultInjectingStorage wraps a StorageProvider: pass the provider to inject faults into")
+    }
+    this.inner = inner
+    this.options = resolve(NO_FAULTS, options)
+    this.random = mulberry32(options.seed ?? 1)
+    this.counters = {
+      calls: Object.fromEntries(STORAGE_METHODS.map((m) => [m, 0])) as Record<StorageMethod, number>,
+      faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
+      delayed: 0,
+      hanging: 0,
+    }
+  }
+
+  /** Changes the random faults; fields not given keep their value. */
+  configure(options: FaultOptions): void {
+    this.options = resolve(this.options, options)
+    if (options.seed !== undefined) this.random = mulberry32(options.seed)
+  }
+
+  /**
+   * Starts or ends an outage: while on, every call but `close` fails at once
+   * with `kind` (default `outage`, ECONNREFUSED; use `busy` for a SQLite file
+   * another process keeps locked). Calls already delayed fail too when their
+   * delay ends.
+   */
+  outage(on: boolean, kind: FaultKind = "outage"): void {
+    assertKind(kind)
+    this.outageKind = on ? kind : undefined
+  }
+
+  /** Whether an outage is on. */
+  get inOutage(): boolean {
+    return this.outageKind !== undefined
+  }
+
+  /**
+   * Makes the next `n` calls of `method` fail with `kind` (default
+   * `failure`), whatever the rates and `methods`. With `lostReply` the calls
+   * take effect first.
+   */
+  failNext(method: StorageMethod, n = 1, kind: FaultKind = "failure"): void {
+    assertKind(kind)
+    this.script(method, n, kind)
+  }
+
+  /** Makes the next `n` calls of `method` hang until `hangMS`, `releaseHung()` or `heal()`; they then fail with `timeout`. */
+  hangNext(method: StorageMethod, n = 1): void {
+    this.script(method, n, "hang")
+  }
+
+  /** Fails every hanging call now with `timeout` (nothing was done). Returns how many there were. */
+  releaseHung(): number {
+    const release = [...this.hung]
+    for (const fail of release) fail()
+    return release.length
+  }
+
+  /** Ends every fault: rates and delays to 0, outage off, scripted faults dropped, hung calls released. */
+  heal(): void {
+    this.options = { ...NO_FAULTS, methods: this.options.methods }
+    this.outageKind = undefined
+    this.scripted.clear()
+    this.releaseHung()
+  }
+
+  /** A snapshot of the counters. */
+  stats(): FaultStats {
+    return {
+      calls: { ...this.counters.calls },
+      faults: { ...this.counters.faults },
+      delayed: this.counters.delayed,
+      hanging: this.hung.size,
+    }
+  }
+
+  // ---- StorageProvider ----------------------------------------------------
+
+  init(): Promise<void> {
+    return this.call("init", () => this.inner.init())
+  }
+
+  /** Closes the wrapped provider; calls still hanging fail first. */
+  close(): Promise<void> {
+    this.releaseHung()
+    return this.call("close", () => this.inner.close())
+  }
+
+  insertWorkflowsAndTasks(workflows: NewWorkflow[]): Promise<boolean[]> {
+    return this.call("insertWorkflowsAndTasks", () => this.inner.insertWorkflowsAndTasks(workflows))
+  }
+
+  claimWorkflows(claim: ClaimRequest): Promise<WorkflowWithTasks[]> {
+    return this.call("claimWorkflows", () => this.inner.claimWorkflows(claim))
+  }
+
+  renewLeases(renewal: LeaseRenewal): Promise<string[]> {
+    return this.call("renewLeases", () => this.inner.renewLeases(renewal))
+  }
+
+  releaseLeases(release: LeaseRelease): Promise<void> {
+    return this.call("releaseLeases", () => this.inner.releaseLeases(release))
+  }
+
+  updateWorkflowTaskStatuses(updates: TaskStatusUpdate[]): Promise<boolean[]> {
+    return this.call("updateWorkflowTaskStatuses", () => this.inner.updateWorkflowTaskStatuses(updates))
+  }
+
+  getWorkflow(id: string): Promise<WorkflowWithTasks | null> {
+    return this.call("getWorkflow", () => this.inner.getWorkflow(id))
+  }
+
+  listWorkflows(filter: WorkflowFilter): Promise<WorkflowRow[]> {
+    return this.call("listWorkflows", () => this.inner.listWorkflows(filter))
+  }
+
+  cancelWorkflow(id: string, now: number): Promise<boolean> {
+    return this.call("cancelWorkflow", () => this.inner.cancelWorkflow(id, now))
+  }
+
+  retryWorkflow(id: string, now: number): Promise<boolean> {
+    return this.call("retryWorkflow", () => this.inner.retryWorkflow(id, now))
+  }
+
+  deleteEndedWorkflows(endedBefore: number): Promise<number> {
+    return this.call("deleteEndedWorkflows", () => this.inner.deleteEndedWorkflows(endedBefore))
+  }
+
+  /** Passes the wrapped provider's notifications through, without faults (a no-op if it has none). */
+  onWorkAvailable(listener: () => void): () => void {
+    return this.inner.onWorkAvailable?.(listener) ?? (() => {})
+  }
+
+  // ---- injection ----------------------------------------------------------
+
+  private script(method: StorageMethod, n: number, what: Scripted): void {
+    assertMethod(method)
+    if (!Number.isInteger(n) || n < 0) throw new ValidationError(`n must be an integer >= 0, got ${String(n)}`)
+    const queue = this.scripted.get(method) ?? []
+    for (let i = 0; i < n; i++) queue.push(what)
+    this.scripted.set(method, queue)
+  }
+
+  private async call<T>(method: StorageMethod, run: () => Promise<T>): Promise<T> {
+    this.counters.calls[method]++
+    if (this.outageKind !== undefined && method !== "close") throw this.fault(method, this.outageKind)
+
+    const scripted = this.scripted.get(method)?.shift()
+    if (scripted !== undefined) {
+      if (scripted === "hang") return this.hang(method)
+      if (scripted === "lostReply") await run()
+      throw this.fault(method, scripted)
+    }
+
+    const o = this.options
+    if (!o.methods.has(method)) return run()
+    // Always three draws per call, so changing one rate does not shift the others' sequence.
+    const pick = this.random()
+    const delayed = this.random() < o.delayRate
+    const delay = o.delayMS[0] + this.random() * (o.delayMS[1] - o.delayMS[0])
+    if (delayed && delay > 0) {
+      this.counters.delayed++
+      await sleep(delay)
+      if (this.outageKind !== undefined && method !== "close") throw this.fault(method, this.outageKind)
+    }
+    // The rates as they are now: a call delayed across heal() or configure() follows the new ones.
+    const current = this.options
+    if (!current.methods.has(method)) return run()
+    let edge = current.failureRate
+    if (pick < edge) throw this.fault(method, "failure")
+    if (pick < (edge += current.busyRate)) throw this.fault(method, "busy")
+    if (pick < (edge += current.hangRate)) return this.hang(method)
+    if (pick < (edge += current.lostReplyRate)) {
+      await run()
+      throw this.fault(method, "lostReply")
+    }
+    return run()
+  }
+
+  private hang(method: StorageMethod): Promise<never> {
+    const hangMS = this.options.hangMS
+    return new Promise<never>((_, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const fail = () => {
+        clearTimeout(timer)
+        this.hung.delete(fail)
+        reject(this.fault(method, "timeout"))
+      }
+      this.hung.add(fail)
+      if (Number.isFinite(hangMS)) timer = setTimeout(fail, hangMS)
+    })
+  }
+
+  private fault(method: StorageMethod, kind: FaultKind): InjectedStorageError {
+    this.counters.faults[kind]++
+    return new InjectedStorageError(kind, method)
+  }
+}
+
+function resolve(base: ResolvedOptions, options: FaultOptions): ResolvedOptions {
+  if (typeof options !== "object" || options === null) throw new ValidationError("fault options must be an object")
+  const rate = (value: number | undefined, name: string, fallback: number): number => {
+    if (value === undefined) return fallback
+    if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+      throw new ValidationError(`${name} must be a number from 0 to 1, got ${String(value)}`)
+    }
+    return value
+  }
+  const resolved: ResolvedOptions = {
+    failureRate: rate(options.failureRate, "failureRate", base.failureRate),
+    busyRate: rate(options.busyRate, "busyRate", base.busyRate),
+    hangRate: rate(options.hangRate, "hangRate", base.hangRate),
+    lostReplyRate: rate(options.lostReplyRate, "lostReplyRate", base.lostReplyRate),
+    delayRate: rate(options.delayRate, "delayRate", base.delayRate),
+    hangMS: base.hangMS,
+    delayMS: base.delayMS,
+    methods: base.methods,
+  }
+  const sum = resolved.failureRate + resolved.busyRate + resolved.hangRate + resolved.lostReplyRate
+  if (sum > 1 + 1e-9) {
+    throw new ValidationError(`failureRate + busyRate + hangRate + lostReplyRate must be at most 1, got ${sum}`)
+  }
+  if (options.hangMS !== undefined) {
+    if (typeof options.hangMS !== "number" || !(options.hangMS >= 0)) {
+      throw new ValidationError(`hangMS must be a number >= 0 (Infinity: until released), got ${String(options.hangMS)}`)
+    }
+    resolved.hangMS = options.hangMS
+  }
+  if (options.delayMS !== undefined) {
+    const [min, max] = typeof options.delayMS === "number" ? [options.delayMS, options.delayMS] : options.delayMS
+    if (typeof min !== "number" || typeof max !== "number" || !(min >= 0) || !(max >= min) || !Number.isFinite(max)) {
+      throw new ValidationError(`delayMS must be a finite number >= 0 or [min, max] with 0 <= min <= max, got ${JSON.stringify(options.delayMS)}`)
+    }
+    resolved.delayMS = [min, max]
+  }
+  if (options.methods !== undefined) {
+    if (!Array.isArray(options.methods)) throw new ValidationError("methods must be an array of StorageProvider method names")
+    for (const m of options.methods) assertMethod(m)
+    resolved.methods = new Set(options.methods)
+  }
+  if (options.seed !== undefined && (typeof options.seed !== "number" || !Number.isFinite(options.seed))) {
+    throw new ValidationError(`seed must be a finite number, got ${String(options.seed)}`)
+  }
+  return resolved
+}
+
+function assertMethod(method: unknown): asserts method is StorageMethod {
+  if (!STORAGE_METHODS.includes(method as StorageMethod)) {
+    throw new ValidationError(`unknown storage method ${JSON.stringify(method)}: use one of ${STORAGE_METHODS.join(", ")}`)
+  }
+}
+
+function assertKind(kind: unknown): asserts kind is FaultKind {
+  if (!FAULT_KINDS.includes(kind as FaultKind)) {
+    throw new ValidationError(`unknown fault kind ${JSON.stringify(kind)}: use one of ${FAULT_KINDS.join(", ")}`)
+  }
+}
+
+/** mulberry32: a small, fast, seedable PRNG; plenty for choosing faults. */
+function mulberry32(seed: number): () => number {
+  let state = Math.trunc(seed) >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

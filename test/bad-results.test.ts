@@ -1,0 +1,233 @@
+/**
+ * Tasks that misbehave: results JSON cannot store, results JSON changes
+ * (Date, undefined), tasks that never settle, and throws of non-Error values.
+ * Each is handled per the outcomes table (DESIGN section 3), logged, and the
+ * runner keeps going.
+ */
+import assert from "node:assert/strict"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, it } from "node:test"
+import { WorkflowRunner, type TaskRunner } from "../src/index.js"
+import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
+import { MemoryLogger, STORES, startRunner } from "./helpers/runner.js"
+
+const cyclic = (): unknown => {
+  const o: Record<string, unknown> = { name: "loop" }
+  o.self = o
+  return o
+}
+
+const UNSTORABLE: Array<{ what: string; value: () => unknown; message: RegExp }> = [
+  { what: "a BigInt", value: () => 10n, message: /contains a BigInt at \(top level\)/ },
+  { what: "a nested BigInt", value: () => ({ order: { total: [1, 2n] } }), message: /contains a BigInt at order\.total\.1/ },
+  { what: "a cycle", value: cyclic, message: /contains a cycle at self/ },
+  { what: "a function", value: () => () => 1, message: /contains a function/ },
+  { what: "a Map", value: () => new Map([["a", 1]]), message: /contains a Map/ },
+  { what: "a Set", value: () => ({ tags: new Set(["x"]) }), message: /contains a Set at tags/ },
+  { what: "NaN", value: () => ({ ratio: NaN }), message: /contains NaN at ratio/ },
+]
+
+for (const store of STORES) {
+  describe(`results JSON cannot store (${store.name})`, { timeout: 30_000 }, () => {
+    for (const bad of UNSTORABLE) {
+      it(`a task returning ${bad.what}: failed without retry, SerializationError stored and logged, the workflow fails`, async () => {
+        const { storage, cleanup } = store.open()
+        const logger = new MemoryLogger()
+        let attempts = 0
+        let later = 0
+        const runner = await startRunner(
+          storage,
+          [
+            { Name: "Bad", Execute: async () => (attempts++, { data: bad.value() }) },
+            { Name: "Later", Execute: async () => (later++, { data: "never" }) },
+            { Name: "Fine", Execute: async () => ({ data: "ok" }) },
+          ],
+          { logger },
+        )
+        try {
+          const info = await (await runner.addWorkflow({ tasks: { bad: { task: "Bad" }, later: { task: "Later" } } })).result()
+          assert.equal(info.status, "failed")
+          assert.equal(attempts, 1, "not retried")
+          assert.equal(later, 0, "the next task never ran")
+          const task = info.tasks[0]!
+          assert.equal(task.status, "failed")
+          assert.equal(task.attempts, 1)
+          assert.equal(task.result, undefined)
+          assert.match(task.error ?? "", /^SerializationError: result of task "bad"/)
+          assert.match(task.error ?? "", bad.message)
+          assert.ok(logger.at("error").some((m) => m.includes('task "bad" failed: SerializationError')), "logged at error")
+          assert.ok(!logger.at("warn").some((m) => /retrying/.test(m)), "no retry announced")
+          // The runner keeps going.
+          assert.equal((await (await runner.addWorkflow({ tasks: { fine: { task: "Fine" } } })).result()).status, "completed")
+        } finally {
+          await runner.stop()
+          cleanup()
+        }
+      })
+    }
+
+    it("undefined results are stored as null; undefined properties are dropped, as JSON does", async () => {
+      const { storage, cleanup } = store.open()
+      const seen: unknown[] = []
+      const returns: Array<() => unknown> = [() => undefined, () => ({}), () => ({ data: undefined }), () => ({ data: { a: undefined, b: 1 } })]
+      const runner = await startRunner(storage, [
+        { Name: "Returns", Execute: async (ctx) => returns[ctx.data as number]!() as { data?: unknown } },
+        { Name: "Look", Execute: async (ctx) => (seen.push(ctx.getTaskResult(0)), { data: "looked" }) },
+      ])
+      try {
+        for (let i = 0; i < returns.length; i++) {
+          const info = await (await runner.addWorkflow({ tasks: { r: { task: "Returns", data: i }, look: { task: "Look" } } })).result()
+          assert.equal(info.status, "completed")
+          assert.equal(info.tasks[0]!.status, "completed")
+          assert.deepEqual(info.tasks[0]!.result, i === 3 ? { b: 1 } : null, `case ${i}`)
+        }
+        assert.deepEqual(seen, [null, null, null, { b: 1 }], "later tasks see null (a stored result), not undefined (no result)")
+      } finally {
+        await runner.stop()
+        cleanup()
+      }
+    })
+  })
+}
+
+describe("a Date result (SQLite, across a restart)", { timeout: 30_000 }, () => {
+  it("is stored as its ISO string; the next task sees the same string on its first run and after a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dt-bad-results-"))
+    const file = join(dir, "store.sqlite")
+    const when = new Date("2024-02-29T12:34:56.789Z")
+    const seen: Array<{ life: number; value: unknown }> = []
+    const completedEvents: unknown[] = []
+    const runnersFor = (life: number): TaskRunner[] => [
+      { Name: "MakeDate", Execute: async () => ({ data: { at: when, list: [when] } }) },
+      {
+        Name: "UseDate",
+        Execute: async (ctx) => {
+          seen.push({ life, value: ctx.getTaskResult("make") })
+          // In the first life, stay until the runner stops: the restart must run this task again.
+          if (life === 1) await new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), { once: true }))
+          return { data: (ctx.getTaskResult("make") as { at: string }).at }
+        },
+      },
+    ]
+    try {
+      const first = new WorkflowRunner({ taskRunners: runnersFor(1), storageProvider: new SQLiteStorageProvider(file), pollIntervalMS: 50 })
+      first.on("taskCompleted", (e) => completedEvents.push(e.result))
+      await first.recover()
+      const started = new Promise<void>((resolve) => first.on("taskStarted", (e) => e.seq === 1 && resolve()))
+      await first.addWorkflow({ workflowID: "dated", tasks: { make: { task: "MakeDate" }, use: { task: "UseDate" } } })
+      await started
+      await first.stop({ timeoutMS: 0 })
+
+      const second = new WorkflowRunner({ taskRunners: runnersFor(2), storageProvider: new SQLiteStorageProvider(file), pollIntervalMS: 50 })
+      await second.recover()
+      const info = await (await second.addWorkflow({ workflowID: "dated", tasks: { make: { task: "MakeDate" }, use: { task: "UseDate" } } })).result()
+      await second.stop()
+
+      const iso = when.toISOString()
+      assert.equal(info.status, "completed")
+      assert.deepEqual(info.tasks[0]!.result, { at: iso, list: [iso] }, "stored as ISO strings")
+      assert.deepEqual(seen, [
+        { life: 1, value: { at: iso, list: [iso] } },
+        { life: 2, value: { at: iso, list: [iso] } },
+      ])
+      assert.equal(typeof (seen[0]!.value as { at: unknown }).at, "string", "never a live Date, even on the first run")
+      assert.deepEqual(completedEvents, [{ at: iso, list: [iso] }], "the taskCompleted event carries the stored form too")
+      assert.equal(info.tasks[1]!.result, iso)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+for (const store of STORES) {
+  describe(`tasks that never settle or throw non-Errors (${store.name})`, { timeout: 30_000 }, () => {
+    it("a task that never resolves, with timeoutMS: its signal fires, it is retried, and the runner keeps going", async () => {
+      const { storage, cleanup } = store.open()
+      const logger = new MemoryLogger()
+      const reasons: string[] = []
+      const failures: Array<{ error: string; retrying: boolean }> = []
+      const hang: TaskRunner = {
+        Name: "HangOnce",
+        timeoutMS: 100,
+        Execute: (ctx) => {
+          if (ctx.attempt > 0) return { data: `done on attempt ${ctx.attempt}` }
+          ctx.signal.addEventListener("abort", () => reasons.push((ctx.signal.reason as Error).name), { once: true })
+          return new Promise(() => {}) // never settles
+        },
+      }
+      const forever: TaskRunner = { Name: "HangForever", timeoutMS: 50, retry: { maxAttempts: 2, delayMS: 10 }, Execute: () => new Promise(() => {}) }
+      // One slot: a hung task must not keep it.
+      const runner = await startRunner(storage, [hang, forever, { Name: "Quick", Execute: async () => ({ data: 1 }) }], { logger, concurrency: 1 })
+      runner.on("taskFailed", (e) => failures.push({ error: e.error, retrying: e.retrying }))
+      try {
+        const hung = await runner.addWorkflow({ tasks: { h: { task: "HangOnce" } } })
+        const quick = await runner.addWorkflow({ tasks: { q: { task: "Quick" } } })
+        const stuck = await runner.addWorkflow({ tasks: { f: { task: "HangForever" } } })
+        const [hungInfo, quickInfo, stuckInfo] = await Promise.all([hung.result(), quick.result(), stuck.result()])
+        assert.equal(quickInfo.status, "completed", "other work went on")
+        assert.equal(hungInfo.status, "completed")
+        assert.equal(hungInfo.tasks[0]!.result, "done on attempt 1")
+        assert.equal(hungInfo.tasks[0]!.attempts, 1)
+        assert.deepEqual(reasons, ["TimeoutError"], "the signal fired with a TimeoutError")
+        assert.ok(failures.some((f) => f.retrying && /TimeoutError: timed out after 100 ms/.test(f.error)))
+        assert.equal(stuckInfo.status, "failed", "a task that always hangs gives up after maxAttempts")
+        assert.match(stuckInfo.tasks[0]!.error ?? "", /gave up after 2 attempts: TimeoutError: timed out after 50 ms/)
+        assert.ok(logger.at("error").some((m) => /task "h" failed: TimeoutError: timed out after 100 ms/.test(m)))
+        assert.ok(logger.at("warn").some((m) => /retrying task "h"/.test(m)))
+      } finally {
+        await runner.stop({ timeoutMS: 100 })
+        cleanup()
+      }
+    })
+
+    const THROWN: Array<{ what: string; thrown: () => unknown; message: string }> = [
+      { what: "a string", thrown: () => "boom: card declined", message: "boom: card declined" },
+      { what: "undefined", thrown: () => undefined, message: "non-Error thrown: undefined" },
+      { what: "a number", thrown: () => 42, message: "non-Error thrown: 42" },
+      { what: "null", thrown: () => null, message: "non-Error thrown: null" },
+      { what: "a plain object", thrown: () => ({ code: "E_LIMIT", retryIn: 5 }), message: 'non-Error thrown: {"code":"E_LIMIT","retryIn":5}' },
+      { what: "a symbol", thrown: () => Symbol("odd"), message: "non-Error thrown: Symbol(odd)" },
+    ]
+    for (const t of THROWN) {
+      it(`a task that throws ${t.what}: retried, logged at error with a readable message`, async () => {
+        const { storage, cleanup } = store.open()
+        const logger = new MemoryLogger()
+        const errors: string[] = []
+        let storedError: string | null | undefined
+        const runner: WorkflowRunner = await startRunner(
+          storage,
+          [
+            {
+              Name: "Throws",
+              Execute: async (ctx) => {
+                if (ctx.attempt === 0) throw t.thrown()
+                storedError = (await runner.getWorkflow(ctx.workflowID))?.tasks[0]?.error
+                return { data: "recovered" }
+              },
+            },
+            // Rejecting without a value is the same as throwing undefined, also from Prepare.
+            { Name: "Rejects", Prepare: (ctx) => (ctx.attempt === 0 ? Promise.reject() : undefined), Execute: async () => ({ data: "ok" }) },
+          ],
+          { logger },
+        )
+        runner.on("taskFailed", (e) => errors.push(e.error))
+        try {
+          const info = await (await runner.addWorkflow({ tasks: { t: { task: "Throws" }, r: { task: "Rejects" } } })).result()
+          assert.equal(info.status, "completed")
+          assert.equal(info.tasks[0]!.result, "recovered")
+          assert.equal(info.tasks[0]!.attempts, 1)
+          assert.equal(storedError, t.message, "the failed attempt's error was stored readably while the retry waited")
+          assert.equal(info.tasks[1]!.attempts, 1)
+          assert.deepEqual(errors, [t.message, "non-Error thrown: undefined"])
+          assert.ok(logger.at("error").includes(`task "t" failed: ${t.message}`), `error log: ${logger.at("error").join(" | ")}`)
+          assert.ok(logger.at("warn").some((m) => m.startsWith('retrying task "t"')))
+        } finally {
+          await runner.stop()
+          cleanup()
+        }
+      })
+    }
+  })
+}
