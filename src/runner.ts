@@ -104,6 +104,19 @@ interface ActiveWorkflow {
   controller: AbortController
   leaseExpiresAt: number
   done: Promise<void>
+  /**
+   * Set when this process claimed the workflow again while this execution
+   * still ran (its lease had lapsed, so another runner may have written
+   * meanwhile). The lease token is the same, so storage cannot fence this
+   * execution: the runner refuses its writes instead.
+   */
+  superseded: boolean
+}
+
+/** A fenced write of one execution, refused locally if that execution may no longer own the workflow. */
+interface ExecutionWrite {
+  update: TaskStatusUpdate
+  owned(): boolean
 }
 
 /** Filter of {@link WorkflowRunner.listWorkflows}. */
@@ -150,7 +163,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly prepared = new Map<string, Map<string, unknown>>()
   private readonly waiters = new Map<string, Array<{ resolve: (info: WorkflowInfo) => void; reject: (e: unknown) => void }>>()
   private readonly inserts: GroupCommitter<NewWorkflow, boolean>
-  private readonly updates: GroupCommitter<TaskStatusUpdate, boolean>
+  private readonly updates: GroupCommitter<ExecutionWrite, boolean>
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly environment: ExecutionEnvironment
   private initialized: Promise<void> | undefined
@@ -167,6 +180,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private renewalFailing = false
   private claimsPausedUntil = 0
   private storageFailures = 0
+  /** Until when claims also take leases held by this runnerID under another token (an earlier life's). */
+  private reclaimOwnUntil = 0
   private unsubscribe: (() => void) | undefined
 
   constructor(options: WorkflowRunnerOptions<Runners>) {
@@ -197,7 +212,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.now = options.clock ?? Date.now
 
     this.inserts = new GroupCommitter((batch) => this.storage.insertWorkflowsAndTasks(batch))
-    this.updates = new GroupCommitter((batch) => this.storage.updateWorkflowTaskStatuses(batch))
+    this.updates = new GroupCommitter((batch) => this.writeOwned(batch))
     this.environment = {
       runners: this.runners,
       token: this.token,
@@ -206,7 +221,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       retryDelayMS: this.retryDelayMS,
       defaultRetry: this.defaultRetry,
       now: this.now,
-      commit: (update) => this.commitUpdate(update),
+      commit: (update) => this.commitUpdate({ update, owned: () => true }),
       preparedFor: (id) => this.preparedFor(id),
       addWorkflow: (input) => this.spawn(input),
       emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
@@ -225,6 +240,9 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     await this.init()
     if (this.started) return
     this.started = true
+    // An earlier life's leases run out within leaseMS of its death, so taking them early only matters that long;
+    // past it, reclaiming would only steal from a live runner that shares our runnerID.
+    this.reclaimOwnUntil = this.now() + this.leaseMS
     this.unsubscribe = this.storage.onWorkAvailable?.(() => this.requestFill())
     this.every(this.heartbeatMS, () => this.heartbeat())
     this.every(this.pollIntervalMS, () => {
@@ -262,9 +280,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       created = await this.inserts.submit(workflow)
     } catch (error) {
       if (claimNow) {
-        // The insert may have happened all the same (its reply was lost): drop the lease it carried,
-        // or the workflow would wait for that lease to expire before anyone runs it.
-        await this.release([id])
+        await this.releaseOrphanedLease(id)
         this.reserved--
       }
       throw new StorageError(`could not store workflow "${id}": ${errorMessage(error)}`, { cause: error })
@@ -403,7 +419,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
             lease: { owner: this.runnerID, token: this.token, expiresAt: now + this.leaseMS },
             now,
             limit: free,
-            reclaimOwn: true,
+            reclaimOwn: now < this.reclaimOwnUntil,
           })
           this.storageRecovered()
           for (const workflow of claimed) {
@@ -425,14 +441,25 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
 
   private startExecution(claimed: WorkflowWithTasks): void {
     const id = claimed.workflow.id
-    if (this.active.has(id)) {
-      // Claimed again while still running here (same token): keep the one executor.
+    const running = this.active.get(id)
+    if (running) {
+      // Claimed again while still running here: the old execution's lease lapsed and another runner may
+      // have recorded results since. Stop it, refuse its writes, and start afresh from what was claimed.
+      running.superseded = true
+      running.controller.abort(new Error("lease lapsed; the workflow was claimed again"))
+      void running.done.then(() => {
+        if (this.stopping) return this.release([id])
+        this.startExecution(claimed)
+      })
       return
     }
     const controller = new AbortController()
-    const entry: ActiveWorkflow = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve() }
+    const entry: ActiveWorkflow = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false }
+    // Writes stop a little before the lease as last renewed ends: past it, another runner may own the workflow.
+    const owned = () => !entry.superseded && entry.leaseExpiresAt - this.leaseMargin / 2 > this.now()
     const environment: ExecutionEnvironment = {
       ...this.environment,
+      commit: (update) => this.commitUpdate({ update, owned }),
       mayStartTask: () => !this.stopping && entry.leaseExpiresAt - this.heartbeatMS > this.now(),
     }
     this.active.set(id, entry)
@@ -466,9 +493,22 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       case "interrupted":
         this.prepared.delete(id)
         // Its task has stopped: whoever may run the workflow next (this runner too) need not wait for the lease to expire.
-        await this.release([id])
+        // A superseded execution leaves the lease alone: it belongs to the execution that replaces it.
+        if (!this.active.get(id)?.superseded) await this.release([id])
         return
     }
+  }
+
+  /**
+   * After an insert that failed but may have happened all the same (its reply
+   * was lost), the workflow may be stored leased to this runner with nobody
+   * executing it: release that lease, so it need not wait for it to expire.
+   * A workflow this runner executes is left alone (an earlier add stored it).
+   */
+  private async releaseOrphanedLease(id: string): Promise<void> {
+    if (this.active.has(id)) return
+    await this.release([id])
+    this.requestFill()
   }
 
   private async release(ids: string[]): Promise<void> {
@@ -491,6 +531,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         void this.resolveWaiters(id)
       } else if (stored.workflow.leaseOwner === this.runnerID && stored.workflow.leaseToken !== this.token) {
         reason = `another live runner uses the same runnerID "${this.runnerID}"`
+        this.reclaimOwnUntil = 0
         this.logger.error?.(
           `two live runners share runnerID "${this.runnerID}": give each process its own runnerID (fencing kept state safe)`,
           { workflowID: id },
@@ -578,10 +619,12 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   }
 
   /** Group-committed fenced write; storage errors are retried with backoff while this runner runs. */
-  private async commitUpdate(update: TaskStatusUpdate): Promise<boolean> {
+  private async commitUpdate(write: ExecutionWrite): Promise<boolean> {
+    const { update } = write
     for (let failures = 0; ; failures++) {
+      if (!write.owned()) return false
       try {
-        const applied = await this.updates.submit(update)
+        const applied = await this.updates.submit(write)
         this.storageRecovered()
         // After a failed try, "fenced off" may mean that try took effect and only its reply was lost.
         if (!applied && failures > 0) return await this.alreadyApplied(update)
@@ -592,6 +635,15 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         await sleep(backoff(failures))
       }
     }
+  }
+
+  /** Commits a batch of writes; a write whose execution no longer owns its workflow is refused (fenced) unwritten. */
+  private async writeOwned(batch: ExecutionWrite[]): Promise<boolean[]> {
+    const owned = batch.map((w) => w.owned())
+    const toWrite = batch.filter((_, i) => owned[i]).map((w) => w.update)
+    const applied = toWrite.length > 0 ? await this.storage.updateWorkflowTaskStatuses(toWrite) : []
+    let next = 0
+    return owned.map((o) => (o ? (applied[next++] as boolean) : false))
   }
 
   /** Whether storage already shows `update` (written by an earlier try whose reply was lost). */

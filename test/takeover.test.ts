@@ -28,20 +28,6 @@ import { MemoryLogger, STORES, eventually } from "./helpers/runner.js"
 const LEASE_MS = 1_000
 const HEARTBEAT_MS = 300
 
-/**
- * Known bug, kept visible as `todo` until fixed: when a claim returns a
- * workflow this process is still executing (its lease lapsed, another runner
- * held it meanwhile, then it came back), `startExecution` keeps the old
- * executor. That executor's snapshot is stale but its token is valid again
- * (the fence is per process, not per claim: ABA), so its writes overwrite
- * results the other runner recorded, and it re-runs tasks already recorded.
- * Two live runners sharing a runnerID hit it all the time (reclaimOwn).
- * Fix: the provider applies a task change only while that task is `pending`
- * (else the update is fenced off), and the runner, when a fenced-off
- * execution ends while it still holds the lease, starts a fresh execution
- * from storage instead of waiting for its own lease to expire.
- */
-const STALE_EXECUTOR_BUG = "known bug: a re-claimed workflow keeps its stale executor, whose writes pass the fence"
 
 function leaseWorker(options: Record<string, unknown>): Child {
   return startFixture("lease-worker", [JSON.stringify(options)])
@@ -239,7 +225,7 @@ for (const store of STORES) {
       }
     })
 
-    it("a runner that re-claims a workflow it is still executing lets no stale write through: what another runner recorded meanwhile stays", { todo: STALE_EXECUTOR_BUG }, async () => {
+    it("a runner that re-claims a workflow it is still executing lets no stale write through: what another runner recorded meanwhile stays", async () => {
       const { storage, cleanup } = store.open()
       const gate = deferred()
       const started: number[] = []
@@ -338,7 +324,7 @@ for (const store of STORES) {
 }
 
 describe("two live runners with the same runnerID on one SQLite file", { timeout: 30_000 }, () => {
-  it("never corrupt state: every workflow completes with one stored result per task, and the duplicate is reported", { todo: STALE_EXECUTOR_BUG }, async (t) => {
+  it("never corrupt state: every workflow completes with one stored result per task, and the duplicate is reported", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "dt-dup-"))
     const file = join(dir, "store.sqlite")
     const ids = Array.from({ length: 20 }, (_, i) => `dup-${i}`)
