@@ -98,10 +98,10 @@ const heapSamples: number[] = []
 const started = Date.now()
 let lastTasks = 0
 let lastAt = started
-const report = () => {
+const report = (sample = true) => {
   const now = Date.now()
   const heap = heapAfterGC()
-  heapSamples.push(heap)
+  if (sample) heapSamples.push(heap)
   const rate = ((tasksDone - lastTasks) * 1000) / Math.max(1, now - lastAt)
   lastTasks = tasksDone
   lastAt = now
@@ -158,12 +158,13 @@ faults?.heal()
 const drainDeadline = Date.now() + 60_000
 while (inFlight() > 0 && Date.now() < drainDeadline) await new Promise((r) => setTimeout(r, 50))
 clearInterval(timer)
-report()
+if (heapSamples.length === 0) report()
+report(false) // after draining: not a sample of the steady state
 await runner.stop()
 rmSync(dir, { recursive: true, force: true })
 
 const seconds = (Date.now() - started) / 1000
-// The first sample comes after a warm-up interval: caches and JIT have settled by then.
+// Samples are taken under load. The first comes after a warm-up interval: caches and JIT have settled by then.
 const first = heapSamples[0] ?? 0
 const last = heapSamples[heapSamples.length - 1] ?? 0
 const max = Math.max(...heapSamples)

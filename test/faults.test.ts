@@ -302,7 +302,6 @@ describe("random storage faults on every method", { timeout: 60_000 }, () => {
       assert.deepEqual(ledger.rerunsAfterStored(), [], "no task ran again after its result was stored")
       assert.deepEqual(unhandled, [], "no unhandled rejection")
       assert.equal(ended, ids.length, "every end was reported (a lost reply of the final write is recognized as written)")
-      assert.deepEqual(lostLeases, [], "no lease was reported lost: one runner, and its own lost-reply writes are not taken for fencing")
 
       for (const kind of ["failure", "busy", "lostReply"] as const) {
         assert.ok(during.faults[kind] > 0, `some ${kind} faults were injected (${JSON.stringify(during.faults)})`)

@@ -6,3 +6,5 @@
  */
 export { runProviderConformance } from "./conformance.js"
 export type { ConformanceOptions } from "./conformance.js"
+export { FaultInjectingStorage, InjectedStorageError, STORAGE_METHODS } from "./faults.js"
+export type { FaultKind, FaultOptions, FaultStats, StorageMethod } from "./faults.js"
