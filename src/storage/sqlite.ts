@@ -110,7 +110,14 @@ export class SQLiteStorageProvider implements StorageProvider {
       throw new Error(`busyTimeoutMS must be an integer >= 0, got ${String(busyTimeoutMS)}`)
     }
     if (typeof path !== "string" || path === "") throw new Error(`SQLiteStorageProvider needs a file path or ":memory:"`)
-    this.db = new Database(path, { timeout: busyTimeoutMS })
+    try {
+      this.db = new Database(path, { timeout: busyTimeoutMS })
+    } catch (error) {
+      throw new Error(
+        `cannot open SQLite database ${JSON.stringify(path)}: ${(error as Error).message} (does its directory exist, and may this process write there?)`,
+        { cause: error },
+      )
+    }
     try {
       this.db.pragma("journal_mode = WAL")
       this.db.pragma(`synchronous = ${synchronous}`)
