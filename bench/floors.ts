@@ -15,9 +15,10 @@ import { nowMS, tempDir } from "./stats.js"
 export type Durability = "FULL" | "NORMAL"
 
 /**
- * Workflow IDs: `"random"` as the runner makes when `workflowID` is omitted
- * (random UUIDs, scattered over the key space), `"given"` as a user's own
- * increasing IDs (`wf-0`, `wf-1`, …).
+ * Workflow IDs, which decide where rows land in SQLite's B-trees: `"random"`
+ * UUIDv4s (scattered over the key space), `"time-ordered"` UUIDv7s (each new
+ * one sorts after the last), `"given"` a user's own increasing IDs (`wf-0`,
+ * `wf-1`, …).
  */
 export type IDScheme = "random" | "given" | "time-ordered"
 

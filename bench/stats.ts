@@ -40,7 +40,8 @@ export async function runChild<T>(relativeScript: string, args: string[], nodeAr
   let err = ""
   child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d))
   child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d))
-  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))
+  // "close", not "exit": by then stdout has been read to the end.
+  const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)))
   if (code !== 0) throw new Error(`${relativeScript} exited with code ${code}: ${err}`)
   const last = out.trim().split("\n").pop() ?? ""
   return JSON.parse(last) as T

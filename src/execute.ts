@@ -33,6 +33,8 @@ export interface ExecutionEnvironment {
   preparedFor(workflowID: string): Map<string, unknown>
   addWorkflow(input: SpawnWorkflowInput): Promise<SpawnedWorkflow>
   emit<K extends keyof RunnerEventMap>(event: K, ...args: RunnerEventMap[K]): void
+  /** Whether anyone listens to `event` (payloads are built only then). */
+  listening(event: keyof RunnerEventMap): boolean
   /** Whether a next task may start: the runner is not stopping and the lease has not expired locally. */
   mayStartTask(): boolean
 }
@@ -59,10 +61,13 @@ export async function executeWorkflow(
 ): Promise<ExecutionEnd> {
   const workflowID = claimed.workflow.id
   const tasks = claimed.tasks
-  for (const task of tasks) {
+  let lastPending = -1
+  for (let i = 0; i < tasks.length; i++) if (tasks[i]!.status === "pending") lastPending = i
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i]!
     if (task.status !== "pending") continue
     if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
-    const isLast = !tasks.some((t) => t.seq > task.seq && t.status === "pending")
+    const isLast = i === lastPending
     const runner = env.runners.get(task.task)
     if (!runner) return deferUnknownRunner(env, workflowID, task)
 
@@ -101,14 +106,13 @@ async function attemptTask(
 ): Promise<Outcome> {
   const timeout = runner.timeoutMS === undefined ? undefined : new AbortController()
   const signal = timeout ? AbortSignal.any([workflowSignal, timeout.signal]) : workflowSignal
-  const prepared = env.preparedFor(task.workflowID)
-  const context = (preparedData: unknown): TaskExecutionContext<unknown, unknown> => ({
+  const context: TaskExecutionContext<unknown, unknown> = {
     workflowID: task.workflowID,
     seq: task.seq,
     name: task.name,
     data: fromJSONText(task.data),
     attempt: task.attempts,
-    preparedData,
+    preparedData: undefined,
     idempotencyKey: `${task.workflowID}:${task.seq}`,
     signal,
     getTaskResult: (seqOrName) => {
@@ -116,15 +120,20 @@ async function attemptTask(
       return earlier && earlier.seq < task.seq && earlier.status === "completed" ? fromJSONText(earlier.result) : undefined
     },
     addWorkflow: (input) => env.addWorkflow(input),
-  })
-  env.emit("taskStarted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, attempt: task.attempts })
+  }
+  if (env.listening("taskStarted")) {
+    env.emit("taskStarted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, attempt: task.attempts })
+  }
+  const run = async (): Promise<Outcome> => {
+    if (runner.Prepare) {
+      const prepared = env.preparedFor(task.workflowID)
+      if (!prepared.has(runner.Name)) prepared.set(runner.Name, await runner.Prepare(context as TaskExecutionContext<unknown, undefined>))
+      return toOutcome(env, task, await runner.Execute({ ...context, preparedData: prepared.get(runner.Name) }))
+    }
+    return toOutcome(env, task, await runner.Execute(context))
+  }
   try {
-    return await withTimeout(runner.timeoutMS, timeout, async () => {
-      if (runner.Prepare && !prepared.has(runner.Name)) {
-        prepared.set(runner.Name, await runner.Prepare(context(undefined) as TaskExecutionContext<unknown, undefined>))
-      }
-      return toOutcome(env, task, await runner.Execute(context(prepared.get(runner.Name))))
-    })
+    return timeout ? await withTimeout(runner.timeoutMS, timeout, run) : await run()
   } catch (error) {
     if (error instanceof ExpectedError && (error.abort === "task" || error.abort === "workflow")) {
       return { kind: "aborted", scope: error.abort, error: error.message }
@@ -179,14 +188,17 @@ function planWrite(
   isLast: boolean,
 ): { update: TaskStatusUpdate; end: ExecutionEnd | undefined } {
   const now = env.now()
-  const base = { workflowID: task.workflowID, token: env.token, now }
+  const workflowID = task.workflowID
+  const token = env.token
   switch (outcome.kind) {
     case "completed":
       return {
         update: {
-          ...base,
+          workflowID,
+          token,
+          now,
           task: { seq: task.seq, status: "completed", result: outcome.result, error: null, attempts: task.attempts },
-          workflow: isLast ? { status: "completed" } : undefined,
+          workflow: isLast ? COMPLETED : undefined,
         },
         end: isLast ? { kind: "ended", status: "completed" } : undefined,
       }
@@ -195,7 +207,9 @@ function planWrite(
       const status = outcome.scope === "workflow" ? "failed" : "completed"
       return {
         update: {
-          ...base,
+          workflowID,
+          token,
+          now,
           task: { seq: task.seq, status: "failed", error: outcome.error, attempts: task.attempts },
           workflow: endsWorkflow ? { status } : undefined,
         },
@@ -209,14 +223,16 @@ function planWrite(
       if (exhausted) {
         const error = outcome.retry ? `gave up after ${attempts} attempts: ${outcome.error}` : outcome.error
         return {
-          update: { ...base, task: { seq: task.seq, status: "failed", error, attempts }, workflow: { status: "failed" } },
+          update: { workflowID, token, now, task: { seq: task.seq, status: "failed", error, attempts }, workflow: { status: "failed" } },
           end: { kind: "ended", status: "failed" },
         }
       }
       const at = now + retryDelay(policy, env.retryDelayMS, task.attempts)
       return {
         update: {
-          ...base,
+          workflowID,
+          token,
+          now,
           task: { seq: task.seq, status: "pending", error: outcome.error, attempts },
           workflow: { status: "pending", availableAt: at },
         },
@@ -225,6 +241,8 @@ function planWrite(
     }
   }
 }
+
+const COMPLETED = { status: "completed" } as const
 
 /** Delay before the next attempt, after `attempt` earlier failures. */
 export function retryDelay(policy: RetryPolicy | undefined, retryDelayMS: number, attempt: number): number {
@@ -238,7 +256,9 @@ function reportOutcome(env: ExecutionEnvironment, workflowID: string, task: Task
   const fields = { workflowID, seq: task.seq, name: task.name, task: task.task, attempts: task.attempts }
   switch (outcome.kind) {
     case "completed":
-      env.emit("taskCompleted", { workflowID, seq: task.seq, name: task.name, task: task.task, result: fromJSONText(outcome.result) })
+      if (env.listening("taskCompleted")) {
+        env.emit("taskCompleted", { workflowID, seq: task.seq, name: task.name, task: task.task, result: fromJSONText(outcome.result) })
+      }
       break
     case "aborted":
       env.logger.info?.(`task "${task.name}" aborted the ${outcome.scope}: ${outcome.error}`, fields)

@@ -225,6 +225,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       preparedFor: (id) => this.preparedFor(id),
       addWorkflow: (input) => this.spawn(input),
       emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
+      listening: (event) => this.listenerCount(event) > 0,
       mayStartTask: () => !this.stopping,
     }
   }
@@ -457,11 +458,10 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const entry: ActiveWorkflow = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false }
     // Writes stop a little before the lease as last renewed ends: past it, another runner may own the workflow.
     const owned = () => !entry.superseded && entry.leaseExpiresAt - this.leaseMargin / 2 > this.now()
-    const environment: ExecutionEnvironment = {
-      ...this.environment,
-      commit: (update) => this.commitUpdate({ update, owned }),
-      mayStartTask: () => !this.stopping && entry.leaseExpiresAt - this.heartbeatMS > this.now(),
-    }
+    // Inherits the shared environment rather than copying it for each workflow.
+    const environment: ExecutionEnvironment = Object.create(this.environment) as ExecutionEnvironment
+    environment.commit = (update) => this.commitUpdate({ update, owned })
+    environment.mayStartTask = () => !this.stopping && entry.leaseExpiresAt - this.heartbeatMS > this.now()
     this.active.set(id, entry)
     this.armLeaseGuard(entry.leaseExpiresAt - this.leaseMargin)
     entry.done = executeWorkflow(environment, claimed, controller.signal)
@@ -481,7 +481,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       case "ended":
         this.prepared.delete(id)
         this.emit("workflowEnded", { workflowID: id, status: end.status })
-        void this.resolveWaiters(id)
+        if (this.waiters.has(id)) void this.resolveWaiters(id)
         return
       case "retryAt":
         this.scheduleWake(end.at)

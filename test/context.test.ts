@@ -1,10 +1,10 @@
 /** What a task sees: its identity, earlier results, spawning, and its abort signal. */
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { STORES, startRunner } from "./helpers/runner.js"
+import { ALL_STORES, startRunner } from "./helpers/runner.js"
 
-for (const store of STORES) {
-  describe(`task context (${store.name})`, { timeout: 30_000 }, () => {
+for (const store of ALL_STORES) {
+  describe(`task context (${store.name})`, { timeout: 30_000, skip: store.skip }, () => {
     it("gives workflowID, seq, label, data, attempt and a stable idempotencyKey", async () => {
       const { storage, cleanup } = store.open()
       const seen: unknown[] = []
@@ -23,7 +23,7 @@ for (const store of STORES) {
         { id: "ctx", seq: 1, name: "again", data: [], attempt: 0, key: "ctx:1" },
       ])
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     it("reads earlier tasks' stored results by seq or label, as stored JSON", async () => {
@@ -44,7 +44,7 @@ for (const store of STORES) {
       const stored = { at: "1970-01-01T00:00:00.000Z", n: 1 }
       assert.deepEqual(lookups, [stored, stored, undefined, undefined, undefined])
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     it("spawns a workflow with a deterministic ID once, even when the spawning task runs again", async () => {
@@ -72,7 +72,7 @@ for (const store of STORES) {
       assert.equal(done.tasks[0]?.result, 0, "the child keeps the data of the first spawn")
       assert.deepEqual(children, ["p-child"])
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     it("fires the signal of a running task when its workflow is cancelled, and runs no later task", async () => {
@@ -96,7 +96,7 @@ for (const store of STORES) {
       assert.equal(later, 0)
       assert.equal(await runner.cancelWorkflow("c"), false)
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
   })
 }

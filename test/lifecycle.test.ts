@@ -2,10 +2,10 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { ExpectedError, RunnerStoppedError, WorkflowRunner } from "../src/index.js"
-import { STORES, eventually, startRunner } from "./helpers/runner.js"
+import { ALL_STORES, eventually, startRunner } from "./helpers/runner.js"
 
-for (const store of STORES) {
-  describe(`runner lifecycle (${store.name})`, { timeout: 30_000 }, () => {
+for (const store of ALL_STORES) {
+  describe(`runner lifecycle (${store.name})`, { timeout: 30_000, skip: store.skip }, () => {
     it("executes nothing before recover(); added workflows wait in storage", async () => {
       const { storage, cleanup } = store.open()
       let runs = 0
@@ -19,7 +19,7 @@ for (const store of STORES) {
       assert.equal((await handle.result()).status, "completed")
       assert.equal(runs, 1)
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     it("never runs more workflows at once than the concurrency limit", async () => {
@@ -35,7 +35,7 @@ for (const store of STORES) {
       await Promise.all(handles.map((h) => h.result()))
       assert.equal(peak, 3)
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     it("stops gracefully: the running task finishes and is stored, the rest stays pending and unleased", async () => {
@@ -56,7 +56,7 @@ for (const store of STORES) {
       assert.deepEqual(stored?.tasks.map((t) => t.status), ["completed", "pending"])
       assert.equal(stored?.workflow.leaseOwner, null, "the lease was released for other runners")
       await storage.close()
-      cleanup()
+      await cleanup()
     })
 
     it("fires the signals of tasks still running when the stop grace period ends", async () => {
@@ -75,7 +75,7 @@ for (const store of STORES) {
       assert.equal(stored?.workflow.leaseOwner, null, "its lease was released")
       assert.equal(stored?.tasks[0]?.attempts, 0, "an interruption is not a failed attempt")
       await storage.close()
-      cleanup()
+      await cleanup()
     })
 
     it("lists workflows by status, a page at a time", async () => {
@@ -94,7 +94,7 @@ for (const store of STORES) {
       assert.deepEqual(failed.map((w) => [w.id, w.taskCount, w.lease]), [["w4", 1, null]])
       assert.equal(await runner.getWorkflow("missing"), null)
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     it("resumes a failed workflow from the task that failed", async () => {
@@ -117,7 +117,7 @@ for (const store of STORES) {
       assert.deepEqual(ran, ["a", "pay", "pay", "ship"])
       assert.equal(info.tasks[1]?.result, "paid")
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     it("deletes ended workflows past the retention period, never pending ones", async () => {
@@ -141,7 +141,7 @@ for (const store of STORES) {
       assert.equal((await runner.getWorkflow("old-pending"))?.status, "pending")
       assert.equal((await runner.getWorkflow("new-done"))?.status, "completed")
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
   })
 }

@@ -3,10 +3,10 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { ExpectedError, WorkflowRunner, type TaskRunner } from "../src/index.js"
 import { retryDelay } from "../src/execute.js"
-import { MemoryLogger, STORES, eventually, startRunner } from "./helpers/runner.js"
+import { MemoryLogger, ALL_STORES, STORES, eventually, startRunner } from "./helpers/runner.js"
 
-for (const store of STORES) {
-  describe(`outcomes (${store.name})`, { timeout: 30_000 }, () => {
+for (const store of ALL_STORES) {
+  describe(`outcomes (${store.name})`, { timeout: 30_000, skip: store.skip }, () => {
     it("returns { data }: completed, result stored, the workflow goes on", async () => {
       const { storage, cleanup } = store.open()
       const ran: string[] = []
@@ -22,7 +22,7 @@ for (const store of STORES) {
         ["second", "Step", "completed", { label: "second", input: [2] }],
       ])
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     for (const how of ["result", "ExpectedError", "ExpectedError default"] as const) {
@@ -53,7 +53,7 @@ for (const store of STORES) {
         assert.equal(info.tasks[1]?.result, "after")
         assert.deepEqual(logger.at("error"), [], "an ExpectedError was logged at error")
         await runner.stop()
-        cleanup()
+        await cleanup()
       })
     }
 
@@ -85,7 +85,7 @@ for (const store of STORES) {
         assert.deepEqual(info.tasks.map((t) => t.status), ["failed", "pending"])
         assert.deepEqual(logger.at("error"), [])
         await runner.stop()
-        cleanup()
+        await cleanup()
       })
     }
 
@@ -113,7 +113,7 @@ for (const store of STORES) {
         assert.equal(logger.at("error").filter((m) => m.includes("failed")).length, 2)
         assert.equal(logger.at("warn").filter((m) => m.includes("retrying")).length, 2)
         await runner.stop()
-        cleanup()
+        await cleanup()
       })
     }
 
@@ -138,7 +138,7 @@ for (const store of STORES) {
       await handle.result()
       assert.ok(starts[1]! - starts[0]! >= 280, `retried after ${starts[1]! - starts[0]!} ms`)
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     it("does not hold a concurrency slot while a workflow waits out a retry", async () => {
@@ -159,7 +159,7 @@ for (const store of STORES) {
       assert.equal(stuck?.status, "pending", "the poison workflow is kept, not dropped")
       assert.ok((stuck?.tasks[0]?.attempts ?? 0) >= 1, "its retries are visible")
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
 
     it("gives up after maxAttempts: task and workflow failed", async () => {
@@ -174,7 +174,7 @@ for (const store of STORES) {
       assert.equal(info.tasks[0]?.status, "failed")
       assert.match(info.tasks[0]?.error ?? "", /gave up after 3 attempts: nope/)
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
   })
 }
@@ -200,7 +200,7 @@ describe("outcomes (across restarts, sqlite)", { timeout: 30_000 }, () => {
     assert.ok(seen[0]! >= 3, `attempt after restart was ${seen[0]}`)
     assert.equal(info.tasks[0]?.attempts, seen[0])
     await second.stop()
-    cleanup()
+    await cleanup()
   })
 
   it("leaves a task naming a runner this process lacks pending, logs it, and a runner that has it completes it", async () => {
@@ -231,7 +231,7 @@ describe("outcomes (across restarts, sqlite)", { timeout: 30_000 }, () => {
     })
     assert.deepEqual(done.tasks.map((t) => t.result), ["old", "new"])
     await full.stop()
-    cleanup()
+    await cleanup()
   })
 })
 

@@ -3,10 +3,10 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { WorkflowRunner, type TaskRunner } from "../src/index.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
-import { STORES, eventually, startRunner } from "./helpers/runner.js"
+import { ALL_STORES, STORES, eventually, startRunner } from "./helpers/runner.js"
 
-for (const store of STORES) {
-  describe(`Prepare (${store.name})`, { timeout: 30_000 }, () => {
+for (const store of ALL_STORES) {
+  describe(`Prepare (${store.name})`, { timeout: 30_000, skip: store.skip }, () => {
     it("runs once per workflow per runner, before its first Execute, and reaches every later task of that runner", async () => {
       const { storage, cleanup } = store.open()
       const prepares: string[] = []
@@ -40,7 +40,7 @@ for (const store of STORES) {
         )
       }
       await runner.stop()
-      cleanup()
+      await cleanup()
     })
   })
 }
@@ -82,6 +82,6 @@ describe("Prepare after recovery (sqlite)", { timeout: 30_000 }, () => {
     assert.equal(done.tasks[0]?.result, 1, "task a kept its first-life result")
     assert.equal(done.tasks[2]?.result, "fresh")
     await second.stop()
-    cleanup()
+    await cleanup()
   })
 })

@@ -1,7 +1,6 @@
 /** What every workload shares: the no-op task runner, a runner on a fresh SQLite file, workflow input. */
 import path from "node:path"
 import { WorkflowRunner, type WorkflowRunnerOptions } from "../../src/index.js"
-import type { StorageProvider } from "../../src/storage/provider.js"
 import { SQLiteStorageProvider } from "../../src/storage/sqlite.js"
 import type { Durability } from "../floors.js"
 import { tempDir } from "../stats.js"
@@ -23,13 +22,12 @@ export function workflowInput(id: string, tasks = TASKS_PER_WORKFLOW): { workflo
 export function benchRunner(
   durability: Durability,
   options: Partial<WorkflowRunnerOptions> = {},
-  wrap: (storage: StorageProvider) => StorageProvider = (storage) => storage,
 ): { runner: WorkflowRunner; file: string; cleanup(): Promise<void> } {
   const tmp = tempDir()
   const file = path.join(tmp.dir, "bench.sqlite")
   const runner = new WorkflowRunner({
     taskRunners: [noop],
-    storageProvider: wrap(new SQLiteStorageProvider(file, { synchronous: durability })),
+    storageProvider: new SQLiteStorageProvider(file, { synchronous: durability }),
     ...options,
   })
   return {

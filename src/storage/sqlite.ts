@@ -234,7 +234,7 @@ export class SQLiteStorageProvider implements StorageProvider {
     }
     const byID = new Map<string, WorkflowWithTasks>()
     const chunk: Array<string | null> = []
-    const flush = () => {
+    const leaseChunk = () => {
       // A fixed-size IN list (padded with NULLs, which match nothing) keeps one prepared statement per shape.
       while (chunk.length < IN_LIST_SIZE) chunk.push(null)
       for (const row of s.leaseMany.all(lease.owner, lease.token, lease.expiresAt, ...chunk) as unknown[][]) {
@@ -246,9 +246,9 @@ export class SQLiteStorageProvider implements StorageProvider {
     }
     for (const id of ids) {
       chunk.push(id)
-      if (chunk.length === IN_LIST_SIZE) flush()
+      if (chunk.length === IN_LIST_SIZE) leaseChunk()
     }
-    if (chunk.length > 0) flush()
+    if (chunk.length > 0) leaseChunk()
     const claimed: WorkflowWithTasks[] = []
     for (const id of ids) {
       const entry = byID.get(id)

@@ -11,6 +11,8 @@ import { spawn, type ChildProcess } from "node:child_process"
 import { appendFileSync, existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import Database from "better-sqlite3"
+import pg from "pg"
+import { connectionString } from "./postgres.js"
 
 /** One line of the ledger. */
 export interface LedgerLine {
@@ -99,6 +101,36 @@ export function dumpSQLite(file: string, { prefix = "durabletasks_", integrity =
     return { workflows, tasks, integrity: check }
   } finally {
     db.close()
+  }
+}
+
+/**
+ * Reads a Postgres store straight from its tables, bypassing the library (a
+ * consistent snapshot: one statement per table, both in one transaction).
+ * `schema` and `prefix` must be plain identifiers (they are checked).
+ */
+export async function dumpPostgres(schema: string, { prefix = "durabletasks_" } = {}): Promise<StoreDump> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema) || !/^[a-z0-9_]*$/.test(prefix)) throw new Error(`not a plain schema/prefix: ${schema} ${prefix}`)
+  const client = new pg.Client({ connectionString })
+  client.on("error", () => {})
+  await client.connect()
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    const w = await client.query<{ id: string; status: string; task_count: number; lease_owner: string | null; available_at: string }>(
+      `SELECT id, status, task_count, lease_owner, available_at FROM ${schema}.${prefix}workflows`,
+    )
+    const t = await client.query<{ workflow_id: string; seq: number; status: string; result: string | null }>(
+      `SELECT workflow_id, seq, status, result FROM ${schema}.${prefix}tasks ORDER BY workflow_id, seq`,
+    )
+    await client.query("COMMIT")
+    const workflows = new Map<string, StoredWorkflow>()
+    for (const r of w.rows) {
+      workflows.set(r.id, { id: r.id, status: r.status, taskCount: Number(r.task_count), leaseOwner: r.lease_owner, availableAt: Number(r.available_at) })
+    }
+    const tasks = t.rows.map((r) => ({ workflowID: r.workflow_id, seq: Number(r.seq), status: r.status, result: r.result }))
+    return { workflows, tasks, integrity: "not checked (Postgres)" }
+  } finally {
+    await client.end().catch(() => {})
   }
 }
 
@@ -266,9 +298,14 @@ export function checkOracle(input: OracleInput): OracleReport {
   }
 
   // A result seen in a snapshot never changes, and its task never starts again.
+  const taskByKey = new Map<string, StoredTask>()
+  for (const t of store.tasks) {
+    const key = taskKey(t.workflowID, t.seq)
+    if (!taskByKey.has(key)) taskByKey.set(key, t)
+  }
   for (const snap of snapshots) {
     for (const [key, result] of snap.results) {
-      const now = store.tasks.find((t) => taskKey(t.workflowID, t.seq) === key)
+      const now = taskByKey.get(key)
       if (!now || now.result !== result) report.changedResult.push(`${key}: was ${result}, now ${now?.result ?? "missing"}`)
       for (const l of linesOf.get(key) ?? []) {
         if (l.line.event === "start" && l.index >= snap.ledgerLength) {

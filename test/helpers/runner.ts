@@ -5,19 +5,77 @@ import { join } from "node:path"
 import { WorkflowRunner, type AnyTaskRunner, type Logger, type WorkflowRunnerOptions } from "../../src/index.js"
 import { MemoryStorageProvider } from "../../src/storage/memory.js"
 import type { StorageProvider } from "../../src/storage/provider.js"
+import { PostgresStorageProvider } from "../../src/storage/postgres.js"
 import { SQLiteStorageProvider } from "../../src/storage/sqlite.js"
+import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./postgres.js"
 
-/** The stores every runner behaviour is tested on. */
-export const STORES: ReadonlyArray<{ name: string; open(): { storage: StorageProvider; cleanup(): void } }> = [
-  {
-    name: "sqlite",
-    open() {
-      const dir = mkdtempSync(join(tmpdir(), "dt-test-"))
-      return { storage: new SQLiteStorageProvider(join(dir, "store.sqlite")), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
-    },
+/** A store a runner behaviour test runs on. */
+export interface TestStore {
+  name: string
+  /**
+   * Set when this store cannot run here (Postgres unreachable outside CI):
+   * pass it as `describe`'s `skip` option.
+   */
+  skip?: string
+  /**
+   * A fresh, empty store. `cleanup` removes it once the test is done with it
+   * (after `runner.stop()`); it may return a promise (Postgres drops its
+   * schema), which callers should await. It never rejects.
+   */
+  open(): { storage: StorageProvider; cleanup(): void | Promise<void> }
+}
+
+const sqliteStore: TestStore = {
+  name: "sqlite",
+  open() {
+    const dir = mkdtempSync(join(tmpdir(), "dt-test-"))
+    return { storage: new SQLiteStorageProvider(join(dir, "store.sqlite")), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
   },
-  { name: "memory", open: () => ({ storage: new MemoryStorageProvider(), cleanup: () => {} }) },
-]
+}
+
+const memoryStore: TestStore = { name: "memory", open: () => ({ storage: new MemoryStorageProvider(), cleanup: () => {} }) }
+
+/**
+ * Postgres: each `open()` gets a schema of its own (created by the provider's
+ * `init()`), dropped by `cleanup`. `undefined` reason: Postgres answers;
+ * a string: it does not (outside CI); an Error: it does not and CI=true.
+ */
+const postgresReason: string | Error | undefined = await postgresSkipReason().catch((error: unknown) =>
+  error instanceof Error ? error : new Error(String(error)),
+)
+
+const postgresStore: TestStore = {
+  name: "postgres",
+  ...(typeof postgresReason === "string" ? { skip: postgresReason } : {}),
+  open() {
+    // CI=true and Postgres unreachable: fail the test rather than skip it.
+    if (postgresReason instanceof Error) throw postgresReason
+    const schema = uniqueSchemaName()
+    return {
+      storage: new PostgresStorageProvider(connectionString, { schema }),
+      cleanup: () =>
+        dropSchema(schema).catch((error: unknown) => {
+          // A leftover dt_test_ schema is harmless; a failed drop must not fail (or crash) the test.
+          process.emitWarning(`could not drop test schema ${schema}: ${error instanceof Error ? error.message : String(error)}`)
+        }),
+    }
+  },
+}
+
+/**
+ * The stores every runner behaviour is tested on, that can run here. The
+ * first is SQLite (tests that need a file use `STORES[0]`). Postgres is
+ * included when it answers, and under CI=true (where an unreachable server
+ * fails its tests instead of skipping them).
+ */
+export const STORES: readonly TestStore[] = [sqliteStore, memoryStore, ...(typeof postgresReason === "string" ? [] : [postgresStore])]
+
+/**
+ * {@link STORES} plus the stores that cannot run here, each with its `skip`
+ * message: loop over these with `describe(name, { skip: store.skip })` so a
+ * skipped store shows up as skipped rather than silently missing.
+ */
+export const ALL_STORES: readonly TestStore[] = [sqliteStore, memoryStore, postgresStore]
 
 /** A logger that keeps every line, for asserting on levels. */
 export class MemoryLogger implements Logger {

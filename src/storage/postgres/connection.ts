@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto"
 import type pg from "pg"
 
 /** The part of a pg client the operations use. */
@@ -51,7 +52,21 @@ const CONNECTION_RETRIES = 3
 
 /** Runs statements and transactions on a pool, with the retry rules above. */
 export class PostgresConnection {
+  /** Clients that carry {@link ignoreClientError}. */
+  private readonly guarded = new WeakSet<pg.PoolClient>()
+
+  private readonly names = new Map<string, string>()
+
   constructor(private readonly pool: pg.Pool) {}
+
+  private statementName(text: string): string {
+    let name = this.names.get(text)
+    if (name === undefined) {
+      name = `durabletasks_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`
+      this.names.set(text, name)
+    }
+    return name
+  }
 
   /** Runs one statement (its own implicit transaction) and returns its rows. */
   async statement<R extends pg.QueryResultRow>(text: string, params: Params, repeatable: Repeatable): Promise<R[]> {
@@ -65,7 +80,7 @@ export class PostgresConnection {
         throw error
       }
       try {
-        const result = await client.query<R>(text, params as unknown[])
+        const result = await client.query<R>({ name: this.statementName(text), text, values: params as unknown[] })
         client.release()
         return result.rows
       } catch (error) {
@@ -135,9 +150,27 @@ export class PostgresConnection {
    */
   private async acquire(): Promise<pg.PoolClient> {
     await new Promise((resolve) => setImmediate(resolve))
-    return this.pool.connect()
+    const client = await this.pool.connect()
+    if (!this.guarded.has(client)) {
+      this.guarded.add(client)
+      client.on("error", ignoreClientError)
+    }
+    return client
   }
 }
+
+/**
+ * pg-pool listens for a client's `error` only while the client is idle. A
+ * checked-out client whose session ends while no statement of it is running
+ * has no query to fail: pg emits `error` on the client, and without a listener
+ * that kills the process. A server restart does this to busy clients: its
+ * "terminating connection" arrives in the same socket read as the reply to the
+ * statement just answered, before the caller's continuation could release it.
+ * This listener stays for the client's life: pg has already marked the client
+ * unusable, so its next statement fails with "not queryable" (and is retried
+ * on another client), and releasing it removes it from the pool.
+ */
+function ignoreClientError(): void {}
 
 async function rollbackAndRelease(client: pg.PoolClient, committing: boolean): Promise<void> {
   // A failed COMMIT has already ended the transaction.

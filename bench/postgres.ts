@@ -1,0 +1,473 @@
+/**
+ * Postgres benchmark: prints a table and writes the figures as JSON to
+ * bench/results/postgres.json.
+ *
+ * Workloads (workflows of 3 no-op tasks, as in bench/run.ts):
+ * - end to end: N workflows (default 10,000) until every one has ended, with
+ *   1, 2 and 4 runner processes (child processes, runnerIDs `bench-0` …, one
+ *   schema). The workflows are split among the children: each adds its share
+ *   (all at once, through its own runner, which claims what it has free slots
+ *   for at insert and leaves the rest for any runner to claim), so adding is
+ *   part of the figure. Timed from the parent's `go` to the last workflow's
+ *   end in any child. With `--parent-adds` the parent adds them all instead
+ *   (through a runner that is not started, so nothing is leased at insert) and
+ *   the children only claim and run: the claim path.
+ * - latency: on an idle runner (one process), the time from calling
+ *   addWorkflow to the first task's Execute, 1,000 samples taken one at a time.
+ *
+ * The server's settings are the defaults: synchronous_commit on (each commit
+ * waits for its WAL flush). Each run uses a fresh schema, dropped afterwards.
+ *
+ * Options (flags or environment):
+ *   --quick              (BENCH_QUICK=1)      1,000 workflows, 200 samples, one run: a smoke test
+ *   --runs N             (BENCH_RUNS=N)       runs per figure; the median is reported (default 3)
+ *   --workflows N                             end to end size (default 10,000)
+ *   --processes 1,2,4                         runner process counts (default 1,2,4)
+ *   --concurrency N      (BENCH_CONCURRENCY)  each runner's concurrency option (default 500)
+ *   --pool N                                  pg pool size per runner process (default 10, pg's default)
+ *   --parent-adds                             also measure end to end with the parent adding everything
+ *   --only e2e,latency                        only these workloads
+ *   --out FILE                                where to write the JSON (default bench/results/postgres.json)
+ * Connection: DURABLETASKS_BENCH_POSTGRES, else DURABLETASKS_TEST_POSTGRES,
+ * else postgres://postgres@127.0.0.1:5432/test.
+ *
+ * Profile the runner side with `node --cpu-prof build/bench/postgres.js --only latency`
+ * (in-process), or pass `--cpu-prof` to the children with `--child-node-args=--cpu-prof`.
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import fs from "node:fs"
+import os from "node:os"
+import path from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import pg from "pg"
+import { WorkflowRunner, type AnyTaskRunner } from "../src/index.js"
+import { PostgresStorageProvider } from "../src/storage/postgres.js"
+import { fmt, median, nowMS, percentile, table } from "./stats.js"
+import { TASKS_PER_WORKFLOW, noop, workflowInput } from "./workloads/common.js"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const repoRoot = path.resolve(here, "..", "..")
+const connectionString =
+  process.env.DURABLETASKS_BENCH_POSTGRES ?? process.env.DURABLETASKS_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test"
+
+interface Options {
+  quick: boolean
+  runs: number
+  workflows: number
+  processes: number[]
+  concurrency: number
+  pool: number
+  parentAdds: boolean
+  only: Set<"e2e" | "latency">
+  latencySamples: number
+  childNodeArgs: string[]
+  out: string
+}
+
+interface Figure {
+  key: string
+  label: string
+  unit: string
+  median: number
+  samples: number[]
+  higherIsBetter: boolean
+  target?: { text: string; met: boolean }
+  details?: Record<string, unknown>
+}
+
+function parseOptions(argv: string[]): Options {
+  const flag = (name: string) => argv.includes(`--${name}`)
+  const value = (name: string, env?: string) => {
+    const i = argv.indexOf(`--${name}`)
+    if (i >= 0) return argv[i + 1]
+    const eq = argv.find((a) => a.startsWith(`--${name}=`))
+    if (eq) return eq.slice(name.length + 3)
+    return env ? process.env[env] : undefined
+  }
+  const quick = flag("quick") || process.env.BENCH_QUICK === "1"
+  const int = (text: string | undefined, fallback: number, what: string) => {
+    const n = Number(text ?? fallback)
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${what} takes a positive integer`)
+    return n
+  }
+  const only = new Set<"e2e" | "latency">()
+  for (const raw of (value("only") ?? "e2e,latency").split(",")) {
+    const name = raw.trim() === "end-to-end" ? "e2e" : raw.trim()
+    if (name !== "e2e" && name !== "latency") throw new Error(`unknown workload "${raw}": use e2e, latency`)
+    only.add(name)
+  }
+  const processes = (value("processes") ?? "1,2,4").split(",").map((p) => int(p.trim(), 1, "--processes"))
+  return {
+    quick,
+    runs: int(value("runs", "BENCH_RUNS"), quick ? 1 : 3, "--runs"),
+    workflows: int(value("workflows"), quick ? 1_000 : 10_000, "--workflows"),
+    processes,
+    concurrency: int(value("concurrency", "BENCH_CONCURRENCY"), 500, "--concurrency"),
+    pool: int(value("pool"), 10, "--pool"),
+    parentAdds: flag("parent-adds"),
+    only,
+    latencySamples: quick ? 200 : 1_000,
+    childNodeArgs: (value("child-node-args") ?? "").split(" ").filter((a) => a !== ""),
+    out: value("out", "BENCH_OUT") ?? path.join(repoRoot, "bench", "results", "postgres.json"),
+  }
+}
+
+// ---- schema per run ---------------------------------------------------------
+
+async function admin<R extends pg.QueryResultRow>(text: string): Promise<R[]> {
+  const client = new pg.Client({ connectionString })
+  client.on("error", () => {})
+  await client.connect()
+  try {
+    return (await client.query<R>(text)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+async function freshSchema(): Promise<string> {
+  const schema = `dt_bench_${randomBytes(5).toString("hex")}`
+  const provider = new PostgresStorageProvider(connectionString, { schema })
+  await provider.init()
+  await provider.close()
+  return schema
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  if (!/^dt_bench_[0-9a-f]+$/.test(schema)) throw new Error(`refusing to drop ${schema}`)
+  await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+}
+
+// ---- CPU accounting -----------------------------------------------------------
+
+/** CPU milliseconds used so far by every local `postgres` process (if the server runs here), from /proc. */
+function postgresCPU(): number | undefined {
+  try {
+    const tick = 100 // USER_HZ on Linux
+    let total = 0
+    for (const pid of fs.readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue
+      let stat: string
+      try {
+        stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+      } catch {
+        continue
+      }
+      const close = stat.lastIndexOf(")")
+      if (!stat.slice(stat.indexOf("(") + 1, close).startsWith("postgres")) continue
+      const fields = stat.slice(close + 2).split(" ")
+      total += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / tick
+    }
+    return total
+  } catch {
+    return undefined
+  }
+}
+
+// ---- end to end ------------------------------------------------------------------
+
+interface Worker {
+  child: ChildProcess
+  ended: number
+  failed: number
+  lastEndAt: number
+  addedAt?: number
+  cpuMS?: number
+  error?: string
+  ready: Promise<void>
+  stopped: Promise<void>
+  exited: Promise<number | null>
+  onChange?: () => void
+}
+
+function startWorker(options: Record<string, unknown>, nodeArgs: string[]): Worker {
+  const script = fileURLToPath(new URL("./workloads/postgres-worker.js", import.meta.url))
+  const child = spawn(process.execPath, [...nodeArgs, script, JSON.stringify(options)], { stdio: ["pipe", "pipe", "pipe"] })
+  let stderr = ""
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  let readyResolve!: () => void
+  let stoppedResolve!: () => void
+  const worker: Worker = {
+    child,
+    ended: 0,
+    failed: 0,
+    lastEndAt: 0,
+    ready: new Promise<void>((r) => (readyResolve = r)),
+    stopped: new Promise<void>((r) => (stoppedResolve = r)),
+    exited,
+  }
+  const died = exited.then((code) => {
+    throw new Error(`bench worker exited (code ${code}): ${stderr}`)
+  })
+  died.catch(() => {})
+  worker.ready = Promise.race([worker.ready, died])
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    const m = JSON.parse(line) as Record<string, unknown>
+    if (m.ready) readyResolve()
+    if (typeof m.ended === "number") {
+      worker.ended = m.ended
+      worker.failed = Number(m.failed ?? 0)
+      worker.lastEndAt = Number(m.lastEndAt)
+    }
+    if (typeof m.addedAt === "number") worker.addedAt = m.addedAt
+    if (typeof m.error === "string") worker.error = m.error
+    if (m.stopped) {
+      worker.cpuMS = Number(m.cpuMS)
+      stoppedResolve()
+    }
+    worker.onChange?.()
+  })
+  return worker
+}
+
+interface EndToEndRun {
+  tasksPerSec: number
+  totalMS: number
+  addedMS: number
+  /** Workflows each process ended (how the work spread). */
+  endedBy: number[]
+  /** CPU ms of the runner processes and of Postgres during the run. */
+  runnerCPUMS: number
+  postgresCPUMS: number | undefined
+}
+
+async function runEndToEnd(options: Options, processes: number, parentAdds: boolean): Promise<EndToEndRun> {
+  const n = options.workflows
+  const schema = await freshSchema()
+  const workers: Worker[] = []
+  let adder: WorkflowRunner | undefined
+  try {
+    for (let p = 0; p < processes; p++) {
+      const from = parentAdds ? 0 : Math.floor((n * p) / processes)
+      const to = parentAdds ? 0 : Math.floor((n * (p + 1)) / processes)
+      workers.push(
+        startWorker(
+          { connectionString, schema, runnerID: `bench-${p}`, concurrency: options.concurrency, from, to, poolSize: options.pool },
+          options.childNodeArgs,
+        ),
+      )
+    }
+    await Promise.all(workers.map((w) => w.ready))
+    if (parentAdds) {
+      adder = new WorkflowRunner({ taskRunners: [noop], storageProvider: new PostgresStorageProvider(connectionString, { schema }) })
+      await adder.getWorkflow("warm-up") // connect and init before the clock starts
+    }
+    const allEnded = new Promise<void>((resolve, reject) => {
+      const check = () => {
+        const failed = workers.find((w) => w.error !== undefined)
+        if (failed) reject(new Error(`a bench worker failed to add: ${failed.error}`))
+        if (workers.reduce((s, w) => s + w.ended, 0) >= n) resolve()
+      }
+      for (const w of workers) w.onChange = check
+      for (const w of workers) void w.exited.then((code) => reject(new Error(`a bench worker exited early (code ${code})`)))
+    })
+    const cpuBefore = postgresCPU()
+    const startedAt = performance.timeOrigin + performance.now()
+    let addedAt = 0
+    if (parentAdds) {
+      const inputs = Array.from({ length: n }, (_, i) => workflowInput(`wf-${i}`))
+      for (const w of workers) w.child.stdin!.write("go\n")
+      await Promise.all(inputs.map((input) => adder!.addWorkflow(input)))
+      addedAt = performance.timeOrigin + performance.now()
+    } else {
+      for (const w of workers) w.child.stdin!.write("go\n")
+    }
+    await allEnded
+    const cpuAfter = postgresCPU()
+    for (const w of workers) w.child.stdin!.write("stop\n")
+    await Promise.all(workers.map((w) => w.stopped))
+    const endedAt = Math.max(...workers.map((w) => w.lastEndAt))
+    if (!parentAdds) addedAt = Math.max(...workers.map((w) => w.addedAt ?? endedAt))
+    const failed = workers.reduce((s, w) => s + w.failed, 0)
+    if (failed > 0) throw new Error(`${failed} workflows did not complete`)
+    const totalMS = endedAt - startedAt
+    return {
+      tasksPerSec: (n * TASKS_PER_WORKFLOW) / (totalMS / 1000),
+      totalMS,
+      addedMS: addedAt - startedAt,
+      endedBy: workers.map((w) => w.ended),
+      runnerCPUMS: workers.reduce((s, w) => s + (w.cpuMS ?? 0), 0),
+      postgresCPUMS: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
+    }
+  } finally {
+    // Stopped workers exit by themselves (a profiling one writes its profile first); the others are killed.
+    await Promise.race([Promise.all(workers.map((w) => w.exited)), new Promise((r) => setTimeout(r, 5_000))])
+    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL")
+    await Promise.all(workers.map((w) => w.exited))
+    await adder?.stop({ timeoutMS: 1_000 })
+    await dropSchema(schema)
+  }
+}
+
+// ---- latency -----------------------------------------------------------------------
+
+interface LatencyRun {
+  p50MS: number
+  p99MS: number
+  maxMS: number
+}
+
+async function runLatency(samples: number): Promise<LatencyRun> {
+  const schema = await freshSchema()
+  let firstTaskStarted: (() => void) | undefined
+  const timed = {
+    Name: "Noop",
+    Execute: (ctx: { seq: number }) => {
+      if (ctx.seq === 0) firstTaskStarted?.()
+      return {}
+    },
+  } as const
+  const runner = new WorkflowRunner<readonly AnyTaskRunner[]>({ taskRunners: [timed], storageProvider: new PostgresStorageProvider(connectionString, { schema }) })
+  try {
+    await runner.recover()
+    let ended: (() => void) | undefined
+    runner.on("workflowEnded", () => ended?.())
+    const latencies: number[] = []
+    for (let i = -20; i < samples; i++) {
+      // The first 20 warm up the code paths and the pool's connections; they are not counted.
+      const started = new Promise<number>((resolve) => (firstTaskStarted = () => resolve(nowMS())))
+      const done = new Promise<void>((resolve) => (ended = resolve))
+      const t0 = nowMS()
+      await runner.addWorkflow(workflowInput(`wf-${i}`))
+      const t1 = await started
+      await done
+      if (i >= 0) latencies.push(t1 - t0)
+    }
+    return { p50MS: percentile(latencies, 50), p99MS: percentile(latencies, 99), maxMS: Math.max(...latencies) }
+  } finally {
+    await runner.stop({ timeoutMS: 1_000 })
+    await dropSchema(schema)
+  }
+}
+
+// ---- main --------------------------------------------------------------------------
+
+async function repeat<T>(runs: number, what: string, fn: () => Promise<T>): Promise<T[]> {
+  const results: T[] = []
+  for (let i = 0; i < runs; i++) {
+    process.stderr.write(`  ${what} (run ${i + 1}/${runs})…\n`)
+    results.push(await fn())
+  }
+  return results
+}
+
+async function server(): Promise<Record<string, string>> {
+  const rows = await admin<{ name: string; setting: string }>(
+    "SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'synchronous_commit', 'fsync', 'wal_sync_method', 'shared_buffers', 'max_connections')",
+  )
+  return Object.fromEntries(rows.map((r) => [r.name, r.setting]))
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2))
+  const settings = await server()
+  if (settings.synchronous_commit !== "on") process.stderr.write(`warning: synchronous_commit is ${settings.synchronous_commit}, not on\n`)
+  process.stderr.write(
+    `durabletasks Postgres bench: ${redact(connectionString)}, server ${settings.server_version}, synchronous_commit ${settings.synchronous_commit}; ` +
+      `concurrency ${options.concurrency}, ${options.runs} run(s) per figure${options.quick ? ", quick" : ""}\n`,
+  )
+  const figures: Figure[] = []
+  const started = Date.now()
+
+  if (options.only.has("e2e")) {
+    const modes: boolean[] = options.parentAdds ? [false, true] : [false]
+    for (const parentAdds of modes) {
+      for (const processes of options.processes) {
+        const who = parentAdds ? "parent adds" : "children add"
+        const rs = await repeat(options.runs, `end to end, ${processes} process(es), ${who}`, () => runEndToEnd(options, processes, parentAdds))
+        const value = median(rs.map((r) => r.tasksPerSec))
+        figures.push({
+          key: `postgres.endToEnd.${processes}p${parentAdds ? ".parentAdds" : ""}`,
+          label: `end to end (${fmt(options.workflows)} x 3 tasks), ${processes} runner process${processes === 1 ? "" : "es"}, ${who}`,
+          unit: "tasks/s",
+          median: value,
+          samples: rs.map((r) => r.tasksPerSec),
+          higherIsBetter: true,
+          target: { text: ">= 15,000/s", met: value >= 15_000 },
+          details: {
+            concurrency: options.concurrency,
+            poolPerProcess: options.pool,
+            addedMS: median(rs.map((r) => r.addedMS)),
+            totalMS: median(rs.map((r) => r.totalMS)),
+            endedByProcess: rs.map((r) => r.endedBy),
+            runnerCPUMS: median(rs.map((r) => r.runnerCPUMS)),
+            postgresCPUMS: rs.every((r) => r.postgresCPUMS !== undefined) ? median(rs.map((r) => r.postgresCPUMS!)) : undefined,
+          },
+        })
+      }
+    }
+  }
+
+  if (options.only.has("latency")) {
+    const rs = await repeat(options.runs, `latency add -> first task (${options.latencySamples} samples)`, () => runLatency(options.latencySamples))
+    for (const [p, pick, target] of [
+      ["p50", (x: LatencyRun) => x.p50MS, 2],
+      ["p99", (x: LatencyRun) => x.p99MS, undefined],
+    ] as const) {
+      const value = median(rs.map(pick))
+      figures.push({
+        key: `postgres.latency.${p}`,
+        label: `latency add -> first task start, ${p} (${fmt(options.latencySamples)} samples, idle runner)`,
+        unit: "ms",
+        median: value,
+        samples: rs.map(pick),
+        higherIsBetter: false,
+        ...(target !== undefined ? { target: { text: `<= ${target} ms`, met: value <= target } } : {}),
+        ...(p === "p99" ? { details: { maxMS: median(rs.map((x) => x.maxMS)) } } : {}),
+      })
+    }
+  }
+
+  const rows = figures.map((f) => [
+    f.label,
+    `${fmt(f.median, f.unit === "ms" ? 2 : 0)} ${f.unit}`,
+    f.samples.map((s) => fmt(s, f.unit === "ms" ? 2 : 0)).join(" / "),
+    f.target ? `${f.target.text} ${f.target.met ? "met" : "MISSED"}` : "",
+  ])
+  process.stdout.write("\n" + table(["workload", "median", "runs", "target"], rows) + "\n")
+  for (const f of figures) {
+    const d = f.details
+    if (d && "postgresCPUMS" in d) {
+      process.stdout.write(
+        `  ${f.key}: total ${fmt(Number(d.totalMS))} ms, adds returned at ${fmt(Number(d.addedMS))} ms, ` +
+          `CPU: runners ${fmt(Number(d.runnerCPUMS))} ms, postgres ${d.postgresCPUMS === undefined ? "n/a" : fmt(Number(d.postgresCPUMS))} ms\n`,
+      )
+    }
+  }
+
+  const result = {
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryGB: Math.round(os.totalmem() / 2 ** 30),
+      platform: `${os.type()} ${os.release()} ${os.arch()}`,
+      node: process.version,
+      pg: (JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", "pg", "package.json"), "utf8")) as { version: string }).version,
+      date: new Date().toISOString(),
+    },
+    server: { ...settings, location: redact(connectionString) },
+    options: {
+      runs: options.runs,
+      workflows: options.workflows,
+      processes: options.processes,
+      concurrency: options.concurrency,
+      poolPerProcess: options.pool,
+      latencySamples: options.latencySamples,
+      adds: "end to end: split among the runner processes (each adds its share all at once)" + (options.parentAdds ? "; parentAdds rows: the parent adds all" : ""),
+    },
+    elapsedMS: Date.now() - started,
+    figures,
+  }
+  fs.mkdirSync(path.dirname(options.out), { recursive: true })
+  fs.writeFileSync(options.out, JSON.stringify(result, null, 2) + "\n")
+  process.stdout.write(`\nwrote ${path.relative(process.cwd(), options.out) || options.out}\n`)
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@")
+}
+
+await main()
