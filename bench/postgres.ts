@@ -12,6 +12,12 @@
  *   end in any child. With `--parent-adds` the parent adds them all instead
  *   (through a runner that is not started, so nothing is leased at insert) and
  *   the children only claim and run: the claim path.
+ *   Each count is measured twice: with fresh ("cold") processes, whose code
+ *   V8 has not optimized yet (with 4 processes on 2 cores, compiling is a
+ *   large part of a 2-second run), and with processes that first ran
+ *   `--warmup` workflows each, untimed and on the same schema ("warm"), as a
+ *   long-running runner would be (bench/run.ts measures in one process, warm
+ *   after its first run).
  * - latency: on an idle runner (one process), the time from calling
  *   addWorkflow to the first task's Execute, 1,000 samples taken one at a time.
  *
@@ -19,13 +25,14 @@
  * waits for its WAL flush). Each run uses a fresh schema, dropped afterwards.
  *
  * Options (flags or environment):
- *   --quick              (BENCH_QUICK=1)      1,000 workflows, 200 samples, one run: a smoke test
+ *   --quick              (BENCH_QUICK=1)      1,000 workflows, 200 warm-up, 200 samples, one run: a smoke test
  *   --runs N             (BENCH_RUNS=N)       runs per figure; the median is reported (default 3)
  *   --workflows N                             end to end size (default 10,000)
  *   --processes 1,2,4                         runner process counts (default 1,2,4)
  *   --concurrency N      (BENCH_CONCURRENCY)  each runner's concurrency option (default 500)
  *   --pool N                                  pg pool size per runner process (default 10, pg's default)
- *   --parent-adds                             also measure end to end with the parent adding everything
+ *   --warmup N                                workflows each process runs before the warm rows (default 1,000; 0: cold rows only)
+ *   --parent-adds                             also measure end to end (warm) with the parent adding everything
  *   --only e2e,latency                        only these workloads
  *   --out FILE                                where to write the JSON (default bench/results/postgres.json)
  * Connection: DURABLETASKS_BENCH_POSTGRES, else DURABLETASKS_TEST_POSTGRES,
@@ -59,6 +66,7 @@ interface Options {
   processes: number[]
   concurrency: number
   pool: number
+  warmup: number
   parentAdds: boolean
   only: Set<"e2e" | "latency">
   latencySamples: number
@@ -106,6 +114,7 @@ function parseOptions(argv: string[]): Options {
     processes,
     concurrency: int(value("concurrency", "BENCH_CONCURRENCY"), 500, "--concurrency"),
     pool: int(value("pool"), 10, "--pool"),
+    warmup: value("warmup") === "0" ? 0 : int(value("warmup"), quick ? 200 : 1_000, "--warmup"),
     parentAdds: flag("parent-adds"),
     only,
     latencySamples: quick ? 200 : 1_000,
@@ -175,6 +184,7 @@ interface Worker {
   lastEndAt: number
   addedAt?: number
   cpuMS?: number
+  calls?: Record<string, { calls: number; rows: number }>
   error?: string
   ready: Promise<void>
   stopped: Promise<void>
@@ -216,6 +226,7 @@ function startWorker(options: Record<string, unknown>, nodeArgs: string[]): Work
     if (typeof m.error === "string") worker.error = m.error
     if (m.stopped) {
       worker.cpuMS = Number(m.cpuMS)
+      worker.calls = m.calls as Worker["calls"]
       stoppedResolve()
     }
     worker.onChange?.()
@@ -232,9 +243,11 @@ interface EndToEndRun {
   /** CPU ms of the runner processes and of Postgres during the run. */
   runnerCPUMS: number
   postgresCPUMS: number | undefined
+  /** Provider calls summed over the processes: calls and rows per method. */
+  calls: Record<string, { calls: number; rows: number }>
 }
 
-async function runEndToEnd(options: Options, processes: number, parentAdds: boolean): Promise<EndToEndRun> {
+async function runEndToEnd(options: Options, processes: number, parentAdds: boolean, warmup: number): Promise<EndToEndRun> {
   const n = options.workflows
   const schema = await freshSchema()
   const workers: Worker[] = []
@@ -245,7 +258,7 @@ async function runEndToEnd(options: Options, processes: number, parentAdds: bool
       const to = parentAdds ? 0 : Math.floor((n * (p + 1)) / processes)
       workers.push(
         startWorker(
-          { connectionString, schema, runnerID: `bench-${p}`, concurrency: options.concurrency, from, to, poolSize: options.pool },
+          { connectionString, schema, runnerID: `bench-${p}`, concurrency: options.concurrency, from, to, poolSize: options.pool, warmup },
           options.childNodeArgs,
         ),
       )
@@ -291,6 +304,7 @@ async function runEndToEnd(options: Options, processes: number, parentAdds: bool
       endedBy: workers.map((w) => w.ended),
       runnerCPUMS: workers.reduce((s, w) => s + (w.cpuMS ?? 0), 0),
       postgresCPUMS: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
+      calls: sumCalls(workers.map((w) => w.calls ?? {})),
     }
   } finally {
     // Stopped workers exit by themselves (a profiling one writes its profile first); the others are killed.
@@ -300,6 +314,18 @@ async function runEndToEnd(options: Options, processes: number, parentAdds: bool
     await adder?.stop({ timeoutMS: 1_000 })
     await dropSchema(schema)
   }
+}
+
+function sumCalls(all: Array<Record<string, { calls: number; rows: number }>>): Record<string, { calls: number; rows: number }> {
+  const sum: Record<string, { calls: number; rows: number }> = {}
+  for (const calls of all) {
+    for (const [method, c] of Object.entries(calls)) {
+      const s = (sum[method] ??= { calls: 0, rows: 0 })
+      s.calls += c.calls
+      s.rows += c.rows
+    }
+  }
+  return sum
 }
 
 // ---- latency -----------------------------------------------------------------------
@@ -373,15 +399,18 @@ async function main(): Promise<void> {
   const started = Date.now()
 
   if (options.only.has("e2e")) {
-    const modes: boolean[] = options.parentAdds ? [false, true] : [false]
-    for (const parentAdds of modes) {
+    // Fresh ("cold") processes, then processes that first ran `warmup` workflows each ("warm"); parent adds, warm, if asked.
+    const modes: Array<{ warmup: number; parentAdds: boolean }> = [{ warmup: 0, parentAdds: false }]
+    if (options.warmup > 0) modes.push({ warmup: options.warmup, parentAdds: false })
+    if (options.parentAdds) modes.push({ warmup: options.warmup, parentAdds: true })
+    for (const { warmup, parentAdds } of modes) {
       for (const processes of options.processes) {
-        const who = parentAdds ? "parent adds" : "children add"
-        const rs = await repeat(options.runs, `end to end, ${processes} process(es), ${who}`, () => runEndToEnd(options, processes, parentAdds))
+        const who = `${parentAdds ? "parent adds" : "runners add"}, ${warmup > 0 ? `warm (${fmt(warmup)} workflows each first)` : "cold processes"}`
+        const rs = await repeat(options.runs, `end to end, ${processes} process(es), ${who}`, () => runEndToEnd(options, processes, parentAdds, warmup))
         const value = median(rs.map((r) => r.tasksPerSec))
         figures.push({
-          key: `postgres.endToEnd.${processes}p${parentAdds ? ".parentAdds" : ""}`,
-          label: `end to end (${fmt(options.workflows)} x 3 tasks), ${processes} runner process${processes === 1 ? "" : "es"}, ${who}`,
+          key: `postgres.endToEnd.${processes}p.${warmup > 0 ? "warm" : "cold"}${parentAdds ? ".parentAdds" : ""}`,
+          label: `end to end (${fmt(options.workflows)} x 3 tasks), ${processes} process${processes === 1 ? "" : "es"}, ${who}`,
           unit: "tasks/s",
           median: value,
           samples: rs.map((r) => r.tasksPerSec),
@@ -390,11 +419,13 @@ async function main(): Promise<void> {
           details: {
             concurrency: options.concurrency,
             poolPerProcess: options.pool,
+            warmupPerProcess: warmup,
             addedMS: median(rs.map((r) => r.addedMS)),
             totalMS: median(rs.map((r) => r.totalMS)),
             endedByProcess: rs.map((r) => r.endedBy),
             runnerCPUMS: median(rs.map((r) => r.runnerCPUMS)),
             postgresCPUMS: rs.every((r) => r.postgresCPUMS !== undefined) ? median(rs.map((r) => r.postgresCPUMS!)) : undefined,
+            providerCallsPerRun: rs.map((r) => r.calls),
           },
         })
       }
@@ -433,7 +464,8 @@ async function main(): Promise<void> {
     if (d && "postgresCPUMS" in d) {
       process.stdout.write(
         `  ${f.key}: total ${fmt(Number(d.totalMS))} ms, adds returned at ${fmt(Number(d.addedMS))} ms, ` +
-          `CPU: runners ${fmt(Number(d.runnerCPUMS))} ms, postgres ${d.postgresCPUMS === undefined ? "n/a" : fmt(Number(d.postgresCPUMS))} ms\n`,
+          `CPU: runners ${fmt(Number(d.runnerCPUMS))} ms, postgres ${d.postgresCPUMS === undefined ? "n/a" : fmt(Number(d.postgresCPUMS))} ms; ` +
+          `provider calls (calls/rows): ${callsText((d.providerCallsPerRun as EndToEndRun["calls"][])[0] ?? {})}\n`,
       )
     }
   }
@@ -457,6 +489,7 @@ async function main(): Promise<void> {
       poolPerProcess: options.pool,
       latencySamples: options.latencySamples,
       adds: "end to end: split among the runner processes (each adds its share all at once)" + (options.parentAdds ? "; parentAdds rows: the parent adds all" : ""),
+      warmupPerProcess: options.warmup,
     },
     elapsedMS: Date.now() - started,
     figures,
@@ -464,6 +497,14 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(options.out), { recursive: true })
   fs.writeFileSync(options.out, JSON.stringify(result, null, 2) + "\n")
   process.stdout.write(`\nwrote ${path.relative(process.cwd(), options.out) || options.out}\n`)
+}
+
+function callsText(calls: EndToEndRun["calls"]): string {
+  const short: Record<string, string> = { insertWorkflowsAndTasks: "insert", claimWorkflows: "claim", updateWorkflowTaskStatuses: "update", renewLeases: "renew" }
+  return Object.entries(calls)
+    .filter(([method]) => method in short)
+    .map(([method, c]) => `${short[method]} ${fmt(c.calls)}/${fmt(c.rows)}`)
+    .join(", ")
 }
 
 function redact(url: string): string {

@@ -438,6 +438,24 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     }
   })
 
+  it("prepares its statements once per connection, or not at all with preparedStatements: false", async () => {
+    for (const prepared of [true, false]) {
+      const pool = new pg.Pool({ connectionString, max: 1 })
+      const provider = new PostgresStorageProvider(pool, { schema, ...(prepared ? {} : { preparedStatements: false }) })
+      const id = uid()
+      await provider.insertWorkflowsAndTasks([newWorkflow(id, 2)])
+      await provider.getWorkflow(id)
+      await provider.getWorkflow(id)
+      // The pool's one connection is the provider's: its prepared statements are visible to it.
+      const names = (await pool.query<{ name: string }>("SELECT name FROM pg_prepared_statements")).rows.map((r) => r.name)
+      const ours = names.filter((n) => n.startsWith("durabletasks_"))
+      if (prepared) assert.ok(ours.length >= 2, `insert and read are prepared: ${names.join(", ")}`)
+      else assert.deepEqual(ours, [])
+      await provider.close()
+      await pool.end()
+    }
+  })
+
   it("leaves a pool it was given open, and ends its own", async () => {
     const pool = new pg.Pool({ connectionString, max: 1 })
     const given = new PostgresStorageProvider(pool, { schema })
@@ -460,8 +478,15 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
   })
   const prefixed = uniqueSchemaName()
   runProviderConformance(
-    "Postgres, table prefix, no notifications",
-    () => new PostgresStorageProvider(connectionString, { schema: prefixed, tablePrefix: "other_app_", notifications: false, poolConfig: { max: 4 } }),
+    "Postgres, table prefix, no notifications, unprepared statements",
+    () =>
+      new PostgresStorageProvider(connectionString, {
+        schema: prefixed,
+        tablePrefix: "other_app_",
+        notifications: false,
+        preparedStatements: false,
+        poolConfig: { max: 4 },
+      }),
     { skip, cleanup: () => dropSchema(prefixed) },
   )
 }

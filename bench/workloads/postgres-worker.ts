@@ -8,7 +8,8 @@
  * `{"ended":n,"lastEndAt":t}` every 20 ms while its count of workflows it
  * ended changes (t: epoch ms of the latest end, sub-millisecond), and
  * `{"addedAt":t}` once all its adds returned; on `stop` it stops its runner
- * and prints `{"stopped":true,"cpuMS":…}` before exiting.
+ * and prints `{"stopped":true,"cpuMS":…,"calls":…}` (its CPU time, and its
+ * calls of each provider method with the rows they carried) before exiting.
  *
  * Usage: node postgres-worker.js '<json options>'
  */
@@ -25,15 +26,37 @@ interface Options {
   from: number
   to: number
   poolSize: number
+  /** Workflows run before `ready`, untimed, to warm the process up. */
+  warmup: number
 }
 
 const o = JSON.parse(process.argv[2]!) as Options
 const say = (message: object) => process.stdout.write(JSON.stringify(message) + "\n")
 const epochMS = () => performance.timeOrigin + performance.now()
 
+/** Calls of each provider method and the rows they carried (sent or returned): how the work was batched. */
+const calls: Record<string, { calls: number; rows: number }> = {}
+const storage = new PostgresStorageProvider(o.connectionString, { schema: o.schema, poolConfig: { max: o.poolSize } })
+const counted = new Proxy(storage, {
+  get(target, property, receiver) {
+    const value = Reflect.get(target, property, receiver) as unknown
+    if (typeof value !== "function" || typeof property !== "string") return value
+    return (...args: unknown[]) => {
+      const c = (calls[property] ??= { calls: 0, rows: 0 })
+      c.calls++
+      if (Array.isArray(args[0])) c.rows += args[0].length
+      const result = (value as (...a: unknown[]) => unknown).apply(target, args)
+      if (property === "claimWorkflows" && result instanceof Promise) {
+        return result.then((claimed: unknown[]) => ((c.rows += claimed.length), claimed))
+      }
+      return result
+    }
+  },
+})
+
 const runner = new WorkflowRunner<readonly AnyTaskRunner[]>({
   taskRunners: [noop],
-  storageProvider: new PostgresStorageProvider(o.connectionString, { schema: o.schema, poolConfig: { max: o.poolSize } }),
+  storageProvider: counted,
   runnerID: o.runnerID,
   concurrency: o.concurrency,
 })
@@ -46,6 +69,16 @@ runner.on("workflowEnded", ({ status }) => {
   lastEndAt = epochMS()
 })
 await runner.recover()
+if (o.warmup > 0) {
+  // Warm-up, not timed: a long-running runner's code is optimized by the time work comes.
+  const handles = await Promise.all(
+    Array.from({ length: o.warmup }, (_, i) => runner.addWorkflow(workflowInput(`warm-${o.runnerID}-${i}`))),
+  )
+  await Promise.all(handles.map((h) => h.result()))
+  ended = 0
+  failed = 0
+  for (const c of Object.values(calls)) (c.calls = 0), (c.rows = 0)
+}
 let reported = -1
 const reporter = setInterval(() => {
   if (ended === reported) return
@@ -54,7 +87,7 @@ const reporter = setInterval(() => {
 }, 20)
 say({ ready: true })
 
-const cpuBefore = process.cpuUsage()
+let cpuBefore = process.cpuUsage()
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === "go") {
     const inputs = []
@@ -68,7 +101,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     const cpu = process.cpuUsage(cpuBefore)
     await runner.stop({ timeoutMS: 1_000 })
     say({ ended, failed, lastEndAt })
-    say({ stopped: true, cpuMS: (cpu.user + cpu.system) / 1000 })
+    say({ stopped: true, cpuMS: (cpu.user + cpu.system) / 1000, calls })
     process.exit(0)
   }
 }

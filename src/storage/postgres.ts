@@ -6,9 +6,11 @@
  * round trip) or, for a batch that updates one workflow more than once, one
  * transaction; batches travel as arrays expanded by `unnest`, so a batch of
  * 2,000 updates is still one round trip. Idle runners are woken by LISTEN/NOTIFY,
- * sent inside the writes that make work claimable. Times come from the caller;
- * the database clock is never read. The SQL for each operation lives next to
- * its code in `./postgres/`.
+ * sent inside the writes that make work claimable. Statements are named
+ * prepared statements, planned once per pooled connection (turn this off with
+ * `preparedStatements: false` behind a pooler that cannot keep them). Times
+ * come from the caller; the database clock is never read. The SQL for each
+ * operation lives next to its code in `./postgres/`.
  *
  * Postgres-compatible databases: the SQL keeps to what CockroachDB and
  * YugabyteDB accept where it can. Known exceptions (for the README):
@@ -104,6 +106,14 @@ export interface PostgresStorageOptions {
   poolConfig?: Omit<pg.PoolConfig, "connectionString">
   /** Receives warnings about lost connections (they are retried or replaced). */
   logger?: Logger
+  /**
+   * Whether to run the provider's statements as named prepared statements, so
+   * each connection plans them once. Default `true`. Set `false` behind a
+   * connection pooler that does not keep prepared statements across
+   * transactions (PgBouncer in transaction mode before 1.21, or without
+   * `max_prepared_statements`).
+   */
+  preparedStatements?: boolean
 }
 
 /**
@@ -166,7 +176,7 @@ export class PostgresStorageProvider implements StorageProvider {
     }
     // An 'error' event without a listener would crash the process.
     this.pool.on("error", this.onPoolError)
-    this.db = new PostgresConnection(this.pool)
+    this.db = new PostgresConnection(this.pool, options.preparedStatements ?? true)
     this.notifier = new WorkNotifier(
       this.names.channel,
       () => new pg.Client({ ...listenConfig, keepAlive: true, keepAliveInitialDelayMillis: 10_000 }),

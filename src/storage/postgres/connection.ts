@@ -55,17 +55,37 @@ export class PostgresConnection {
   /** Clients that carry {@link ignoreClientError}. */
   private readonly guarded = new WeakSet<pg.PoolClient>()
 
+  /** Statement name by SQL text, when statements are prepared. */
   private readonly names = new Map<string, string>()
 
-  constructor(private readonly pool: pg.Pool) {}
+  /**
+   * @param preparedStatements - run the provider's statements as named
+   *   prepared statements: each connection parses and plans a statement once
+   *   and then only binds and executes it (the planning of these CTEs costs
+   *   about as much as running them on small batches). Turn off behind a
+   *   pooler that cannot keep prepared statements (PgBouncer in transaction
+   *   mode before 1.21).
+   */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly preparedStatements = true,
+  ) {}
 
-  private statementName(text: string): string {
+  /**
+   * The query to send for `text`: named (prepared once per connection) when
+   * statements are prepared. The name is a hash of the text, so providers
+   * sharing a pool (other schemas or prefixes, other SQL) never reuse a name
+   * for different SQL.
+   */
+  query(text: string, params: Params): pg.QueryConfig {
+    const values = params as unknown[]
+    if (!this.preparedStatements) return { text, values }
     let name = this.names.get(text)
     if (name === undefined) {
       name = `durabletasks_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`
       this.names.set(text, name)
     }
-    return name
+    return { name, text, values }
   }
 
   /** Runs one statement (its own implicit transaction) and returns its rows. */
@@ -80,7 +100,7 @@ export class PostgresConnection {
         throw error
       }
       try {
-        const result = await client.query<R>({ name: this.statementName(text), text, values: params as unknown[] })
+        const result = await client.query<R>(this.query(text, params))
         client.release()
         return result.rows
       } catch (error) {

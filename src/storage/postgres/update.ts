@@ -68,7 +68,7 @@ export async function updateWorkflowTaskStatuses(
   return db.transaction(async (client: Queryable) => {
     const results = updates.map(() => false)
     for (const round of rounds) {
-      const applied = await client.query<{ id: string }>(sql, roundParams(updates, round))
+      const applied = await client.query<{ id: string }>(db.query(sql, roundParams(updates, round)))
       const ids = new Set(applied.rows.map((r) => r.id))
       for (const i of round) results[i] = ids.has((updates[i] as TaskStatusUpdate).workflowID)
     }
