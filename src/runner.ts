@@ -622,7 +622,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private async commitUpdate(write: ExecutionWrite): Promise<boolean> {
     const { update } = write
     for (let failures = 0; ; failures++) {
-      if (!write.owned()) return false
+      // Refused locally: an earlier try whose reply was lost may still have written it.
+      if (!write.owned()) return failures > 0 ? await this.alreadyApplied(update) : false
       try {
         const applied = await this.updates.submit(write)
         this.storageRecovered()
