@@ -371,10 +371,14 @@ async function runLatency(samples: number): Promise<LatencyRun> {
 
 // ---- main --------------------------------------------------------------------------
 
+/** 1-minute load averages seen at the start of each run: this machine may be shared, and the figures say so. */
+const loadAtRunStart: number[] = []
+
 async function repeat<T>(runs: number, what: string, fn: () => Promise<T>): Promise<T[]> {
   const results: T[] = []
   for (let i = 0; i < runs; i++) {
-    process.stderr.write(`  ${what} (run ${i + 1}/${runs})…\n`)
+    loadAtRunStart.push(os.loadavg()[0]!)
+    process.stderr.write(`  ${what} (run ${i + 1}/${runs}, load ${os.loadavg()[0]!.toFixed(2)})…\n`)
     results.push(await fn())
   }
   return results
@@ -492,11 +496,15 @@ async function main(): Promise<void> {
       warmupPerProcess: options.warmup,
     },
     elapsedMS: Date.now() - started,
+    loadAverageAtRunStart: { min: Math.min(...loadAtRunStart), median: median(loadAtRunStart), max: Math.max(...loadAtRunStart) },
     figures,
   }
   fs.mkdirSync(path.dirname(options.out), { recursive: true })
   fs.writeFileSync(options.out, JSON.stringify(result, null, 2) + "\n")
-  process.stdout.write(`\nwrote ${path.relative(process.cwd(), options.out) || options.out}\n`)
+  process.stdout.write(
+    `\n1-minute load average at the start of runs: ${fmt(Math.min(...loadAtRunStart), 2)} to ${fmt(Math.max(...loadAtRunStart), 2)} (${os.cpus().length} CPUs)\n`,
+  )
+  process.stdout.write(`wrote ${path.relative(process.cwd(), options.out) || options.out}\n`)
 }
 
 function callsText(calls: EndToEndRun["calls"]): string {

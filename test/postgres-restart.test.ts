@@ -189,7 +189,7 @@ describe("Postgres restart mid-run", { timeout: 60_000 }, () => {
       const adder = new WorkflowRunner({ taskRunners: [stepFor(3)], storageProvider: new PostgresStorageProvider(connectionString, { schema }) })
       await adder.addWorkflow({ workflowID: "after-restart", tasks })
       await adder.stop()
-      await eventually(() => (wakeups > wokeBefore ? true : undefined), 5_000, "a notification on the restored LISTEN connection")
+      await eventually(() => (wakeups > wokeBefore ? true : undefined), 12_000, "a notification on the restored LISTEN connection (it reconnects with backoff, at most 10 s apart)")
       const after = await Promise.all(runners.map((r, i) => r.addWorkflow({ workflowID: `after-${i}`, tasks }).then((h) => h.result())))
       assert.deepEqual(after.map((w) => w.status), ["completed", "completed"])
       await eventually(async () => ((await runners[0]!.getWorkflow("after-restart"))?.status === "completed" ? true : undefined), 10_000, "after-restart to complete")
