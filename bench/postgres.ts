@@ -53,6 +53,7 @@ import { WorkflowRunner, type AnyTaskRunner } from "../src/index.js"
 import { PostgresStorageProvider } from "../src/storage/postgres.js"
 import { fmt, median, nowMS, percentile, table } from "./stats.js"
 import { TASKS_PER_WORKFLOW, noop, workflowInput } from "./workloads/common.js"
+import { firstTaskProbe, sampleAddToStart, type LatencyRun } from "./workloads/latency.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, "..", "..")
@@ -330,39 +331,12 @@ function sumCalls(all: Array<Record<string, { calls: number; rows: number }>>): 
 
 // ---- latency -----------------------------------------------------------------------
 
-interface LatencyRun {
-  p50MS: number
-  p99MS: number
-  maxMS: number
-}
-
 async function runLatency(samples: number): Promise<LatencyRun> {
   const schema = await freshSchema()
-  let firstTaskStarted: (() => void) | undefined
-  const timed = {
-    Name: "Noop",
-    Execute: (ctx: { seq: number }) => {
-      if (ctx.seq === 0) firstTaskStarted?.()
-      return {}
-    },
-  } as const
-  const runner = new WorkflowRunner<readonly AnyTaskRunner[]>({ taskRunners: [timed], storageProvider: new PostgresStorageProvider(connectionString, { schema }) })
+  const probe = firstTaskProbe()
+  const runner = new WorkflowRunner<readonly AnyTaskRunner[]>({ taskRunners: [probe.runner], storageProvider: new PostgresStorageProvider(connectionString, { schema }) })
   try {
-    await runner.recover()
-    let ended: (() => void) | undefined
-    runner.on("workflowEnded", () => ended?.())
-    const latencies: number[] = []
-    for (let i = -20; i < samples; i++) {
-      // The first 20 warm up the code paths and the pool's connections; they are not counted.
-      const started = new Promise<number>((resolve) => (firstTaskStarted = () => resolve(nowMS())))
-      const done = new Promise<void>((resolve) => (ended = resolve))
-      const t0 = nowMS()
-      await runner.addWorkflow(workflowInput(`wf-${i}`))
-      const t1 = await started
-      await done
-      if (i >= 0) latencies.push(t1 - t0)
-    }
-    return { p50MS: percentile(latencies, 50), p99MS: percentile(latencies, 99), maxMS: Math.max(...latencies) }
+    return await sampleAddToStart(runner, probe, samples)
   } finally {
     await runner.stop({ timeoutMS: 1_000 })
     await dropSchema(schema)

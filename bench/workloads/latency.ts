@@ -13,32 +13,52 @@ export interface LatencyRun {
   maxMS: number
 }
 
-export async function runLatency(durability: Durability, samples: number): Promise<LatencyRun> {
-  let firstTaskStarted: (() => void) | undefined
-  const timed = {
+/** A no-op runner that tells when a workflow's first task starts. */
+export function firstTaskProbe() {
+  let onStart: (() => void) | undefined
+  const runner = {
     Name: "Noop",
     Execute: (ctx: { seq: number }) => {
-      if (ctx.seq === 0) firstTaskStarted?.()
+      if (ctx.seq === 0) onStart?.()
       return {}
     },
   } as const
-  const { runner, cleanup } = benchRunner(durability, { taskRunners: [timed] })
+  /** Resolves with the time the next workflow's first task starts. */
+  const nextStart = () => new Promise<number>((resolve) => (onStart = () => resolve(nowMS())))
+  return { runner, nextStart }
+}
+
+/**
+ * Recovers `runner`, then adds workflows one at a time (each ends before the
+ * next is added) and returns add → first-task-start percentiles. The first 20
+ * warm up code paths and connections and are not counted.
+ */
+export async function sampleAddToStart(
+  runner: { recover(): Promise<void>; on(event: "workflowEnded", listener: () => void): unknown; addWorkflow(input: ReturnType<typeof workflowInput>): Promise<unknown> },
+  probe: ReturnType<typeof firstTaskProbe>,
+  samples: number,
+): Promise<LatencyRun> {
+  await runner.recover()
+  let ended: (() => void) | undefined
+  runner.on("workflowEnded", () => ended?.())
+  const latencies: number[] = []
+  for (let i = -20; i < samples; i++) {
+    const started = probe.nextStart()
+    const done = new Promise<void>((resolve) => (ended = resolve))
+    const t0 = nowMS()
+    await runner.addWorkflow(workflowInput(`wf-${i}`))
+    const t1 = await started
+    await done
+    if (i >= 0) latencies.push(t1 - t0)
+  }
+  return { p50MS: percentile(latencies, 50), p99MS: percentile(latencies, 99), maxMS: Math.max(...latencies) }
+}
+
+export async function runLatency(durability: Durability, samples: number): Promise<LatencyRun> {
+  const probe = firstTaskProbe()
+  const { runner, cleanup } = benchRunner(durability, { taskRunners: [probe.runner] })
   try {
-    await runner.recover()
-    let ended: (() => void) | undefined
-    runner.on("workflowEnded", () => ended?.())
-    const latencies: number[] = []
-    for (let i = -20; i < samples; i++) {
-      // The first 20 warm up the code paths; they are not counted.
-      const started = new Promise<number>((resolve) => (firstTaskStarted = () => resolve(nowMS())))
-      const done = new Promise<void>((resolve) => (ended = resolve))
-      const t0 = nowMS()
-      await runner.addWorkflow(workflowInput(`wf-${i}`))
-      const t1 = await started
-      await done
-      if (i >= 0) latencies.push(t1 - t0)
-    }
-    return { p50MS: percentile(latencies, 50), p99MS: percentile(latencies, 99), maxMS: Math.max(...latencies) }
+    return await sampleAddToStart(runner, probe, samples)
   } finally {
     await cleanup()
   }
