@@ -211,8 +211,12 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
     this.now = options.clock ?? Date.now
 
-    this.inserts = new GroupCommitter((batch) => this.storage.insertWorkflowsAndTasks(batch))
-    this.updates = new GroupCommitter((batch) => this.writeOwned(batch))
+    const maxInFlight = storage.writeBatchesInFlight ?? 1
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+      throw new ValidationError(`storageProvider.writeBatchesInFlight must be an integer >= 1, got ${String(maxInFlight)}`)
+    }
+    this.inserts = new GroupCommitter((batch) => this.storage.insertWorkflowsAndTasks(batch), { maxInFlight, keyOf: (w) => w.id })
+    this.updates = new GroupCommitter((batch) => this.writeOwned(batch), { maxInFlight, keyOf: (w) => w.update.workflowID })
     this.environment = {
       runners: this.runners,
       token: this.token,

@@ -75,6 +75,8 @@ describe("chaos on Postgres (3 runner processes, random SIGKILLs and restarts)",
       concurrency: 6,
       addPauseMS: 300,
       burst: 20,
+      // r0 keeps one write batch in flight, r1 and r2 several: both paths of the group commit run under the kills.
+      writeBatchesInFlight: runnerID === "r0" ? 1 : runnerID === "r1" ? 2 : 3,
     })
     const live = new Map<string, Child>()
     const everyChild: Child[] = []

@@ -40,6 +40,15 @@ describe("PostgresStorageProvider names", () => {
     })
   }
 
+  for (const bad of [0, 1.5, 65, "2"]) {
+    it(`rejects writeBatchesInFlight ${JSON.stringify(bad)}`, () => {
+      assert.throws(
+        () => new PostgresStorageProvider(connectionString, { writeBatchesInFlight: bad as number }),
+        /writeBatchesInFlight must be an integer from 1 to 64/,
+      )
+    })
+  }
+
   it("accepts plain names and an empty prefix", async () => {
     for (const options of [{ schema: "jobs_2", tablePrefix: "" }, { schema: "_x", tablePrefix: "app_" }]) {
       await new PostgresStorageProvider(connectionString, options).close()

@@ -114,6 +114,16 @@ export interface PostgresStorageOptions {
    * `max_prepared_statements`).
    */
   preparedStatements?: boolean
+  /**
+   * How many write batches a runner on this provider keeps in flight at once
+   * (see {@link StorageProvider.writeBatchesInFlight}): with more than one,
+   * the next batch is sent while a batch's round trip and commit are under
+   * way. Each takes a pooled connection, so keep it below the pool size.
+   * Default 1: with the database on the same machine, fewer and larger
+   * batches cost less CPU. Worth 2 when the database is a network hop away
+   * (see the README's Postgres figures).
+   */
+  writeBatchesInFlight?: number
 }
 
 /**
@@ -146,6 +156,7 @@ export class PostgresStorageProvider implements StorageProvider {
   }
   private initialized: Promise<void> | undefined
   private closed = false
+  readonly writeBatchesInFlight: number
 
   /**
    * Validates the options and sets up the pool; connects lazily (call `init()`).
@@ -160,6 +171,11 @@ export class PostgresStorageProvider implements StorageProvider {
     this.notifyOption = options.notifications
     this.notify = options.notifications ?? true
     this.logger = options.logger
+    const inFlight = options.writeBatchesInFlight ?? 1
+    if (!Number.isInteger(inFlight) || inFlight < 1 || inFlight > 64) {
+      throw new Error(`writeBatchesInFlight must be an integer from 1 to 64, got ${String(options.writeBatchesInFlight)}`)
+    }
+    this.writeBatchesInFlight = inFlight
     let listenConfig: pg.ClientConfig
     if (typeof connectionStringOrPool === "string") {
       if (connectionStringOrPool === "") throw new Error("PostgresStorageProvider needs a connection string or a pg.Pool")

@@ -249,4 +249,13 @@ export interface StorageProvider {
    * unsubscribe function.
    */
   onWorkAvailable?(listener: () => void): () => void
+
+  /**
+   * Optional: how many write batches (inserts, and task status updates) the
+   * runner may have in flight at once; default 1. Storage reached over a
+   * network sets more, so the runner goes on batching while a batch's round
+   * trip is under way. Batches in flight at once never hold writes of the
+   * same workflow, so a provider need not order them.
+   */
+  readonly writeBatchesInFlight?: number
 }
