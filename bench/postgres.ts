@@ -18,14 +18,27 @@
  *   `--warmup` workflows each, untimed and on the same schema ("warm"), as a
  *   long-running runner would be (bench/run.ts measures in one process, warm
  *   after its first run).
+ * - add: addWorkflow on a runner that executes nothing, 2,000 awaited one at
+ *   a time, then 10,000 issued at once (bench/workloads/add-rate.ts).
  * - latency: on an idle runner (one process), the time from calling
  *   addWorkflow to the first task's Execute, 1,000 samples taken one at a time.
+ * - recovery: a backlog of 100,000 pending workflows (random UUIDv4 IDs),
+ *   inserted through the provider 10,000 per statement, then a child process
+ *   that opens the schema and recovers: open -> first task, open -> all
+ *   ended, tasks/s, peak RSS (bench/workloads/recovery.ts). The backlog is
+ *   rebuilt for each run (untimed): recovery consumes it.
+ * - memory: heap per pending workflow that waits in storage while every slot
+ *   is taken (50,000 pending, concurrency in flight), in a child process with
+ *   --expose-gc (bench/workloads/memory-child.ts).
+ * add, latency, recovery and memory are the SQLite bench's workloads, run on
+ * Postgres through the same code (bench/workloads/storage.ts).
  *
  * The server's settings are the defaults: synchronous_commit on (each commit
  * waits for its WAL flush). Each run uses a fresh schema, dropped afterwards.
  *
  * Options (flags or environment):
- *   --quick              (BENCH_QUICK=1)      1,000 workflows, 200 warm-up, 200 samples, one run: a smoke test
+ *   --quick              (BENCH_QUICK=1)      1,000 workflows, 200 warm-up, 200 samples, adds of 200 / 1,000,
+ *                                             a backlog of 10,000, 5,000 pending, one run: a smoke test
  *   --runs N             (BENCH_RUNS=N)       runs per figure; the median is reported (default 3)
  *   --workflows N                             end to end size (default 10,000)
  *   --processes 1,2,4                         runner process counts (default 1,2,4)
@@ -33,8 +46,11 @@
  *   --pool N                                  pg pool size per runner process (default 10, pg's default)
  *   --warmup N                                workflows each process runs before the warm rows (default 1,000; 0: cold rows only)
  *   --parent-adds                             also measure end to end (warm) with the parent adding everything
- *   --only e2e,latency                        only these workloads
+ *   --backlog N                               recovery backlog size (default 100,000)
+ *   --only e2e,add,latency,recovery,memory    only these workloads
  *   --out FILE                                where to write the JSON (default bench/results/postgres.json)
+ *   --skip-if-unreachable                     if the server cannot be reached, say so and exit 0
+ *                                             (how `npm run bench` runs this after the SQLite bench)
  * Connection: DURABLETASKS_BENCH_POSTGRES, else DURABLETASKS_TEST_POSTGRES,
  * else postgres://postgres@127.0.0.1:5432/test.
  *
@@ -42,23 +58,30 @@
  * (in-process), or pass `--cpu-prof` to the children with `--child-node-args=--cpu-prof`.
  */
 import { spawn, type ChildProcess } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import pg from "pg"
-import { WorkflowRunner, type AnyTaskRunner } from "../src/index.js"
+import { WorkflowRunner } from "../src/index.js"
 import { PostgresStorageProvider } from "../src/storage/postgres.js"
-import { fmt, median, nowMS, percentile, table } from "./stats.js"
+import { fmt, median, table } from "./stats.js"
+import { runAddRate } from "./workloads/add-rate.js"
 import { TASKS_PER_WORKFLOW, noop, workflowInput } from "./workloads/common.js"
-import { firstTaskProbe, sampleAddToStart, type LatencyRun } from "./workloads/latency.js"
+import { runLatency, type LatencyRun } from "./workloads/latency.js"
+import { runMemory } from "./workloads/memory.js"
+import { runFreshRecovery } from "./workloads/recovery.js"
+import { dropSchema, freshSchema, postgresAdmin, postgresStores } from "./workloads/storage.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, "..", "..")
 const connectionString =
   process.env.DURABLETASKS_BENCH_POSTGRES ?? process.env.DURABLETASKS_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test"
+
+const WORKLOADS = ["e2e", "add", "latency", "recovery", "memory"] as const
+type Workload = (typeof WORKLOADS)[number]
+/** The SQLite bench's names (and a few short ones) for the same workloads. */
+const ALIASES: Record<string, Workload> = { "end-to-end": "e2e", "add-rate": "add", mem: "memory" }
 
 interface Options {
   quick: boolean
@@ -69,10 +92,15 @@ interface Options {
   pool: number
   warmup: number
   parentAdds: boolean
-  only: Set<"e2e" | "latency">
+  only: Set<Workload>
   latencySamples: number
+  addSequential: number
+  addConcurrent: number
+  backlog: number
+  pending: number
   childNodeArgs: string[]
   out: string
+  skipIfUnreachable: boolean
 }
 
 interface Figure {
@@ -101,10 +129,10 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isInteger(n) || n < 1) throw new Error(`${what} takes a positive integer`)
     return n
   }
-  const only = new Set<"e2e" | "latency">()
-  for (const raw of (value("only") ?? "e2e,latency").split(",")) {
-    const name = raw.trim() === "end-to-end" ? "e2e" : raw.trim()
-    if (name !== "e2e" && name !== "latency") throw new Error(`unknown workload "${raw}": use e2e, latency`)
+  const only = new Set<Workload>()
+  for (const raw of value("only")?.split(",") ?? WORKLOADS) {
+    const name = ALIASES[raw.trim()] ?? (raw.trim() as Workload)
+    if (!WORKLOADS.includes(name)) throw new Error(`unknown workload "${raw}": use ${WORKLOADS.join(", ")}`)
     only.add(name)
   }
   const processes = (value("processes") ?? "1,2,4").split(",").map((p) => int(p.trim(), 1, "--processes"))
@@ -119,36 +147,20 @@ function parseOptions(argv: string[]): Options {
     parentAdds: flag("parent-adds"),
     only,
     latencySamples: quick ? 200 : 1_000,
+    addSequential: quick ? 200 : 2_000,
+    addConcurrent: quick ? 1_000 : 10_000,
+    backlog: int(value("backlog"), quick ? 10_000 : 100_000, "--backlog"),
+    pending: quick ? 5_000 : 50_000,
     childNodeArgs: (value("child-node-args") ?? "").split(" ").filter((a) => a !== ""),
     out: value("out", "BENCH_OUT") ?? path.join(repoRoot, "bench", "results", "postgres.json"),
+    skipIfUnreachable: flag("skip-if-unreachable"),
   }
 }
 
 // ---- schema per run ---------------------------------------------------------
 
-async function admin<R extends pg.QueryResultRow>(text: string): Promise<R[]> {
-  const client = new pg.Client({ connectionString })
-  client.on("error", () => {})
-  await client.connect()
-  try {
-    return (await client.query<R>(text)).rows
-  } finally {
-    await client.end()
-  }
-}
-
-async function freshSchema(): Promise<string> {
-  const schema = `dt_bench_${randomBytes(5).toString("hex")}`
-  const provider = new PostgresStorageProvider(connectionString, { schema })
-  await provider.init()
-  await provider.close()
-  return schema
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  if (!/^dt_bench_[0-9a-f]+$/.test(schema)) throw new Error(`refusing to drop ${schema}`)
-  await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-}
+const stores = postgresStores(connectionString)
+const admin = <R extends Record<string, unknown>>(text: string) => postgresAdmin<R>(connectionString, text)
 
 // ---- CPU accounting -----------------------------------------------------------
 
@@ -250,7 +262,7 @@ interface EndToEndRun {
 
 async function runEndToEnd(options: Options, processes: number, parentAdds: boolean, warmup: number): Promise<EndToEndRun> {
   const n = options.workflows
-  const schema = await freshSchema()
+  const schema = await freshSchema(connectionString)
   const workers: Worker[] = []
   let adder: WorkflowRunner | undefined
   try {
@@ -313,7 +325,7 @@ async function runEndToEnd(options: Options, processes: number, parentAdds: bool
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL")
     await Promise.all(workers.map((w) => w.exited))
     await adder?.stop({ timeoutMS: 1_000 })
-    await dropSchema(schema)
+    await dropSchema(connectionString, schema)
   }
 }
 
@@ -327,20 +339,6 @@ function sumCalls(all: Array<Record<string, { calls: number; rows: number }>>): 
     }
   }
   return sum
-}
-
-// ---- latency -----------------------------------------------------------------------
-
-async function runLatency(samples: number): Promise<LatencyRun> {
-  const schema = await freshSchema()
-  const probe = firstTaskProbe()
-  const runner = new WorkflowRunner<readonly AnyTaskRunner[]>({ taskRunners: [probe.runner], storageProvider: new PostgresStorageProvider(connectionString, { schema }) })
-  try {
-    return await sampleAddToStart(runner, probe, samples)
-  } finally {
-    await runner.stop({ timeoutMS: 1_000 })
-    await dropSchema(schema)
-  }
 }
 
 // ---- main --------------------------------------------------------------------------
@@ -365,9 +363,39 @@ async function server(): Promise<Record<string, string>> {
   return Object.fromEntries(rows.map((r) => [r.name, r.setting]))
 }
 
+/** Why a failed connection failed, in one line (Node reports a refused dual-stack connect as an AggregateError without a message). */
+function reason(error: unknown): string {
+  if (error instanceof AggregateError && error.message === "") return error.errors.map((e: unknown) => reason(e)).join("; ")
+  if (error instanceof Error) return error.message || (error as { code?: string }).code || error.name
+  return String(error)
+}
+
+/**
+ * The server's settings. If it cannot be reached: with `--skip-if-unreachable`
+ * prints why and returns undefined, else throws.
+ */
+async function reachServer(options: Options): Promise<Record<string, string> | undefined> {
+  try {
+    return await server()
+  } catch (error) {
+    const why =
+      `cannot reach Postgres at ${redact(connectionString)} (${reason(error)}); ` +
+      `point the bench at a server with DURABLETASKS_BENCH_POSTGRES=postgres://user@host:5432/db`
+    if (!options.skipIfUnreachable) throw new Error(`Postgres bench: ${why}`)
+    process.stdout.write(`
+Postgres bench skipped: ${why}
+`)
+    return undefined
+  }
+}
+
+/** Digits shown for a figure in `unit`. */
+const digits = (unit: string) => (unit === "ms" || unit === "bytes" ? 2 : 0)
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2))
-  const settings = await server()
+  const settings = await reachServer(options)
+  if (!settings) return
   if (settings.synchronous_commit !== "on") process.stderr.write(`warning: synchronous_commit is ${settings.synchronous_commit}, not on\n`)
   process.stderr.write(
     `durabletasks Postgres bench: ${redact(connectionString)}, server ${settings.server_version}, synchronous_commit ${settings.synchronous_commit}; ` +
@@ -411,7 +439,7 @@ async function main(): Promise<void> {
   }
 
   if (options.only.has("latency")) {
-    const rs = await repeat(options.runs, `latency add -> first task (${options.latencySamples} samples)`, () => runLatency(options.latencySamples))
+    const rs = await repeat(options.runs, `latency add -> first task (${options.latencySamples} samples)`, () => runLatency(stores, options.latencySamples))
     for (const [p, pick, target] of [
       ["p50", (x: LatencyRun) => x.p50MS, 2],
       ["p99", (x: LatencyRun) => x.p99MS, undefined],
@@ -430,13 +458,80 @@ async function main(): Promise<void> {
     }
   }
 
+  if (options.only.has("add")) {
+    for (const mode of ["sequential", "concurrent"] as const) {
+      const count = mode === "sequential" ? options.addSequential : options.addConcurrent
+      const rs = await repeat(options.runs, `add ${mode} (${fmt(count)})`, () => runAddRate(stores, "random", mode, count))
+      const value = median(rs.map((r) => r.workflowsPerSec))
+      figures.push({
+        key: `postgres.add.${mode}`,
+        label: `add, ${mode === "sequential" ? "one at a time" : "all at once"} (${fmt(count)}), UUIDv4 IDs`,
+        unit: "workflows/s",
+        median: value,
+        samples: rs.map((r) => r.workflowsPerSec),
+        higherIsBetter: true,
+      })
+    }
+  }
+
+  if (options.only.has("recovery")) {
+    const n = options.backlog
+    const rs = await repeat(options.runs, `recovery of ${fmt(n)} pending (backlog built first, untimed)`, () =>
+      runFreshRecovery(stores, n, "random", options.concurrency),
+    )
+    const name = `recovery of ${fmt(n)} pending, UUIDv4 IDs`
+    const figure = (key: string, label: string, unit: string, pick: (r: (typeof rs)[number]) => number, higherIsBetter = false): Figure => ({
+      key: `postgres.recovery.${key}`,
+      label: `${name}: ${label}`,
+      unit,
+      median: median(rs.map(pick)),
+      samples: rs.map(pick),
+      higherIsBetter,
+    })
+    figures.push(
+      { ...figure("firstTaskMS", "open -> first task", "ms", (r) => r.firstTaskMS), details: { concurrency: options.concurrency, backlogBuildMS: median(rs.map((r) => r.buildMS)) } },
+      figure("allDoneMS", "open -> all ended", "ms", (r) => r.allDoneMS),
+      figure("tasksPerSec", "throughput", "tasks/s", (r) => r.tasksPerSec, true),
+      { ...figure("peakRSSMB", "peak RSS", "MB", (r) => r.peakRSSBytes / 2 ** 20), details: { startRSSMB: median(rs.map((r) => r.startRSSBytes / 2 ** 20)) } },
+    )
+  }
+
+  if (options.only.has("memory")) {
+    const rs = await repeat(options.runs, `memory (${fmt(options.pending)} pending)`, () => runMemory(stores, options.pending, options.concurrency))
+    const perPending = median(rs.map((r) => r.bytesPerPending))
+    figures.push(
+      {
+        key: "postgres.memory.bytesPerPending",
+        label: `heap per pending workflow not in flight (${fmt(options.pending)} pending)`,
+        unit: "bytes",
+        median: perPending,
+        samples: rs.map((r) => r.bytesPerPending),
+        higherIsBetter: false,
+        target: { text: "~0 bytes", met: Math.abs(perPending) < 8 },
+        details: { bytesPerPendingWithOneTime: median(rs.map((r) => r.bytesPerPendingWithOneTime)), inFlight: options.concurrency },
+      },
+      {
+        key: "postgres.memory.bytesPerInFlight",
+        label: `heap per workflow in flight (${fmt(options.concurrency)} in flight)`,
+        unit: "bytes",
+        median: median(rs.map((r) => r.bytesPerInFlight)),
+        samples: rs.map((r) => r.bytesPerInFlight),
+        higherIsBetter: false,
+      },
+    )
+  }
+
   const rows = figures.map((f) => [
     f.label,
-    `${fmt(f.median, f.unit === "ms" ? 2 : 0)} ${f.unit}`,
-    f.samples.map((s) => fmt(s, f.unit === "ms" ? 2 : 0)).join(" / "),
+    `${fmt(f.median, digits(f.unit))} ${f.unit}`,
+    f.samples.map((s) => fmt(s, digits(f.unit))).join(" / "),
     f.target ? `${f.target.text} ${f.target.met ? "met" : "MISSED"}` : "",
   ])
-  process.stdout.write("\n" + table(["workload", "median", "runs", "target"], rows) + "\n")
+  process.stdout.write(
+    `\ndurabletasks Postgres bench — Postgres ${settings.server_version}, synchronous_commit ${settings.synchronous_commit}; ` +
+      `concurrency ${options.concurrency}; median of ${options.runs}\n\n`,
+  )
+  process.stdout.write(table(["workload", "median", "runs", "target"], rows) + "\n")
   for (const f of figures) {
     const d = f.details
     if (d && "postgresCPUMS" in d) {
@@ -466,6 +561,10 @@ async function main(): Promise<void> {
       concurrency: options.concurrency,
       poolPerProcess: options.pool,
       latencySamples: options.latencySamples,
+      addSequential: options.addSequential,
+      addConcurrent: options.addConcurrent,
+      recoveryBacklog: options.backlog,
+      memoryPending: options.pending,
       adds: "end to end: split among the runner processes (each adds its share all at once)" + (options.parentAdds ? "; parentAdds rows: the parent adds all" : ""),
       warmupPerProcess: options.warmup,
     },
@@ -493,4 +592,7 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@")
 }
 
-await main()
+await main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exit(1)
+})

@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: measures durabletasks on SQLite and prints a table; writes
- * the figures as JSON to bench/results/latest.json.
+ * The SQLite bench (`npm run bench:sqlite`; `npm run bench` runs it, then the
+ * Postgres bench, see all.ts): measures durabletasks on SQLite and prints a
+ * table; writes the figures as JSON to bench/results/latest.json.
  *
  * Options (flags or environment):
  *   --quick            (BENCH_QUICK=1)        small sizes, one run each: a smoke test
@@ -36,6 +37,7 @@ import { runEndToEnd } from "./workloads/end-to-end.js"
 import { runLatency } from "./workloads/latency.js"
 import { runMemory } from "./workloads/memory.js"
 import { buildBacklog, runRecovery } from "./workloads/recovery.js"
+import { sqliteStores } from "./workloads/storage.js"
 
 const WORKLOADS = ["end-to-end", "add", "latency", "recovery", "memory", "floors"] as const
 type Workload = (typeof WORKLOADS)[number]
@@ -201,7 +203,7 @@ async function main(): Promise<void> {
   if (wants("end-to-end")) {
     for (const durability of ["FULL", "NORMAL"] as const) {
       for (const ids of ID_SCHEMES) {
-        const rs = await repeat(runs, `end to end ${durability} ${ids} IDs`, () => runEndToEnd(durability, ids, size.endToEnd, concurrency))
+        const rs = await repeat(runs, `end to end ${durability} ${ids} IDs`, () => runEndToEnd(sqliteStores(durability), ids, size.endToEnd, concurrency))
         const value = median(rs.map((r) => r.tasksPerSec))
         const figure: Figure = {
           key: `endToEnd.${durability}.${ids}`,
@@ -227,7 +229,7 @@ async function main(): Promise<void> {
     for (const durability of ["FULL", "NORMAL"] as const) {
       for (const mode of ["sequential", "concurrent"] as const) {
         const count = mode === "sequential" ? size.addSequential : size.addConcurrent
-        const rs = await repeat(runs, `add ${mode} ${durability}`, () => runAddRate(durability, "random", mode, count))
+        const rs = await repeat(runs, `add ${mode} ${durability}`, () => runAddRate(sqliteStores(durability), "random", mode, count))
         const value = median(rs.map((r) => r.workflowsPerSec))
         const r = ratios(durability, "random", value, "insert")
         figures.push({
@@ -246,7 +248,7 @@ async function main(): Promise<void> {
   // ---- 3. latency ----------------------------------------------------------
   if (wants("latency")) {
     for (const durability of ["FULL", "NORMAL"] as const) {
-      const rs = await repeat(runs, `latency ${durability}`, () => runLatency(durability, size.latency))
+      const rs = await repeat(runs, `latency ${durability}`, () => runLatency(sqliteStores(durability), size.latency))
       for (const [p, pick, target] of [
         ["p50", (x: { p50MS: number }) => x.p50MS, 1],
         ["p99", (x: { p99MS: number }) => x.p99MS, 5],
@@ -267,7 +269,7 @@ async function main(): Promise<void> {
 
   // ---- 5. memory -----------------------------------------------------------
   if (wants("memory")) {
-    const rs = await repeat(runs, "memory", () => runMemory(size.pending, concurrency))
+    const rs = await repeat(runs, "memory", () => runMemory(sqliteStores("NORMAL"), size.pending, concurrency))
     const perPending = median(rs.map((r) => r.bytesPerPending))
     figures.push({
       key: "memory.bytesPerPending",
@@ -368,7 +370,7 @@ async function main(): Promise<void> {
       }
       if (options.sweep) {
         for (const c of [100, 500, 1000]) {
-          const e2e = await repeat(runs, `sweep: end to end FULL random IDs, concurrency ${c}`, () => runEndToEnd("FULL", "random", size.endToEnd, c))
+          const e2e = await repeat(runs, `sweep: end to end FULL random IDs, concurrency ${c}`, () => runEndToEnd(sqliteStores("FULL"), "random", size.endToEnd, c))
           const rec = await repeat(runs, `sweep: recovery, concurrency ${c}`, () => runRecovery(backlogFiles.get("random")!, size.recovery, c))
           sweep.push({
             concurrency: c,

@@ -4,9 +4,10 @@
  * before the next (one commit per workflow); "concurrent" issues them all at
  * once (group commit batches them).
  */
-import { workflowIDs, type Durability, type IDScheme } from "../floors.js"
+import { workflowIDs, type IDScheme } from "../floors.js"
 import { nowMS } from "../stats.js"
 import { benchRunner, workflowInput } from "./common.js"
+import type { BenchStoreFactory } from "./storage.js"
 
 export interface AddRateRun {
   /** Workflows durably added per second. */
@@ -14,12 +15,12 @@ export interface AddRateRun {
 }
 
 export async function runAddRate(
-  durability: Durability,
+  stores: BenchStoreFactory,
   ids: IDScheme,
   mode: "sequential" | "concurrent",
   workflows: number,
 ): Promise<AddRateRun> {
-  const { runner, cleanup } = benchRunner(durability)
+  const { runner, cleanup } = await benchRunner(stores)
   try {
     await runner.addWorkflow(workflowInput("warm-up"))
     const inputs = workflowIDs(ids, workflows).map((id) => workflowInput(id))

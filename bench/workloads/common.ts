@@ -1,9 +1,6 @@
-/** What every workload shares: the no-op task runner, a runner on a fresh SQLite file, workflow input. */
-import path from "node:path"
+/** What every workload shares: the no-op task runner, a runner on a fresh store, workflow input. */
 import { WorkflowRunner, type WorkflowRunnerOptions } from "../../src/index.js"
-import { SQLiteStorageProvider } from "../../src/storage/sqlite.js"
-import type { Durability } from "../floors.js"
-import { tempDir } from "../stats.js"
+import { openStorage, type BenchStoreFactory, type StorageSpec } from "./storage.js"
 
 /** The task every benchmark workflow runs: does nothing and returns nothing. */
 export const noop = { Name: "Noop", Execute: () => ({}) } as const
@@ -18,24 +15,26 @@ export function workflowInput(id: string, tasks = TASKS_PER_WORKFLOW): { workflo
   return { workflowID: id, tasks: entries }
 }
 
-/** A WorkflowRunner on a fresh SQLite file in a temporary directory. */
-export function benchRunner(
-  durability: Durability,
+/** A WorkflowRunner on a fresh store from `stores`; `cleanup()` stops it and removes the store. */
+export async function benchRunner(
+  stores: BenchStoreFactory,
   options: Partial<WorkflowRunnerOptions> = {},
-): { runner: WorkflowRunner; file: string; cleanup(): Promise<void> } {
-  const tmp = tempDir()
-  const file = path.join(tmp.dir, "bench.sqlite")
+): Promise<{ runner: WorkflowRunner; spec: StorageSpec; cleanup(): Promise<void> }> {
+  const store = await stores()
   const runner = new WorkflowRunner({
     taskRunners: [noop],
-    storageProvider: new SQLiteStorageProvider(file, { synchronous: durability }),
+    storageProvider: await openStorage(store.spec),
     ...options,
   })
   return {
     runner,
-    file,
+    spec: store.spec,
     cleanup: async () => {
-      await runner.stop({ timeoutMS: 1_000 })
-      tmp.remove()
+      try {
+        await runner.stop({ timeoutMS: 1_000 })
+      } finally {
+        await store.remove()
+      }
     },
   }
 }

@@ -1,10 +1,12 @@
 /**
  * Workload 1, end to end: N workflows of 3 no-op tasks, added at once to a
- * running runner, until every one has ended.
+ * running runner, until every one has ended (one process; bench/postgres.ts
+ * measures Postgres with several runner processes instead).
  */
-import { workflowIDs, type Durability, type IDScheme } from "../floors.js"
+import { workflowIDs, type IDScheme } from "../floors.js"
 import { countdown, nowMS } from "../stats.js"
 import { TASKS_PER_WORKFLOW, benchRunner, workflowInput } from "./common.js"
+import type { BenchStoreFactory } from "./storage.js"
 
 export interface EndToEndRun {
   /** Tasks completed per second, from the first addWorkflow call to the last workflow's end. */
@@ -15,8 +17,8 @@ export interface EndToEndRun {
 }
 
 /** IDs are given explicitly in every scheme, so the figure does not depend on the runner's default IDs. */
-export async function runEndToEnd(durability: Durability, ids: IDScheme, workflows: number, concurrency: number): Promise<EndToEndRun> {
-  const { runner, cleanup } = benchRunner(durability, { concurrency })
+export async function runEndToEnd(stores: BenchStoreFactory, ids: IDScheme, workflows: number, concurrency: number): Promise<EndToEndRun> {
+  const { runner, cleanup } = await benchRunner(stores, { concurrency })
   try {
     await runner.recover()
     const ended = countdown(workflows)

@@ -3,9 +3,9 @@
  * addWorkflow to the first task's Execute being called. Samples are taken one
  * at a time: each workflow ends before the next is added.
  */
-import type { Durability } from "../floors.js"
 import { nowMS, percentile } from "../stats.js"
 import { benchRunner, workflowInput } from "./common.js"
+import type { BenchStoreFactory } from "./storage.js"
 
 export interface LatencyRun {
   p50MS: number
@@ -54,9 +54,9 @@ export async function sampleAddToStart(
   return { p50MS: percentile(latencies, 50), p99MS: percentile(latencies, 99), maxMS: Math.max(...latencies) }
 }
 
-export async function runLatency(durability: Durability, samples: number): Promise<LatencyRun> {
+export async function runLatency(stores: BenchStoreFactory, samples: number): Promise<LatencyRun> {
   const probe = firstTaskProbe()
-  const { runner, cleanup } = benchRunner(durability, { taskRunners: [probe.runner] })
+  const { runner, cleanup } = await benchRunner(stores, { taskRunners: [probe.runner] })
   try {
     return await sampleAddToStart(runner, probe, samples)
   } finally {

@@ -1,6 +1,7 @@
 /**
  * The measuring process of workload 5 (run with --expose-gc):
- * `node --expose-gc memory-child.js PENDING IN_FLIGHT`.
+ * `node --expose-gc memory-child.js SPEC PENDING IN_FLIGHT`, SPEC being a
+ * StorageSpec as JSON (an empty store).
  *
  * A runner with `concurrency = IN_FLIGHT` runs tasks that block until the end,
  * so every slot stays taken. Then PENDING more workflows are added in two equal
@@ -8,17 +9,17 @@
  * growth over the second round per workflow is what a pending workflow not in
  * flight costs. For contrast, the heap per in-flight workflow is measured too.
  */
-import path from "node:path"
 import { WorkflowRunner, type AnyTaskRunner } from "../../src/index.js"
-import { SQLiteStorageProvider } from "../../src/storage/sqlite.js"
-import { countdown, tempDir } from "../stats.js"
+import { countdown } from "../stats.js"
 import { workflowInput } from "./common.js"
+import { openStorage, type StorageSpec } from "./storage.js"
 
-const pending = Number(process.argv[2])
-const inFlight = Number(process.argv[3])
+const spec = JSON.parse(process.argv[2] ?? "null") as StorageSpec | null
+const pending = Number(process.argv[3])
+const inFlight = Number(process.argv[4])
 const gc = (globalThis as { gc?: () => void }).gc
-if (!(pending > 0) || !(inFlight > 0) || !gc) {
-  console.error("usage: node --expose-gc memory-child.js PENDING IN_FLIGHT")
+if (!spec || !(pending > 0) || !(inFlight > 0) || !gc) {
+  console.error("usage: node --expose-gc memory-child.js SPEC PENDING IN_FLIGHT")
   process.exit(2)
 }
 
@@ -30,7 +31,6 @@ async function heapAfterGC(): Promise<number> {
   return process.memoryUsage().heapUsed
 }
 
-const tmp = tempDir()
 let release!: () => void
 const released = new Promise<void>((resolve) => (release = resolve))
 const started = countdown(inFlight)
@@ -47,7 +47,7 @@ const taskRunners: AnyTaskRunner[] = [
 ]
 const runner = new WorkflowRunner({
   taskRunners,
-  storageProvider: new SQLiteStorageProvider(path.join(tmp.dir, "memory.sqlite"), { synchronous: "NORMAL" }),
+  storageProvider: await openStorage(spec),
   concurrency: inFlight,
 })
 await runner.recover()
@@ -95,4 +95,3 @@ console.log(
 )
 release()
 await runner.stop({ timeoutMS: 1_000 })
-tmp.remove()

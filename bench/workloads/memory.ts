@@ -1,5 +1,6 @@
 /** Workload 5, memory: heap per pending workflow that is not in flight (measured in a child with --expose-gc). */
 import { runChild } from "../stats.js"
+import type { BenchStoreFactory } from "./storage.js"
 
 export interface MemoryRun {
   /** Heap growth per pending workflow waiting in storage (every slot taken), over the second half added. */
@@ -10,7 +11,13 @@ export interface MemoryRun {
   bytesPerInFlight: number
 }
 
-export async function runMemory(pending: number, inFlight: number): Promise<MemoryRun> {
-  const r = await runChild<MemoryRun>("./workloads/memory-child.js", [String(pending), String(inFlight)], ["--expose-gc"])
-  return { bytesPerPending: r.bytesPerPending, bytesPerPendingWithOneTime: r.bytesPerPendingWithOneTime, bytesPerInFlight: r.bytesPerInFlight }
+/** Measures in a child process on a fresh store from `stores`, removed afterwards. */
+export async function runMemory(stores: BenchStoreFactory, pending: number, inFlight: number): Promise<MemoryRun> {
+  const store = await stores()
+  try {
+    const r = await runChild<MemoryRun>("./workloads/memory-child.js", [JSON.stringify(store.spec), String(pending), String(inFlight)], ["--expose-gc"])
+    return { bytesPerPending: r.bytesPerPending, bytesPerPendingWithOneTime: r.bytesPerPendingWithOneTime, bytesPerInFlight: r.bytesPerInFlight }
+  } finally {
+    await store.remove()
+  }
 }

@@ -1,20 +1,24 @@
 /**
- * The recovering process of workload 4: `node recovery-child.js FILE WORKFLOWS CONCURRENCY`.
- * Opens FILE, recovers, waits until WORKFLOWS workflows have ended, prints one JSON line.
+ * The recovering process of workload 4: `node recovery-child.js SPEC WORKFLOWS CONCURRENCY`,
+ * SPEC being a StorageSpec as JSON. Opens the store, recovers, waits until
+ * WORKFLOWS workflows have ended, prints one JSON line.
  */
 import { WorkflowRunner } from "../../src/index.js"
-import { SQLiteStorageProvider } from "../../src/storage/sqlite.js"
 import { countdown, nowMS } from "../stats.js"
 import { TASKS_PER_WORKFLOW } from "./common.js"
+import { storageOpener, type StorageSpec } from "./storage.js"
 
-const [file, workflowsArg, concurrencyArg] = process.argv.slice(2)
+const [specArg, workflowsArg, concurrencyArg] = process.argv.slice(2)
+const spec = JSON.parse(specArg ?? "null") as StorageSpec | null
 const workflows = Number(workflowsArg)
 const concurrency = Number(concurrencyArg)
-if (!file || !(workflows > 0) || !(concurrency > 0)) {
-  console.error("usage: recovery-child.js FILE WORKFLOWS CONCURRENCY")
+if (!spec || !(workflows > 0) || !(concurrency > 0)) {
+  console.error("usage: recovery-child.js SPEC WORKFLOWS CONCURRENCY")
   process.exit(2)
 }
 
+// The provider's module is loaded before the clock starts, as a static import would be.
+const openStore = await storageOpener(spec)
 const startRSSBytes = process.memoryUsage().rss
 const t0 = nowMS()
 let firstTaskMS: number | undefined
@@ -28,7 +32,7 @@ const runner = new WorkflowRunner({
       },
     },
   ],
-  storageProvider: new SQLiteStorageProvider(file),
+  storageProvider: openStore(),
   concurrency,
 })
 const ended = countdown(workflows)
