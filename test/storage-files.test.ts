@@ -17,6 +17,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, it } from "node:test"
+import Database from "better-sqlite3"
 import { StorageError, WorkflowRunner, type WorkflowHandle } from "../src/index.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { FaultInjectingStorage } from "../src/testing/faults.js"
@@ -237,6 +238,44 @@ describe("SQLite file problems", { timeout: 60_000 }, () => {
       storage.heal()
       await runner.stop()
       if (mounted) unmount(dir)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("SQLite schema versions", () => {
+  it("migrates a version 1 file, keeping its rows, and refuses a newer one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dt-schema-"))
+    const file = join(dir, "old.sqlite")
+    try {
+      await storeOnePending(file)
+      // Back to what version 1 made.
+      const old = new SQLiteStorageProvider(file)
+      old.db.exec("ALTER TABLE durabletasks_workflows DROP COLUMN recoveries; ALTER TABLE durabletasks_workflows DROP COLUMN crashes")
+      old.db.exec("UPDATE durabletasks_schema SET version = 1")
+      await old.close()
+
+      const migrated = new SQLiteStorageProvider(file)
+      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 2)
+      const [row] = await migrated.listWorkflows({ limit: 10 })
+      assert.equal(row?.status, "pending")
+      assert.equal(row?.recoveries, 0)
+      assert.equal(row?.crashes, 0)
+      migrated.db.exec("UPDATE durabletasks_schema SET version = 3")
+      await migrated.close()
+      assert.throws(() => new SQLiteStorageProvider(file), /schema version 3, newer than this library's 2: upgrade durabletasks/)
+      // Runs what the old version stored.
+      const raw = new Database(file)
+      raw.exec("UPDATE durabletasks_schema SET version = 2")
+      raw.close()
+      const runner = new WorkflowRunner({ taskRunners: [noop], storageProvider: new SQLiteStorageProvider(file), pollIntervalMS: 50 })
+      try {
+        await runner.recover()
+        await eventually(async () => (await runner.listWorkflows({ status: "completed" })).length === 1)
+      } finally {
+        await runner.stop()
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   })

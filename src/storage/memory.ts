@@ -50,6 +50,7 @@ export class MemoryStorageProvider implements StorageProvider {
       .sort((a, b) => a.workflow.availableAt - b.workflow.availableAt)
       .slice(0, Math.max(0, limit))
     for (const { workflow } of claimable) {
+      if (workflow.leaseToken !== null) workflow.recoveries = (workflow.recoveries ?? 0) + 1
       workflow.leaseOwner = lease.owner
       workflow.leaseToken = lease.token
       workflow.availableAt = lease.expiresAt
@@ -94,6 +95,8 @@ export class MemoryStorageProvider implements StorageProvider {
       }
       const w = entry.workflow
       w.updatedAt = u.now
+      if (u.crashes === undefined) w.recoveries = 0
+      w.crashes = u.crashes ?? 0
       if (u.workflow) {
         w.status = u.workflow.status
         w.leaseOwner = null
@@ -141,7 +144,7 @@ export class MemoryStorageProvider implements StorageProvider {
       failed.attempts = 0
       failed.updatedAt = now
     }
-    Object.assign(entry.workflow, { status: "pending", leaseOwner: null, leaseToken: null, availableAt: now, updatedAt: now })
+    Object.assign(entry.workflow, { status: "pending", leaseOwner: null, leaseToken: null, availableAt: now, updatedAt: now, recoveries: 0, crashes: 0 })
     return true
   }
 

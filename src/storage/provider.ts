@@ -43,6 +43,22 @@ export interface WorkflowRow {
   leaseToken: string | null
   /** Number of tasks in the workflow. */
   taskCount: number
+  /**
+   * How many claims in a row took the workflow over from a lease that was
+   * never released (its executor died, or lost the lease), with no update
+   * applied since. Claims count it; every applied update without `crashes`
+   * resets it to 0. Optional for providers of your own: without it, runners
+   * cannot tell a workflow that crashes its runner (see the runner's
+   * `maxCrashes`).
+   */
+  recoveries?: number
+  /**
+   * How many times a runner died while it ran this workflow's task on its
+   * own (suspected of crashing it, see the runner's `maxCrashes`). Written
+   * by updates that carry `crashes`; every other applied update resets it
+   * to 0.
+   */
+  crashes?: number
 }
 
 /** A task row as stored. `(workflowID, seq)` is unique. */
@@ -135,6 +151,12 @@ export interface TaskStatusUpdate {
     error?: string | null
     attempts: number
   }
+  /**
+   * Set only by a runner about to run a suspected workflow's task on its own:
+   * stores this crash count and leaves `recoveries` as it is. Without it, an
+   * applied update resets both `recoveries` and `crashes` to 0.
+   */
+  crashes?: number
   /** The workflow change; omitted to keep the workflow as it is (pending, leased). */
   workflow?:
     | { status: "completed" | "failed" }
@@ -193,7 +215,9 @@ export interface StorageProvider {
    * Leases up to `limit` pending workflows that are claimable at `now`
    * (`availableAt <= now`, or, with `reclaimOwn`, leased to `lease.owner` under
    * another token), earliest `availableAt` first, and returns them with all
-   * their tasks. Two concurrent claims never return the same workflow.
+   * their tasks. Two concurrent claims never return the same workflow. A
+   * workflow taken over from a lease that is still recorded (not released)
+   * has its `recoveries` counted up by one, and is returned counted.
    */
   claimWorkflows(claim: ClaimRequest): Promise<WorkflowWithTasks[]>
 
@@ -229,7 +253,8 @@ export interface StorageProvider {
   /**
    * Resumes a `failed` workflow: it becomes `pending`, unleased and claimable
    * at `now`, and its highest-`seq` failed task becomes `pending` with its
-   * error kept and attempts reset to 0. Returns `false` if there is no failed
+   * error kept and attempts reset to 0; `recoveries` and `crashes` are reset
+   * to 0. Returns `false` if there is no failed
    * workflow with that ID.
    */
   retryWorkflow(id: string, now: number): Promise<boolean>

@@ -13,6 +13,8 @@ export function newWorkflowRows(w: NewWorkflow): WorkflowWithTasks {
       leaseOwner: w.lease?.owner ?? null,
       leaseToken: w.lease?.token ?? null,
       taskCount: w.tasks.length,
+      recoveries: 0,
+      crashes: 0,
     },
     tasks: w.tasks.map((t, seq) => ({
       workflowID: w.id,

@@ -42,13 +42,13 @@ export interface SQLiteStorageOptions {
   busyTimeoutMS?: number
 }
 
-const SCHEMA_VERSION = 1
+const SCHEMA_VERSION = 2
 /** Workflows per claim statement. */
 const IN_LIST_SIZE = 64
 const TABLE_PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,48}$/
 
 const WORKFLOW_COLUMNS =
-  "id, status, created_at AS createdAt, updated_at AS updatedAt, available_at AS availableAt, lease_owner AS leaseOwner, lease_token AS leaseToken, task_count AS taskCount"
+  "id, status, created_at AS createdAt, updated_at AS updatedAt, available_at AS availableAt, lease_owner AS leaseOwner, lease_token AS leaseToken, task_count AS taskCount, recoveries, crashes"
 const TASK_COLUMNS =
   "workflow_id AS workflowID, seq, name, task, data, status, result, error, attempts, created_at AS createdAt, updated_at AS updatedAt"
 
@@ -63,6 +63,8 @@ function toWorkflowRow(r: unknown[]): WorkflowRow {
     leaseOwner: r[5] as string | null,
     leaseToken: r[6] as string | null,
     taskCount: r[7] as number,
+    recoveries: r[8] as number,
+    crashes: r[9] as number,
   }
 }
 
@@ -264,7 +266,9 @@ export class SQLiteStorageProvider implements StorageProvider {
       // One small statement per shape of change: cheaper to bind and run than one statement with CASEs for all.
       const w = u.workflow
       const fenced =
-        w === undefined
+        u.crashes !== undefined
+          ? s.markCrash.run(u.now, u.crashes, u.workflowID, u.token)
+          : w === undefined
           ? s.touchWorkflow.run(u.now, u.workflowID, u.token)
           : w.status === "pending"
             ? s.releaseWorkflowUntil.run(u.now, w.availableAt, u.workflowID, u.token)
@@ -321,7 +325,9 @@ function createSchema(db: Database.Database, p: string): void {
         available_at INTEGER NOT NULL,
         lease_owner TEXT,
         lease_token TEXT,
-        task_count INTEGER NOT NULL
+        task_count INTEGER NOT NULL,
+        recoveries INTEGER NOT NULL DEFAULT 0,
+        crashes INTEGER NOT NULL DEFAULT 0
       );
       CREATE TABLE IF NOT EXISTS ${p}tasks (
         workflow_id TEXT NOT NULL,
@@ -348,9 +354,22 @@ function createSchema(db: Database.Database, p: string): void {
     if (!row) db.prepare(`INSERT INTO ${p}schema (version) VALUES (?)`).run(SCHEMA_VERSION)
     else if (row.version > SCHEMA_VERSION) {
       throw new Error(`the database has durabletasks schema version ${row.version}, newer than this library's ${SCHEMA_VERSION}: upgrade durabletasks`)
+    } else if (row.version < SCHEMA_VERSION) {
+      migrate(db, p, row.version)
+      db.prepare(`UPDATE ${p}schema SET version = ?`).run(SCHEMA_VERSION)
     }
   })
   create.immediate()
+}
+
+/** Brings tables made by an older version up to SCHEMA_VERSION (inside createSchema's transaction). */
+function migrate(db: Database.Database, p: string, from: number): void {
+  if (from < 2) {
+    // Version 2: crash-loop detection (see WorkflowRow.recoveries and .crashes).
+    const columns = new Set((db.prepare(`PRAGMA table_info(${p}workflows)`).all() as Array<{ name: string }>).map((c) => c.name))
+    if (!columns.has("recoveries")) db.exec(`ALTER TABLE ${p}workflows ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0`)
+    if (!columns.has("crashes")) db.exec(`ALTER TABLE ${p}workflows ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0`)
+  }
 }
 
 function prepareStatements(db: Database.Database, p: string) {
@@ -384,7 +403,7 @@ function prepareStatements(db: Database.Database, p: string) {
     // Claims lease and read IN_LIST_SIZE workflows per statement; rows come back as arrays (cheaper than objects).
     leaseMany: db
       .prepare(
-        `UPDATE ${p}workflows SET lease_owner = ?, lease_token = ?, available_at = ?
+        `UPDATE ${p}workflows SET recoveries = recoveries + (lease_token IS NOT NULL), lease_owner = ?, lease_token = ?, available_at = ?
          WHERE id IN (${inList}) RETURNING ${WORKFLOW_COLUMNS}`,
       )
       .raw(),
@@ -394,13 +413,17 @@ function prepareStatements(db: Database.Database, p: string) {
     selectWorkflow: db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows WHERE id = ?`).raw(),
     selectTasks: db.prepare(`SELECT ${TASK_COLUMNS} FROM ${p}tasks WHERE workflow_id = ? ORDER BY seq`).raw(),
     // The fenced workflow writes of updateWorkflowTaskStatuses: only a pending workflow leased under the writer's token changes.
-    touchWorkflow: db.prepare(`UPDATE ${p}workflows SET updated_at = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`),
+    // Every one of them but markCrash also clears the crash-loop counters: the execution made progress.
+    touchWorkflow: db.prepare(
+      `UPDATE ${p}workflows SET updated_at = ?, recoveries = 0, crashes = 0 WHERE id = ? AND lease_token = ? AND status = 'pending'`,
+    ),
+    markCrash: db.prepare(`UPDATE ${p}workflows SET updated_at = ?, crashes = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`),
     endWorkflow: db.prepare(
-      `UPDATE ${p}workflows SET updated_at = ?, status = ?, lease_owner = NULL, lease_token = NULL
+      `UPDATE ${p}workflows SET updated_at = ?, status = ?, lease_owner = NULL, lease_token = NULL, recoveries = 0, crashes = 0
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
     releaseWorkflowUntil: db.prepare(
-      `UPDATE ${p}workflows SET updated_at = ?, available_at = ?, lease_owner = NULL, lease_token = NULL
+      `UPDATE ${p}workflows SET updated_at = ?, available_at = ?, lease_owner = NULL, lease_token = NULL, recoveries = 0, crashes = 0
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
     updateTask: db.prepare(
@@ -426,7 +449,8 @@ function prepareStatements(db: Database.Database, p: string) {
        WHERE id = ? AND status = 'pending'`,
     ),
     retryWorkflow: db.prepare(
-      `UPDATE ${p}workflows SET status = 'pending', lease_owner = NULL, lease_token = NULL, available_at = ?, updated_at = ?
+      `UPDATE ${p}workflows SET status = 'pending', lease_owner = NULL, lease_token = NULL, available_at = ?, updated_at = ?,
+         recoveries = 0, crashes = 0
        WHERE id = ? AND status = 'failed'`,
     ),
     retryLastFailedTask: db.prepare(

@@ -182,6 +182,41 @@ export function runProviderConformance(
       assert.ok(!again.includes(mine))
     })
 
+    it("counts takeovers of unreleased leases and crash marks, and clears both when an update makes progress", async () => {
+      const p = await open()
+      const base = T0 + 3e12
+      const id = uid()
+      const claimOf = async (who: { owner: string; token: string }, now: number) => {
+        const got = (await p.claimWorkflows(claim(who, now, 100_000))).find((w) => w.workflow.id === id)
+        assert.ok(got, `${who.owner} did not claim the workflow`)
+        return got.workflow
+      }
+      await p.insertWorkflowsAndTasks([newWorkflow(id, 2, base)])
+      assert.equal((await claimOf(A, base)).recoveries, 0, "an unleased workflow's first claim takes over nothing")
+      // A's lease runs out unreleased, then B's: each claim takes over an abandoned lease.
+      assert.equal((await claimOf(B, base + 1000)).recoveries, 1)
+      const third = await claimOf(A, base + 2000)
+      assert.equal(third.recoveries, 2)
+      assert.equal(third.crashes, 0)
+      // A crash mark stores its count, keeps recoveries and the lease; fenced like any update.
+      const mark = (token: string, crashes: number): TaskStatusUpdate => ({ workflowID: id, token, now: base + 2001, crashes })
+      assert.deepEqual(await p.updateWorkflowTaskStatuses([mark(B.token, 5)]), [false])
+      assert.deepEqual(await p.updateWorkflowTaskStatuses([mark(A.token, 1)]), [true])
+      let stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.recoveries, 2)
+      assert.equal(stored?.workflow.crashes, 1)
+      assert.equal(stored?.workflow.leaseToken, A.token)
+      assert.deepEqual(stored?.tasks.map((t) => t.status), ["pending", "pending"], "a crash mark changes no task")
+      // Progress: an update without crashes clears both.
+      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, A.token, 0, base + 2002)]), [true])
+      stored = await p.getWorkflow(id)
+      assert.equal(stored?.workflow.recoveries, 0)
+      assert.equal(stored?.workflow.crashes, 0)
+      // A released lease is no takeover.
+      await p.releaseLeases({ token: A.token, workflowIDs: [id], availableAt: base + 2003 })
+      assert.equal((await claimOf(B, base + 2003)).recoveries, 0)
+    })
+
     it("never hands one workflow to two concurrent claims", async () => {
       const ps = shared ? [await open(), await open()] : [await open()]
       const base = T0 + 2e12

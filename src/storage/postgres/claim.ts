@@ -37,7 +37,9 @@ function claimSQL(n: PostgresNames): string {
       ORDER BY available_at
       LIMIT $2
     ), claimed AS (
-      UPDATE ${n.workflows} AS w SET lease_owner = $4, lease_token = $5, available_at = $6
+      UPDATE ${n.workflows} AS w SET lease_owner = $4, lease_token = $5, available_at = $6,
+        -- Taken over from a lease nobody released: its executor died or lost it.
+        recoveries = w.recoveries + CASE WHEN w.lease_token IS NULL THEN 0 ELSE 1 END
       FROM picked
       WHERE w.id = picked.id
       RETURNING w.*, picked.available_at AS claimed_from

@@ -16,7 +16,8 @@ export async function retryWorkflow(db: PostgresConnection, n: PostgresNames, no
   if (id.includes("\u0000")) return false
   const rows = await db.statement<{ id: string }>(
     `WITH resumed AS (
-       UPDATE ${n.workflows} SET status = 'pending', lease_owner = NULL, lease_token = NULL, available_at = $2, updated_at = $2
+       UPDATE ${n.workflows} SET status = 'pending', lease_owner = NULL, lease_token = NULL, available_at = $2, updated_at = $2,
+         recoveries = 0, crashes = 0
        WHERE id = $1 AND status = 'failed'
        RETURNING id
      ), resumed_task AS (

@@ -9,7 +9,7 @@ import type { TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTask
 import { WORKFLOW_STATUSES } from "../provider.js"
 
 /** The workflow columns, in the order of {@link WorkflowRecord}. */
-export const WORKFLOW_COLUMNS = "id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count"
+export const WORKFLOW_COLUMNS = "id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count, recoveries, crashes"
 
 /** A workflow row as pg returns it. */
 export interface WorkflowRecord {
@@ -21,6 +21,8 @@ export interface WorkflowRecord {
   lease_owner: string | null
   lease_token: string | null
   task_count: number
+  recoveries: number
+  crashes: number
 }
 
 /** A task row as pg returns it. */
@@ -51,6 +53,8 @@ export function toWorkflowRow(r: WorkflowRecord): WorkflowRow {
     leaseOwner: r.lease_owner,
     leaseToken: r.lease_token,
     taskCount: Number(r.task_count),
+    recoveries: Number(r.recoveries),
+    crashes: Number(r.crashes),
   }
 }
 
@@ -78,7 +82,7 @@ export function toTaskRow(r: TaskRecord): TaskRow {
  * The columns of a workflow joined with its tasks (`w` and `t`), task columns
  * prefixed `t_`; read back with {@link fromJoinedRows}.
  */
-export const JOINED_COLUMNS = `w.id, w.status, w.created_at, w.updated_at, w.available_at, w.lease_owner, w.lease_token, w.task_count,
+export const JOINED_COLUMNS = `w.id, w.status, w.created_at, w.updated_at, w.available_at, w.lease_owner, w.lease_token, w.task_count, w.recoveries, w.crashes,
   t.seq AS t_seq, t.name AS t_name, t.task AS t_task, t.data AS t_data, t.status AS t_status, t.result AS t_result,
   t.error AS t_error, t.attempts AS t_attempts, t.created_at AS t_created_at, t.updated_at AS t_updated_at`
 

@@ -51,6 +51,11 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
     // Listing by status pages through IDs.
     `CREATE INDEX IF NOT EXISTS ${n.indexes.status} ON ${n.workflows} (status, id)`,
   ],
+  // Version 2: crash-loop detection (see WorkflowRow.recoveries and .crashes).
+  (n) => [
+    `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS recoveries integer NOT NULL DEFAULT 0`,
+    `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS crashes integer NOT NULL DEFAULT 0`,
+  ],
 ]
 
 /** The schema version this code writes and reads. */

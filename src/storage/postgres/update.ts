@@ -26,8 +26,11 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
         status = COALESCE(u.status, w.status),
         lease_owner = CASE WHEN u.status IS NULL THEN w.lease_owner END,
         lease_token = CASE WHEN u.status IS NULL THEN w.lease_token END,
-        available_at = COALESCE(u.available_at, w.available_at)
-      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) AS u(id, token, now, status, available_at)
+        available_at = COALESCE(u.available_at, w.available_at),
+        recoveries = CASE WHEN u.crashes IS NULL THEN 0 ELSE w.recoveries END,
+        crashes = COALESCE(u.crashes, 0)
+      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $13::int[])
+        AS u(id, token, now, status, available_at, crashes)
       WHERE w.id = u.id AND w.lease_token = u.token AND w.status = 'pending'
       RETURNING w.id, (u.status = 'pending' AND u.available_at <= u.now) AS claimable_now
     ), updated_tasks AS (
@@ -89,7 +92,14 @@ function splitIntoRounds(updates: TaskStatusUpdate[]): number[][] {
 }
 
 function roundParams(updates: TaskStatusUpdate[], round: number[]): unknown[] {
-  const w = { id: [] as string[], token: [] as string[], now: [] as number[], status: [] as (string | null)[], availableAt: [] as (number | null)[] }
+  const w = {
+    id: [] as string[],
+    token: [] as string[],
+    now: [] as number[],
+    status: [] as (string | null)[],
+    availableAt: [] as (number | null)[],
+    crashes: [] as (number | null)[],
+  }
   const t = {
     workflowID: [] as string[],
     seq: [] as number[],
@@ -106,6 +116,7 @@ function roundParams(updates: TaskStatusUpdate[], round: number[]): unknown[] {
     w.now.push(u.now)
     w.status.push(u.workflow?.status ?? null)
     w.availableAt.push(u.workflow?.status === "pending" ? u.workflow.availableAt : null)
+    w.crashes.push(u.crashes ?? null)
     if (u.task) {
       t.workflowID.push(u.workflowID)
       t.seq.push(u.task.seq)
@@ -116,7 +127,7 @@ function roundParams(updates: TaskStatusUpdate[], round: number[]): unknown[] {
       t.now.push(u.now)
     }
   }
-  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now]
+  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.crashes]
 }
 
 /** Postgres `text` cannot hold U+0000; an error message is not worth failing the write for. */
