@@ -16,6 +16,13 @@ export interface WorkflowSummary {
   lease: { owner: string; expiresAt: Date } | null
   /** For a pending workflow not running anywhere: when it may run next (a retry waits until then). */
   nextRunAt: Date | null
+  /**
+   * Times in a row it was taken over from a runner that died or lost it, with
+   * no progress since (0 when the provider does not count them).
+   */
+  recoveries: number
+  /** Times in a row its runner died while its task ran on its own (see the runner's `maxCrashes`). */
+  crashes: number
 }
 
 /** One task of a workflow as stored. */
@@ -53,6 +60,8 @@ export function toWorkflowSummary(row: WorkflowRow): WorkflowSummary {
     taskCount: row.taskCount,
     lease: leased ? { owner: row.leaseOwner as string, expiresAt: new Date(row.availableAt) } : null,
     nextRunAt: !leased && row.status === "pending" ? new Date(row.availableAt) : null,
+    recoveries: row.recoveries ?? 0,
+    crashes: row.crashes ?? 0,
   }
 }
 

@@ -9,6 +9,7 @@ import { RunnerStoppedError, StorageError, ValidationError } from "./errors.js"
 import type { RunnerEventMap } from "./events.js"
 import { executeWorkflow, type ExecutionEnd, type ExecutionEnvironment } from "./execute.js"
 import { GroupCommitter } from "./group-commit.js"
+import { SuspectLane, executeSuspect, isSuspect } from "./crash-loop.js"
 import { toWorkflowInfo, toWorkflowSummary, type WorkflowInfo, type WorkflowSummary } from "./info.js"
 import { errorMessage, type Logger } from "./logger.js"
 import type {
@@ -88,6 +89,15 @@ export interface WorkflowRunnerOptions<Runners extends readonly AnyTaskRunner[] 
    * deleted periodically. Pending workflows are never deleted.
    */
   retentionMS?: number
+  /**
+   * Crash-loop protection: a workflow taken over twice in a row from a runner
+   * that died (or lost its lease) with no progress between runs its next task
+   * on its own, and is failed after its runner has died this many times while
+   * that task ran. Stops a task that calls `process.exit`, throws where
+   * nothing catches, or runs out of memory from taking runners down forever.
+   * `retryWorkflow` runs it again. Default 5; `Infinity` turns it off.
+   */
+  maxCrashes?: number
   /** The clock, for tests. Default `Date.now`. */
   clock?: () => number
 }
@@ -157,6 +167,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly pollIntervalMS: number
   private readonly maxPayloadBytes: number
   private readonly retentionMS: number | undefined
+  private readonly maxCrashes: number
+  private readonly suspects = new SuspectLane()
   private readonly now: () => number
 
   private readonly active = new Map<string, ActiveWorkflow>()
@@ -208,6 +220,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.maxPayloadBytes = validatePositiveNumber(options.maxPayloadBytes ?? 1_048_576, "maxPayloadBytes", { integer: true })
     this.retentionMS =
       options.retentionMS === undefined ? undefined : validatePositiveNumber(options.retentionMS, "retentionMS")
+    this.maxCrashes =
+      options.maxCrashes === Infinity ? Infinity : validatePositiveNumber(options.maxCrashes ?? 5, "maxCrashes", { integer: true })
     if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
     this.now = options.clock ?? Date.now
 
@@ -468,7 +482,10 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     environment.mayStartTask = () => !this.stopping && entry.leaseExpiresAt - this.heartbeatMS > this.now()
     this.active.set(id, entry)
     this.armLeaseGuard(entry.leaseExpiresAt - this.leaseMargin)
-    entry.done = executeWorkflow(environment, claimed, controller.signal)
+    const execution = isSuspect(claimed, this.maxCrashes)
+      ? executeSuspect(environment, claimed, controller.signal, this.suspects, this.maxCrashes, executeWorkflow)
+      : executeWorkflow(environment, claimed, controller.signal)
+    entry.done = execution
       .then((end) => this.finishExecution(id, end))
       .catch((error: unknown) => {
         this.logger.error?.(`workflow execution failed unexpectedly: ${errorMessage(error)}`, { workflowID: id })
