@@ -25,10 +25,18 @@ export function isSuspect(claimed: WorkflowWithTasks, maxCrashes: number): boole
   return Number.isFinite(maxCrashes) && (claimed.workflow.recoveries ?? 0) >= SUSPECT_AFTER_RECOVERIES
 }
 
-/** One suspect at a time: a queue of executions waiting for their turn. */
+/**
+ * One suspect at a time: a queue of executions waiting for their turn. A turn
+ * ends when its holder frees it, or after `turnLimitMS`: a task that has run
+ * that long without taking its runner down is no fast crasher, and a task
+ * that hangs must not hold up the suspects behind it for ever.
+ */
 export class SuspectLane {
   private busy = false
   private readonly waiting: Array<() => void> = []
+
+  /** @param turnLimitMS - longest turn; the next suspect goes in after it even if the holder still runs */
+  constructor(private readonly turnLimitMS: number) {}
 
   /**
    * Waits for the lane; resolves with the function that frees it (safe to
@@ -41,12 +49,16 @@ export class SuspectLane {
         signal.removeEventListener("abort", onAbort)
         this.busy = true
         let freed = false
-        resolve(() => {
+        const free = () => {
           if (freed) return
           freed = true
+          clearTimeout(limit)
           this.busy = false
           this.waiting.shift()?.()
-        })
+        }
+        const limit = setTimeout(free, this.turnLimitMS)
+        limit.unref()
+        resolve(free)
       }
       const onAbort = () => {
         const at = this.waiting.indexOf(enter)
@@ -82,22 +94,32 @@ export async function executeSuspect(
   const free = await lane.acquire(signal)
   if (!free) return { kind: "interrupted" }
   try {
+    // Stopping or cancelled while it waited: nothing ran, nothing to count.
+    if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const recoveries = claimed.workflow.recoveries ?? 0
     env.logger.warn?.(
       `workflow "${workflowID}" was taken over from a runner that died or lost it ${recoveries} times in a row: running task "${task.name}" on its own (attempt ${crashes + 1} of ${maxCrashes} before it is failed)`,
       { workflowID, seq: task.seq, task: task.task },
     )
-    if (!(await env.commit({ workflowID, token: env.token, now: env.now(), crashes: crashes + 1 }))) return { kind: "fenced" }
-    // The lane is freed once the task's outcome is stored (or the execution ends without one).
     const commit = env.commit
+    if (!(await commit({ workflowID, token: env.token, now: env.now(), crashes: crashes + 1 }))) return { kind: "fenced" }
+    // The lane is freed once the task's outcome is stored (or the execution ends without one).
+    let outcomeWritten = false
     env.commit = async (update) => {
       try {
         return await commit(update)
       } finally {
+        outcomeWritten = true
         free()
       }
     }
-    return await execute(env, claimed, signal)
+    const end = await execute(env, claimed, signal)
+    if (end.kind === "interrupted" && !outcomeWritten) {
+      // Stopped (stop, cancel, a lease that could not be renewed) with this process alive: the attempt
+      // took no runner down, so the count goes back. Fenced or refused if the lease is gone: then it stays.
+      await commit({ workflowID, token: env.token, now: env.now(), crashes })
+    }
+    return end
   } finally {
     free()
   }

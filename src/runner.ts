@@ -121,6 +121,8 @@ interface ActiveWorkflow {
    * execution: the runner refuses its writes instead.
    */
   superseded: boolean
+  /** Set when a renewal found the lease gone (taken over, cancelled, deleted): reported as `leaseLost` when the execution ends. */
+  leaseLost: boolean
 }
 
 /** A fenced write of one execution, refused locally if that execution may no longer own the workflow. */
@@ -168,7 +170,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly maxPayloadBytes: number
   private readonly retentionMS: number | undefined
   private readonly maxCrashes: number
-  private readonly suspects = new SuspectLane()
+  private readonly suspects: SuspectLane
   private readonly now: () => number
 
   private readonly active = new Map<string, ActiveWorkflow>()
@@ -220,6 +222,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.maxPayloadBytes = validatePositiveNumber(options.maxPayloadBytes ?? 1_048_576, "maxPayloadBytes", { integer: true })
     this.retentionMS =
       options.retentionMS === undefined ? undefined : validatePositiveNumber(options.retentionMS, "retentionMS")
+    this.suspects = new SuspectLane(this.leaseMS)
     this.maxCrashes =
       options.maxCrashes === Infinity ? Infinity : validatePositiveNumber(options.maxCrashes ?? 5, "maxCrashes", { integer: true })
     if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
@@ -473,7 +476,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       return
     }
     const controller = new AbortController()
-    const entry: ActiveWorkflow = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false }
+    const entry: ActiveWorkflow = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false, leaseLost: false }
     // Writes stop a little before the lease as last renewed ends: past it, another runner may own the workflow.
     const owned = () => !entry.superseded && entry.leaseExpiresAt - this.leaseMargin / 2 > this.now()
     // Inherits the shared environment rather than copying it for each workflow.
@@ -513,6 +516,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         return
       case "interrupted":
         this.prepared.delete(id)
+        // A renewal found the lease gone: there is nothing to release; say why it was lost.
+        if (this.active.get(id)?.leaseLost) return this.reportLostLease(id)
         // Its task has stopped: whoever may run the workflow next (this runner too) need not wait for the lease to expire.
         // A superseded execution leaves the lease alone: it belongs to the execution that replaces it.
         if (!this.active.get(id)?.superseded) await this.release([id])
@@ -595,7 +600,10 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         const entry = this.active.get(id)
         if (!entry) continue
         if (renewed.has(id)) entry.leaseExpiresAt = expiresAt
-        else entry.controller.abort(new Error("lease lost"))
+        else {
+          entry.leaseLost = true
+          entry.controller.abort(new Error("lease lost"))
+        }
       }
     } catch (error) {
       // The lease guard fires the signals of executions whose leases would run out before a renewal succeeds.

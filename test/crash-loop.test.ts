@@ -14,6 +14,7 @@ import { WorkflowRunner } from "../src/index.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { SUSPECT_AFTER_RECOVERIES, SuspectLane } from "../src/crash-loop.js"
 import { startFixture } from "./helpers/ledger.js"
+import { MemoryStorageProvider } from "../src/storage/memory.js"
 
 const MAX_CRASHES = 5
 
@@ -97,7 +98,7 @@ describe("crash-loop protection", { timeout: 120_000 }, () => {
 
 describe("SuspectLane", () => {
   it("lets one execution in at a time, in arrival order, and drops a waiter whose signal fires", async () => {
-    const lane = new SuspectLane()
+    const lane = new SuspectLane(60_000)
     const order: string[] = []
     const first = await lane.acquire(new AbortController().signal)
     assert.ok(first)
@@ -120,5 +121,66 @@ describe("SuspectLane", () => {
     assert.ok(third)
     third()
     assert.deepEqual(order, ["aborted", "second", "third"])
+  })
+})
+
+// The runner's and the lane's timers do not keep a process alive (an app's server does): these tests do.
+const keepAlive = () => setInterval(() => {}, 1_000)
+
+describe("SuspectLane turn limit", { timeout: 10_000 }, () => {
+  it("lets the next suspect in once a turn has lasted turnLimitMS, even if its holder still runs", async () => {
+    const alive = keepAlive()
+    const lane = new SuspectLane(30)
+    const holder = await lane.acquire(new AbortController().signal)
+    const started = Date.now()
+    const next = await lane.acquire(new AbortController().signal)
+    assert.ok(next && Date.now() - started >= 25, `the next got in after ${Date.now() - started} ms`)
+    holder!() // freeing a turn that already ended changes nothing
+    let third = false
+    void lane.acquire(new AbortController().signal).then(() => (third = true))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    assert.equal(third, false, "the second's turn still holds the lane")
+    next()
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(third, true)
+    clearInterval(alive)
+  })
+})
+
+describe("suspects and a graceful stop", { timeout: 30_000 }, () => {
+  it("counts no crash for a suspect stopped while it ran or while it waited its turn", async () => {
+    const alive = keepAlive()
+    const storage = new MemoryStorageProvider()
+    // Two workflows taken over twice from runners that died: suspects for the next runner.
+    await storage.insertWorkflowsAndTasks(["a", "b"].map((id) => ({ id, now: 0, tasks: [{ name: "w", task: "Wait", data: "null" }] })))
+    for (const [i, token] of ["dead-1", "dead-2", "dead-3"].entries()) {
+      await storage.claimWorkflows({ lease: { owner: token, token, expiresAt: 2 * i + 1 }, now: 2 * i, limit: 10, reclaimOwn: false })
+    }
+    let running = 0
+    let started: (() => void) | undefined
+    const first = new Promise<void>((resolve) => (started = resolve))
+    const wait = {
+      Name: "Wait",
+      Execute: (ctx: { signal: AbortSignal }) =>
+        new Promise<never>((_, reject) => {
+          running++
+          started?.()
+          ctx.signal.addEventListener("abort", () => reject(new Error("stopped")), { once: true })
+        }),
+    }
+    const runner = new WorkflowRunner({ taskRunners: [wait], storageProvider: storage, pollIntervalMS: 20 })
+    await runner.recover()
+    await first
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    assert.equal(running, 1, "suspects run one at a time")
+    await runner.stop({ timeoutMS: 20, closeStorage: false })
+    for (const id of ["a", "b"]) {
+      const stored = await storage.getWorkflow(id)
+      assert.equal(stored?.workflow.status, "pending")
+      assert.equal(stored?.workflow.leaseToken, null, `${id}'s lease was released`)
+      assert.equal(stored?.workflow.crashes, 0, `${id}: a graceful stop is no crash`)
+      assert.ok((stored?.workflow.recoveries ?? 0) >= 3, `${id} is still a suspect`)
+    }
+    clearInterval(alive)
   })
 })

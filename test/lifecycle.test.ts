@@ -22,6 +22,37 @@ for (const store of ALL_STORES) {
       await cleanup()
     })
 
+    it("reports a lease that a renewal finds gone (cancelled elsewhere) as leaseLost, and fires the task's signal", async () => {
+      const { storage, cleanup } = store.open()
+      let started: (() => void) | undefined
+      const running = new Promise<void>((r) => (started = r))
+      let aborted = false
+      const waiter = {
+        Name: "Waiter",
+        Execute: (ctx: { signal: AbortSignal }) =>
+          new Promise<{ data: string }>((resolve) => {
+            started?.()
+            ctx.signal.addEventListener("abort", () => ((aborted = true), resolve({ data: "stopped" })), { once: true })
+          }),
+      }
+      const runner = await startRunner(storage, [waiter], { leaseMS: 2_000, heartbeatMS: 40 })
+      try {
+        const lost = new Promise<{ workflowID: string; reason: string }>((r) => runner.once("leaseLost", r))
+        await runner.addWorkflow({ workflowID: "cancelled-elsewhere", tasks: { w: { task: "Waiter" } } })
+        await running
+        // Another process cancels it: only a renewal can tell this runner.
+        assert.equal(await storage.cancelWorkflow("cancelled-elsewhere", Date.now()), true)
+        const event = await lost
+        assert.equal(event.workflowID, "cancelled-elsewhere")
+        assert.match(event.reason, /the workflow is cancelled/)
+        assert.equal(aborted, true)
+        assert.equal((await runner.getWorkflow("cancelled-elsewhere"))?.status, "cancelled")
+      } finally {
+        await runner.stop()
+        await cleanup()
+      }
+    })
+
     it("never runs more workflows at once than the concurrency limit", async () => {
       const { storage, cleanup } = store.open()
       let running = 0

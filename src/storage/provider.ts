@@ -154,7 +154,8 @@ export interface TaskStatusUpdate {
   /**
    * Set only by a runner about to run a suspected workflow's task on its own:
    * stores this crash count and leaves `recoveries` as it is. Without it, an
-   * applied update resets both `recoveries` and `crashes` to 0.
+   * applied update resets both `recoveries` and `crashes` to 0. An update
+   * with `crashes` has no `task` and no `workflow`.
    */
   crashes?: number
   /** The workflow change; omitted to keep the workflow as it is (pending, leased). */
