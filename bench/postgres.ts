@@ -69,7 +69,7 @@ import { fmt, median, table } from "./stats.js"
 import { runAddRate } from "./workloads/add-rate.js"
 import { TASKS_PER_WORKFLOW, noop, workflowInput } from "./workloads/common.js"
 import { runLatency, type LatencyRun } from "./workloads/latency.js"
-import { runMemory } from "./workloads/memory.js"
+import { memoryFigures, runMemory } from "./workloads/memory.js"
 import { runFreshRecovery } from "./workloads/recovery.js"
 import { dropSchema, freshSchema, postgresAdmin, postgresStores } from "./workloads/storage.js"
 
@@ -498,27 +498,7 @@ async function main(): Promise<void> {
 
   if (options.only.has("memory")) {
     const rs = await repeat(options.runs, `memory (${fmt(options.pending)} pending)`, () => runMemory(stores, options.pending, options.concurrency))
-    const perPending = median(rs.map((r) => r.bytesPerPending))
-    figures.push(
-      {
-        key: "postgres.memory.bytesPerPending",
-        label: `heap per pending workflow not in flight (${fmt(options.pending)} pending)`,
-        unit: "bytes",
-        median: perPending,
-        samples: rs.map((r) => r.bytesPerPending),
-        higherIsBetter: false,
-        target: { text: "~0 bytes", met: Math.abs(perPending) < 8 },
-        details: { bytesPerPendingWithOneTime: median(rs.map((r) => r.bytesPerPendingWithOneTime)), inFlight: options.concurrency },
-      },
-      {
-        key: "postgres.memory.bytesPerInFlight",
-        label: `heap per workflow in flight (${fmt(options.concurrency)} in flight)`,
-        unit: "bytes",
-        median: median(rs.map((r) => r.bytesPerInFlight)),
-        samples: rs.map((r) => r.bytesPerInFlight),
-        higherIsBetter: false,
-      },
-    )
+    figures.push(...memoryFigures(rs, options.pending, options.concurrency, "postgres."))
   }
 
   const rows = figures.map((f) => [

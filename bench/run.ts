@@ -35,7 +35,7 @@ import { fmt, median, table, tempDir } from "./stats.js"
 import { runAddRate } from "./workloads/add-rate.js"
 import { runEndToEnd } from "./workloads/end-to-end.js"
 import { runLatency } from "./workloads/latency.js"
-import { runMemory } from "./workloads/memory.js"
+import { memoryFigures, runMemory } from "./workloads/memory.js"
 import { buildBacklog, runRecovery } from "./workloads/recovery.js"
 import { sqliteStores } from "./workloads/storage.js"
 
@@ -270,25 +270,7 @@ async function main(): Promise<void> {
   // ---- 5. memory -----------------------------------------------------------
   if (wants("memory")) {
     const rs = await repeat(runs, "memory", () => runMemory(sqliteStores("NORMAL"), size.pending, concurrency))
-    const perPending = median(rs.map((r) => r.bytesPerPending))
-    figures.push({
-      key: "memory.bytesPerPending",
-      label: `heap per pending workflow not in flight (${fmt(size.pending)} pending)`,
-      unit: "bytes",
-      median: perPending,
-      samples: rs.map((r) => r.bytesPerPending),
-      higherIsBetter: false,
-      target: { text: "~0 bytes", met: Math.abs(perPending) < 8 },
-      details: { bytesPerPendingWithOneTime: median(rs.map((r) => r.bytesPerPendingWithOneTime)), inFlight: concurrency },
-    })
-    figures.push({
-      key: "memory.bytesPerInFlight",
-      label: `heap per workflow in flight (${fmt(concurrency)} in flight)`,
-      unit: "bytes",
-      median: median(rs.map((r) => r.bytesPerInFlight)),
-      samples: rs.map((r) => r.bytesPerInFlight),
-      higherIsBetter: false,
-    })
+    figures.push(...memoryFigures(rs, size.pending, concurrency))
   }
 
   // ---- 4. recovery ---------------------------------------------------------

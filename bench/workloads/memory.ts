@@ -1,5 +1,5 @@
 /** Workload 5, memory: heap per pending workflow that is not in flight (measured in a child with --expose-gc). */
-import { runChild } from "../stats.js"
+import { fmt, median, runChild } from "../stats.js"
 import type { BenchStoreFactory } from "./storage.js"
 
 export interface MemoryRun {
@@ -20,4 +20,29 @@ export async function runMemory(stores: BenchStoreFactory, pending: number, inFl
   } finally {
     await store.remove()
   }
+}
+
+/** The two figures of the memory workload (medians of `runs`), named `${keyPrefix}memory.…`. */
+export function memoryFigures(runs: MemoryRun[], pending: number, inFlight: number, keyPrefix = "") {
+  const perPending = median(runs.map((r) => r.bytesPerPending))
+  return [
+    {
+      key: `${keyPrefix}memory.bytesPerPending`,
+      label: `heap per pending workflow not in flight (${fmt(pending)} pending)`,
+      unit: "bytes",
+      median: perPending,
+      samples: runs.map((r) => r.bytesPerPending),
+      higherIsBetter: false,
+      target: { text: "~0 bytes", met: Math.abs(perPending) < 8 },
+      details: { bytesPerPendingWithOneTime: median(runs.map((r) => r.bytesPerPendingWithOneTime)), inFlight },
+    },
+    {
+      key: `${keyPrefix}memory.bytesPerInFlight`,
+      label: `heap per workflow in flight (${fmt(inFlight)} in flight)`,
+      unit: "bytes",
+      median: median(runs.map((r) => r.bytesPerInFlight)),
+      samples: runs.map((r) => r.bytesPerInFlight),
+      higherIsBetter: false,
+    },
+  ]
 }
