@@ -65,7 +65,7 @@ import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { WorkflowRunner } from "../src/index.js"
 import { PostgresStorageProvider } from "../src/storage/postgres.js"
-import { fmt, median, table } from "./stats.js"
+import { fmt, median, table, type Figure } from "./stats.js"
 import { runAddRate } from "./workloads/add-rate.js"
 import { TASKS_PER_WORKFLOW, noop, workflowInput } from "./workloads/common.js"
 import { runLatency, type LatencyRun } from "./workloads/latency.js"
@@ -101,17 +101,6 @@ interface Options {
   childNodeArgs: string[]
   out: string
   skipIfUnreachable: boolean
-}
-
-interface Figure {
-  key: string
-  label: string
-  unit: string
-  median: number
-  samples: number[]
-  higherIsBetter: boolean
-  target?: { text: string; met: boolean }
-  details?: Record<string, unknown>
 }
 
 function parseOptions(argv: string[]): Options {

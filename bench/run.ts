@@ -31,7 +31,7 @@ import path from "node:path"
 import { fileURLToPath } from "node:url"
 import Database from "better-sqlite3"
 import { measureFloor, type Durability, type FloorRates, type IDScheme } from "./floors.js"
-import { fmt, median, table, tempDir } from "./stats.js"
+import { fmt, median, table, tempDir, type Figure } from "./stats.js"
 import { runAddRate } from "./workloads/add-rate.js"
 import { runEndToEnd } from "./workloads/end-to-end.js"
 import { runLatency } from "./workloads/latency.js"
@@ -49,21 +49,6 @@ interface Options {
   runs: number
   sweep: boolean
   out: string
-}
-
-/** One reported figure: the median of its runs, and how it compares with the floors and its target. */
-interface Figure {
-  key: string
-  label: string
-  unit: string
-  median: number
-  samples: number[]
-  /** Whether a larger value is better (throughput) or a smaller one (latency, memory). */
-  higherIsBetter: boolean
-  vsPerWriteFloor?: number
-  vsBatchedFloor?: number
-  target?: { text: string; met: boolean }
-  details?: Record<string, unknown>
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url))

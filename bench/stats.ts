@@ -73,3 +73,18 @@ export function countdown(count: number): { tick(): void; done: Promise<void> } 
     done,
   }
 }
+
+/** One reported figure: the median of its runs, how it compares with the floors (SQLite), and its target. */
+export interface Figure {
+  key: string
+  label: string
+  unit: string
+  median: number
+  samples: number[]
+  /** Whether a larger value is better (throughput) or a smaller one (latency, memory). */
+  higherIsBetter: boolean
+  vsPerWriteFloor?: number
+  vsBatchedFloor?: number
+  target?: { text: string; met: boolean }
+  details?: Record<string, unknown>
+}

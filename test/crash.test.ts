@@ -14,6 +14,7 @@ import {
   dumpSQLite,
   exitsCleanly,
   killHard,
+  openExecutions,
   seededRandom,
   startFixture,
   type Child,
@@ -125,18 +126,6 @@ describe("the ledger oracle", () => {
     assert.deepEqual(Object.keys(check(good, { snapshots: [snapshot] })), ["changedResult"])
   })
 })
-
-/** Executions `pid` started and never ended. */
-function openExecutions(ledger: LedgerLine[], pid: number): number {
-  const open = new Set<string>()
-  for (const l of ledger) {
-    if (l.pid !== pid) continue
-    const key = `${l.workflowID}#${l.seq}`
-    if (l.event === "start") open.add(key)
-    else open.delete(key)
-  }
-  return open.size
-}
 
 function assertNoPending(store: StoreDump): void {
   const pending = [...store.workflows.values()].filter((w) => w.status !== "completed")

@@ -21,6 +21,7 @@ import {
   dumpPostgres,
   exitsCleanly,
   killHard,
+  openExecutions,
   readIDs,
   readLedger,
   seededRandom,
@@ -191,18 +192,6 @@ describe("chaos on Postgres (3 runner processes, random SIGKILLs and restarts)",
     }
   })
 })
-
-/** Executions `pid` had started but not ended when the ledger was read. */
-function openExecutions(ledger: LedgerLine[], pid: number): number {
-  const open = new Set<string>()
-  for (const l of ledger) {
-    if (l.pid !== pid) continue
-    const key = `${l.workflowID}#${l.seq}`
-    if (l.event === "start") open.add(key)
-    else open.delete(key)
-  }
-  return open.size
-}
 
 /**
  * Executions of one task by different processes whose wall-clock intervals

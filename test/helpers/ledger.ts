@@ -192,6 +192,18 @@ export interface OracleReport {
 
 export const taskKey = (workflowID: string, seq: number) => `${workflowID}#${seq}`
 
+/** Executions `pid` had started but not ended when the ledger was read (those a kill interrupted). */
+export function openExecutions(ledger: LedgerLine[], pid: number): number {
+  const open = new Set<string>()
+  for (const l of ledger) {
+    if (l.pid !== pid) continue
+    const key = taskKey(l.workflowID, l.seq)
+    if (l.event === "start") open.add(key)
+    else open.delete(key)
+  }
+  return open.size
+}
+
 /** Checks the store against the ledger. See shared/RELIABILITY.md. */
 export function checkOracle(input: OracleInput): OracleReport {
   const { ledger, store, acked, attempted, kills, snapshots } = input
