@@ -24,6 +24,8 @@ describe("constructor options", () => {
     ["heartbeat not shorter than the lease", { taskRunners: [echo], storageProvider, leaseMS: 100, heartbeatMS: 100 }, /heartbeatMS \(100\) must be less than leaseMS/],
     ["unknown backoff", { taskRunners: [echo], storageProvider, retry: { backoff: "linear-ish" } }, /retry.backoff must be "fixed" or "exponential"/],
     ["bad runner timeout", { taskRunners: [{ ...echo, timeoutMS: -5 }], storageProvider }, /timeoutMS must be a finite number > 0/],
+    ["zero maxCrashes", { taskRunners: [echo], storageProvider, maxCrashes: 0 }, /maxCrashes must be a finite number > 0/],
+    ["fractional maxCrashes", { taskRunners: [echo], storageProvider, maxCrashes: 2.5 }, /maxCrashes must be an integer/],
     [
       "a provider asking for 0 write batches in flight",
       { taskRunners: [echo], storageProvider: Object.assign(new MemoryStorageProvider(), { writeBatchesInFlight: 0 }) },
