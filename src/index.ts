@@ -4,15 +4,17 @@
  * @module
  */
 export { WorkflowRunner } from "./runner.js"
+export type { StopOptions, WorkflowRunnerOptions } from "./runner.js"
+export { WorkflowClient } from "./client.js"
 export type {
   AnyTaskRunner,
+  CloseOptions,
   ListWorkflowsFilter,
-  StopOptions,
   TaskSpec,
+  WorkflowClientOptions,
   WorkflowHandle,
   WorkflowInput,
-  WorkflowRunnerOptions,
-} from "./runner.js"
+} from "./client.js"
 export { ExpectedError, defineTask } from "./task.js"
 export type {
   AbortScope,

@@ -5,56 +5,26 @@
  */
 import { randomUUID } from "node:crypto"
 import { EventEmitter } from "node:events"
-import { RunnerStoppedError, StorageError, ValidationError } from "./errors.js"
+import {
+  WorkflowClient,
+  type AnyTaskRunner,
+  type ListWorkflowsFilter,
+  type WorkflowHandle,
+  type WorkflowInput,
+} from "./client.js"
+import { RunnerStoppedError, ValidationError } from "./errors.js"
 import type { RunnerEventMap } from "./events.js"
 import { executeWorkflow, type ExecutionEnd, type ExecutionEnvironment } from "./execute.js"
 import { GroupCommitter } from "./group-commit.js"
 import { SuspectLane, executeSuspect, isSuspect } from "./crash-loop.js"
-import { toWorkflowInfo, toWorkflowSummary, type WorkflowInfo, type WorkflowSummary } from "./info.js"
+import type { WorkflowInfo, WorkflowSummary } from "./info.js"
 import { errorMessage, type Logger } from "./logger.js"
-import type {
-  NewWorkflow,
-  StorageProvider,
-  TaskStatusUpdate,
-  WorkflowStatus,
-  WorkflowWithTasks,
-} from "./storage/provider.js"
-import { WORKFLOW_STATUSES } from "./storage/provider.js"
+import type { StorageProvider, TaskStatusUpdate, WorkflowWithTasks } from "./storage/provider.js"
 import { newWorkflowRows } from "./storage/rows.js"
 import type { RetryPolicy, SpawnWorkflowInput, SpawnedWorkflow, TaskRunner } from "./task.js"
-import {
-  validatePositiveNumber,
-  validateRetryPolicy,
-  validateTaskRunners,
-  validateWorkflowID,
-  validateWorkflowInput,
-} from "./validate.js"
+import { validatePositiveNumber, validateRetryPolicy, validateTaskRunners, validateWorkflowID } from "./validate.js"
 
-/** The loosest TaskRunner type: every typed runner is one. */
-export type AnyTaskRunner = TaskRunner<unknown, unknown, string, unknown>
-
-/** A task entry of `addWorkflow`, typed by the runners a WorkflowRunner has. */
-export type TaskSpec<R extends AnyTaskRunner> = R extends TaskRunner<infer In, unknown, infer N, unknown>
-  ? { task: N } & (undefined extends In ? { data?: In } : { data: In })
-  : never
-
-/** Input of {@link WorkflowRunner.addWorkflow}. */
-export interface WorkflowInput<R extends AnyTaskRunner = AnyTaskRunner> {
-  /** Unique ID; a random UUID when omitted. Adding an existing ID changes nothing. */
-  workflowID?: string
-  /** The tasks, run in the order given; each key is the task's label. */
-  tasks: Record<string, TaskSpec<R>>
-}
-
-/** What `addWorkflow` returns once the workflow is durably stored. */
-export interface WorkflowHandle {
-  /** The workflow's ID. */
-  readonly id: string
-  /** `true` if this call created it, `false` if a workflow with this ID existed (it was left unchanged). */
-  readonly created: boolean
-  /** Waits until the workflow has ended (completed, failed or cancelled) and returns it. */
-  result(): Promise<WorkflowInfo>
-}
+export type { AnyTaskRunner, ListWorkflowsFilter, TaskSpec, WorkflowHandle, WorkflowInput } from "./client.js"
 
 /** Options of a {@link WorkflowRunner}. */
 export interface WorkflowRunnerOptions<Runners extends readonly AnyTaskRunner[] = readonly AnyTaskRunner[]> {
@@ -131,19 +101,9 @@ interface ExecutionWrite {
   owned(): boolean
 }
 
-/** Filter of {@link WorkflowRunner.listWorkflows}. */
-export interface ListWorkflowsFilter {
-  status?: WorkflowStatus
-  /** Continue after this ID (the last ID of the previous page). */
-  afterID?: string
-  /** Page size, 1 to 1,000. Default 100. */
-  limit?: number
-}
-
 const STORAGE_BACKOFF_MIN_MS = 50
 const STORAGE_BACKOFF_MAX_MS = 5_000
 const PREPARED_CACHE_LIMIT = 10_000
-const WAITERS_POLLED_PER_TICK = 200
 
 /**
  * Runs durable workflows.
@@ -175,12 +135,11 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
 
   private readonly active = new Map<string, ActiveWorkflow>()
   private readonly prepared = new Map<string, Map<string, unknown>>()
-  private readonly waiters = new Map<string, Array<{ resolve: (info: WorkflowInfo) => void; reject: (e: unknown) => void }>>()
-  private readonly inserts: GroupCommitter<NewWorkflow, boolean>
+  /** Adds, reads and waits for results: everything but execution. */
+  private readonly client: WorkflowClient<Runners>
   private readonly updates: GroupCommitter<ExecutionWrite, boolean>
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly environment: ExecutionEnvironment
-  private initialized: Promise<void> | undefined
   private started = false
   private stopping = false
   private reserved = 0
@@ -232,7 +191,14 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
       throw new ValidationError(`storageProvider.writeBatchesInFlight must be an integer >= 1, got ${String(maxInFlight)}`)
     }
-    this.inserts = new GroupCommitter((batch) => this.storage.insertWorkflowsAndTasks(batch), { maxInFlight, keyOf: (w) => w.id })
+    this.client = new WorkflowClient<Runners>(
+      { storageProvider: storage, maxPayloadBytes: this.maxPayloadBytes, pollIntervalMS: this.pollIntervalMS, clock: this.now },
+      {
+        isRegistered: (name) => this.runners.has(name),
+        registryName: "this WorkflowRunner",
+        onStorageError: (operation, error) => this.storageFailed(operation, error),
+      },
+    )
     this.updates = new GroupCommitter((batch) => this.writeOwned(batch), { maxInFlight, keyOf: (w) => w.update.workflowID })
     this.environment = {
       runners: this.runners,
@@ -259,7 +225,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
    */
   async recover(): Promise<void> {
     if (this.stopping) throw new RunnerStoppedError("this runner was stopped; create a new WorkflowRunner")
-    await this.init()
+    await this.client.init()
     if (this.started) return
     this.started = true
     // An earlier life's leases run out within leaseMS of its death, so taking them early only matters that long;
@@ -267,10 +233,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.reclaimOwnUntil = this.now() + this.leaseMS
     this.unsubscribe = this.storage.onWorkAvailable?.(() => this.requestFill())
     this.every(this.heartbeatMS, () => this.heartbeat())
-    this.every(this.pollIntervalMS, () => {
-      this.requestFill()
-      void this.pollWaiters()
-    })
+    this.every(this.pollIntervalMS, () => this.requestFill())
     if (this.retentionMS !== undefined) {
       const retentionMS = this.retentionMS
       this.every(Math.min(Math.max(retentionMS / 10, 1_000), 3_600_000), () => void this.deleteEndedWorkflows(retentionMS).catch(() => {}))
@@ -287,54 +250,45 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
    */
   async addWorkflow(input: WorkflowInput<Runners[number]>): Promise<WorkflowHandle> {
     if (this.stopping) throw new RunnerStoppedError("this runner was stopped; it accepts no new workflows")
-    const valid = validateWorkflowInput(input, (name) => this.runners.has(name), this.maxPayloadBytes)
-    await this.init()
-    const id = valid.id ?? randomUUID()
-    const now = this.now()
+    const workflow = this.client.prepareWorkflow(input)
+    await this.client.init()
+    const id = workflow.id
     const claimNow = this.started && !this.stopping && this.freeSlots() > 0
-    const workflow: NewWorkflow = { id, now, tasks: valid.tasks }
     if (claimNow) {
       this.reserved++
-      workflow.lease = { owner: this.runnerID, token: this.token, expiresAt: now + this.leaseMS }
+      workflow.lease = { owner: this.runnerID, token: this.token, expiresAt: workflow.now + this.leaseMS }
     }
     let created: boolean
     try {
-      created = await this.inserts.submit(workflow)
+      created = await this.client.insert(workflow)
     } catch (error) {
       if (claimNow) {
         await this.releaseOrphanedLease(id)
         this.reserved--
       }
-      throw new StorageError(`could not store workflow "${id}": ${errorMessage(error)}`, { cause: error })
+      throw error
     }
     if (claimNow) {
       this.reserved--
       if (created && this.stopping) await this.release([id])
       else if (created) this.startExecution(newWorkflowRows(workflow))
     }
-    return { id, created, result: () => this.waitForEnd(id) }
+    const handle = this.client.handle(id, created)
+    return {
+      id,
+      created,
+      result: () => (this.stopping ? Promise.reject(new RunnerStoppedError("runner stopped")) : handle.result()),
+    }
   }
 
   /** Reads a workflow and its tasks, or `null` if there is none. */
-  async getWorkflow(id: string): Promise<WorkflowInfo | null> {
-    validateWorkflowID(id)
-    await this.init()
-    const stored = await this.storage.getWorkflow(id)
-    return stored ? toWorkflowInfo(stored) : null
+  getWorkflow(id: string): Promise<WorkflowInfo | null> {
+    return this.client.getWorkflow(id)
   }
 
   /** Lists workflows in ID order, a page at a time. */
-  async listWorkflows(filter: ListWorkflowsFilter = {}): Promise<WorkflowSummary[]> {
-    if (typeof filter !== "object" || filter === null) throw new ValidationError("listWorkflows takes a filter object")
-    if (filter.status !== undefined && !WORKFLOW_STATUSES.includes(filter.status)) {
-      throw new ValidationError(`status must be one of ${WORKFLOW_STATUSES.join(", ")}, got ${JSON.stringify(filter.status)}`)
-    }
-    if (filter.afterID !== undefined) validateWorkflowID(filter.afterID, "afterID")
-    const limit = validatePositiveNumber(filter.limit ?? 100, "limit", { integer: true })
-    if (limit > 1_000) throw new ValidationError(`limit must be at most 1000, got ${limit}`)
-    await this.init()
-    const rows = await this.storage.listWorkflows({ status: filter.status, afterID: filter.afterID, limit })
-    return rows.map(toWorkflowSummary)
+  listWorkflows(filter: ListWorkflowsFilter = {}): Promise<WorkflowSummary[]> {
+    return this.client.listWorkflows(filter)
   }
 
   /**
@@ -343,13 +297,10 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
    * if there is no pending workflow with that ID.
    */
   async cancelWorkflow(id: string): Promise<boolean> {
-    validateWorkflowID(id)
-    await this.init()
-    const cancelled = await this.storage.cancelWorkflow(id, this.now())
+    const cancelled = await this.client.cancelWorkflow(id)
     if (cancelled) {
       this.active.get(id)?.controller.abort(new Error("workflow cancelled"))
       this.emit("workflowEnded", { workflowID: id, status: "cancelled" })
-      void this.resolveWaiters(id)
     }
     return cancelled
   }
@@ -359,18 +310,14 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
    * again from 0). Returns `false` if there is no failed workflow with that ID.
    */
   async retryWorkflow(id: string): Promise<boolean> {
-    validateWorkflowID(id)
-    await this.init()
-    const resumed = await this.storage.retryWorkflow(id, this.now())
+    const resumed = await this.client.retryWorkflow(id)
     if (resumed) this.requestFill()
     return resumed
   }
 
   /** Deletes ended workflows whose last change is older than `olderThanMS`; returns how many. Pending ones are kept. */
-  async deleteEndedWorkflows(olderThanMS: number): Promise<number> {
-    validatePositiveNumber(olderThanMS, "olderThanMS", { allowZero: true })
-    await this.init()
-    return this.storage.deleteEndedWorkflows(this.now() - olderThanMS)
+  deleteEndedWorkflows(olderThanMS: number): Promise<number> {
+    return this.client.deleteEndedWorkflows(olderThanMS)
   }
 
   /**
@@ -390,28 +337,17 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       for (const a of this.active.values()) a.controller.abort(new RunnerStoppedError("runner stopping"))
     }, timeoutMS)
     // Executions, claims and writes already under way finish (or release their leases) before storage closes.
-    while (this.active.size > 0 || this.reserved > 0 || this.filling || !this.inserts.idle || !this.updates.idle) {
+    while (this.active.size > 0 || this.reserved > 0 || this.filling || !this.client.insertsIdle || !this.updates.idle) {
       if (this.active.size > 0) await Promise.all([...this.active.values()].map((a) => a.done))
       else await sleep(5)
     }
     clearTimeout(grace)
     clearTimeout(this.guardTimer)
-    for (const list of this.waiters.values()) {
-      for (const waiter of list) waiter.reject(new RunnerStoppedError("runner stopped before the workflow ended"))
-    }
-    this.waiters.clear()
+    this.client.rejectWaiters(new RunnerStoppedError("runner stopped before the workflow ended"))
     if (options.closeStorage ?? true) await this.storage.close()
   }
 
   // ---- claiming and executing -------------------------------------------
-
-  private init(): Promise<void> {
-    this.initialized ??= this.storage.init().catch((error: unknown) => {
-      this.initialized = undefined
-      throw new StorageError(`storage init failed: ${errorMessage(error)}`, { cause: error })
-    })
-    return this.initialized
-  }
 
   private freeSlots(): number {
     return this.concurrency - this.active.size - this.reserved
@@ -505,7 +441,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       case "ended":
         this.prepared.delete(id)
         this.emit("workflowEnded", { workflowID: id, status: end.status })
-        if (this.waiters.has(id)) void this.resolveWaiters(id)
+        this.client.ended(id)
         return
       case "retryAt":
         this.scheduleWake(end.at)
@@ -554,7 +490,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       if (!stored) reason = "the workflow was deleted"
       else if (stored.workflow.status !== "pending") {
         reason = `the workflow is ${stored.workflow.status}`
-        void this.resolveWaiters(id)
+        this.client.ended(id)
       } else if (stored.workflow.leaseOwner === this.runnerID && stored.workflow.leaseToken !== this.token) {
         reason = `another live runner uses the same runnerID "${this.runnerID}"`
         this.reclaimOwnUntil = 0
@@ -717,58 +653,6 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private async spawn(input: SpawnWorkflowInput): Promise<SpawnedWorkflow> {
     const handle = await this.addWorkflow(input as WorkflowInput<Runners[number]>)
     return { id: handle.id, created: handle.created }
-  }
-
-  // ---- waiting for results ---------------------------------------------
-
-  private waitForEnd(id: string): Promise<WorkflowInfo> {
-    return new Promise<WorkflowInfo>((resolve, reject) => {
-      if (this.stopping) return reject(new RunnerStoppedError("runner stopped"))
-      const list = this.waiters.get(id) ?? []
-      list.push({ resolve, reject })
-      this.waiters.set(id, list)
-      void this.resolveWaiters(id)
-    })
-  }
-
-  /** Resolves the waiters of `id` if storage says it has ended. */
-  private async resolveWaiters(id: string): Promise<void> {
-    if (!this.waiters.has(id)) return
-    try {
-      const stored = await this.storage.getWorkflow(id)
-      const list = this.waiters.get(id)
-      if (!list) return
-      if (!stored) {
-        this.waiters.delete(id)
-        for (const w of list) w.reject(new ValidationError(`there is no workflow "${id}"`))
-      } else if (stored.workflow.status !== "pending") {
-        this.waiters.delete(id)
-        const info = toWorkflowInfo(stored)
-        for (const w of list) w.resolve(info)
-      }
-    } catch (error) {
-      this.storageFailed("getWorkflow", error)
-    }
-  }
-
-  /**
-   * Checks storage for waited-on workflows that end elsewhere (another runner,
-   * a cancel from another process). Local ends resolve at once without it, so
-   * a bounded number per tick keeps thousands of waiters cheap.
-   */
-  private async pollWaiters(): Promise<void> {
-    let checked = 0
-    for (const id of [...this.waiters.keys()]) {
-      if (checked >= WAITERS_POLLED_PER_TICK) break
-      if (this.active.has(id)) continue
-      checked++
-      const list = this.waiters.get(id)
-      if (!list) continue
-      // Rotate: the next tick starts with other IDs.
-      this.waiters.delete(id)
-      this.waiters.set(id, list)
-      await this.resolveWaiters(id)
-    }
   }
 
   // ---- plumbing ----------------------------------------------------------

@@ -76,12 +76,14 @@ export interface ValidatedWorkflowInput {
 /**
  * Checks `addWorkflow` input and serializes each task's data.
  *
- * @param isRegistered - whether a runner name is known to this WorkflowRunner
+ * @param isRegistered - whether a runner name is known to the caller
+ * @param registryName - who does not know an unregistered name, for its error message
  */
 export function validateWorkflowInput(
   input: unknown,
   isRegistered: (name: string) => boolean,
   maxPayloadBytes: number,
+  registryName = "this WorkflowRunner",
 ): ValidatedWorkflowInput {
   if (typeof input !== "object" || input === null) {
     throw new ValidationError(`addWorkflow takes { workflowID?, tasks }, got ${describe(input)}`)
@@ -102,7 +104,7 @@ export function validateWorkflowInput(
       throw new ValidationError(`task "${label}" must name its runner in "task", got ${describe(task)}`)
     }
     if (!isRegistered(task)) {
-      throw new ValidationError(`task "${label}" names runner "${task}", which is not registered with this WorkflowRunner`)
+      throw new ValidationError(`task "${label}" names runner "${task}", which is not registered with ${registryName}`)
     }
     return { name: label, task, data: toJSONText(data, `data of task "${label}"`, maxPayloadBytes) }
   })

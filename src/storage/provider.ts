@@ -268,6 +268,21 @@ export interface StorageProvider {
   deleteEndedWorkflows(endedBefore: number): Promise<number>
 
   /**
+   * Optional: the statuses of the given workflows, in one read; IDs with no
+   * workflow are left out. Callers pass at most 10,000 IDs. Without it,
+   * waiting for results elsewhere reads each workflow on its own.
+   */
+  getWorkflowStatuses?(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>>
+
+  /**
+   * Optional: calls `listener` when workflows may have ended because of
+   * another process (completed, failed, cancelled). Waiters of results use it
+   * to look at once instead of at their next poll; a missed call only delays
+   * them. Returns an unsubscribe function.
+   */
+  onWorkflowsEnded?(listener: () => void): () => void
+
+  /**
    * Optional: calls `listener` when claimable work may have appeared because of
    * another process (an insert, a released lease, a retry). Providers shared by
    * several processes use it to wake idle runners (Postgres LISTEN/NOTIFY);

@@ -1,0 +1,278 @@
+/**
+ * The WorkflowClient: adds, reads, cancels and retries workflows, and waits
+ * for their results, without executing anything. A web server that only
+ * starts workflows uses it with no task code at all; the WorkflowRunner
+ * builds on it and adds execution.
+ */
+import { randomUUID } from "node:crypto"
+import { RunnerStoppedError, StorageError, ValidationError } from "./errors.js"
+import { GroupCommitter } from "./group-commit.js"
+import { toWorkflowInfo, toWorkflowSummary, type WorkflowInfo, type WorkflowSummary } from "./info.js"
+import { errorMessage, type Logger } from "./logger.js"
+import { ResultWaiters } from "./result-waiters.js"
+import type { NewWorkflow, StorageProvider, WorkflowStatus } from "./storage/provider.js"
+import { WORKFLOW_STATUSES } from "./storage/provider.js"
+import type { TaskRunner } from "./task.js"
+import { validatePositiveNumber, validateWorkflowID, validateWorkflowInput } from "./validate.js"
+
+/** The loosest TaskRunner type: every typed runner is one. */
+export type AnyTaskRunner = TaskRunner<unknown, unknown, string, unknown>
+
+/** A task entry of `addWorkflow`, typed by the runners a WorkflowRunner (or a typed WorkflowClient) knows. */
+export type TaskSpec<R extends AnyTaskRunner> = R extends TaskRunner<infer In, unknown, infer N, unknown>
+  ? { task: N } & (undefined extends In ? { data?: In } : { data: In })
+  : never
+
+/** Input of `addWorkflow`. */
+export interface WorkflowInput<R extends AnyTaskRunner = AnyTaskRunner> {
+  /** Unique ID; a random UUID when omitted. Adding an existing ID changes nothing. */
+  workflowID?: string
+  /** The tasks, run in the order given; each key is the task's label. */
+  tasks: Record<string, TaskSpec<R>>
+}
+
+/** What `addWorkflow` returns once the workflow is durably stored. */
+export interface WorkflowHandle {
+  /** The workflow's ID. */
+  readonly id: string
+  /** `true` if this call created it, `false` if a workflow with this ID existed (it was left unchanged). */
+  readonly created: boolean
+  /** Waits until the workflow has ended (completed, failed or cancelled), wherever it runs, and returns it. */
+  result(): Promise<WorkflowInfo>
+}
+
+/** Filter of `listWorkflows`. */
+export interface ListWorkflowsFilter {
+  status?: WorkflowStatus
+  /** Continue after this ID (the last ID of the previous page). */
+  afterID?: string
+  /** Page size, 1 to 1,000. Default 100. */
+  limit?: number
+}
+
+/** Options of a {@link WorkflowClient}. */
+export interface WorkflowClientOptions {
+  /** Where workflows are stored. */
+  storageProvider: StorageProvider
+  /**
+   * Names of the task runners that exist somewhere (in the processes that run
+   * workflows). When given, `addWorkflow` refuses a task naming any other;
+   * when omitted, any name is accepted, and a task naming a runner nobody has
+   * stays pending until a runner that has it runs.
+   */
+  knownTasks?: readonly string[]
+  /** Largest JSON of a task's data, in bytes. Default 1 MiB. Keep it equal to the runners'. */
+  maxPayloadBytes?: number
+  /** How often `result()` reads storage for workflows that end in other processes. Default 1,000 ms. */
+  pollIntervalMS?: number
+  /** Where to log storage errors of `result()` polling; nothing is logged without one. */
+  logger?: Logger
+  /** The clock, for tests. Default `Date.now`. */
+  clock?: () => number
+}
+
+/** Options of {@link WorkflowClient.close}. */
+export interface CloseOptions {
+  /** Close the storage provider too. Default `true`. */
+  closeStorage?: boolean
+}
+
+/** What a runner lends the client it builds on (internal). */
+interface ClientInternals {
+  /** Checks runner names in `addWorkflow`, with a message naming who does not know a runner. */
+  isRegistered?: (name: string) => boolean
+  registryName?: string
+  onStorageError?: (operation: string, error: unknown) => void
+}
+
+/**
+ * Adds and reads durable workflows without running them.
+ *
+ * Typed from the runners' types without importing their code:
+ * `new WorkflowClient<typeof runners>({ … })` with `import type`, so that
+ * `addWorkflow` checks each task's runner name and `data`.
+ *
+ * @typeParam Runners - the task runners workflows may name (types only)
+ */
+export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = readonly AnyTaskRunner[]> {
+  /** Where workflows are stored. */
+  readonly storage: StorageProvider
+  private readonly maxPayloadBytes: number
+  private readonly isRegistered: (name: string) => boolean
+  private readonly registryName: string
+  private readonly now: () => number
+  private readonly inserts: GroupCommitter<NewWorkflow, boolean>
+  private readonly waiters: ResultWaiters
+  private initialized: Promise<void> | undefined
+  private closed = false
+
+  constructor(options: WorkflowClientOptions, internals: ClientInternals = {}) {
+    if (typeof options !== "object" || options === null) throw new ValidationError("WorkflowClient needs an options object")
+    const storage = options.storageProvider as StorageProvider | undefined
+    if (!storage || typeof storage.insertWorkflowsAndTasks !== "function") {
+      throw new ValidationError("storageProvider is required: for example new SQLiteStorageProvider(\"workflows.sqlite\")")
+    }
+    this.storage = storage
+    this.maxPayloadBytes = validatePositiveNumber(options.maxPayloadBytes ?? 1_048_576, "maxPayloadBytes", { integer: true })
+    const pollIntervalMS = validatePositiveNumber(options.pollIntervalMS ?? 1_000, "pollIntervalMS")
+    if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
+    this.now = options.clock ?? Date.now
+    if (internals.isRegistered) {
+      this.isRegistered = internals.isRegistered
+      this.registryName = internals.registryName ?? "this WorkflowRunner"
+    } else if (options.knownTasks !== undefined) {
+      const known = validateKnownTasks(options.knownTasks)
+      this.isRegistered = (name) => known.has(name)
+      this.registryName = "this WorkflowClient (knownTasks)"
+    } else {
+      this.isRegistered = () => true
+      this.registryName = "this WorkflowClient (knownTasks)"
+    }
+    const maxInFlight = storage.writeBatchesInFlight ?? 1
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+      throw new ValidationError(`storageProvider.writeBatchesInFlight must be an integer >= 1, got ${String(maxInFlight)}`)
+    }
+    this.inserts = new GroupCommitter((batch) => this.storage.insertWorkflowsAndTasks(batch), { maxInFlight, keyOf: (w) => w.id })
+    const logger = options.logger ?? {}
+    const onStorageError =
+      internals.onStorageError ??
+      ((operation: string, error: unknown) => logger.error?.(`storage ${operation} failed: ${errorMessage(error)}`, { operation }))
+    this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError)
+  }
+
+  /**
+   * Durably stores a workflow and all its tasks in one atomic write, then
+   * returns. A runner with the named task runners executes it.
+   *
+   * @throws ValidationError / SerializationError for bad input (nothing written)
+   * @throws StorageError if storage failed (the workflow may or may not exist; adding again is safe)
+   */
+  async addWorkflow(input: WorkflowInput<Runners[number]>): Promise<WorkflowHandle> {
+    if (this.closed) throw new RunnerStoppedError("this client was closed; it accepts no new workflows")
+    const workflow = this.prepareWorkflow(input)
+    await this.init()
+    const created = await this.insert(workflow)
+    return this.handle(workflow.id, created)
+  }
+
+  /** Reads a workflow and its tasks, or `null` if there is none. */
+  async getWorkflow(id: string): Promise<WorkflowInfo | null> {
+    validateWorkflowID(id)
+    await this.init()
+    const stored = await this.storage.getWorkflow(id)
+    return stored ? toWorkflowInfo(stored) : null
+  }
+
+  /** Lists workflows in ID order, a page at a time. */
+  async listWorkflows(filter: ListWorkflowsFilter = {}): Promise<WorkflowSummary[]> {
+    if (typeof filter !== "object" || filter === null) throw new ValidationError("listWorkflows takes a filter object")
+    if (filter.status !== undefined && !WORKFLOW_STATUSES.includes(filter.status)) {
+      throw new ValidationError(`status must be one of ${WORKFLOW_STATUSES.join(", ")}, got ${JSON.stringify(filter.status)}`)
+    }
+    if (filter.afterID !== undefined) validateWorkflowID(filter.afterID, "afterID")
+    const limit = validatePositiveNumber(filter.limit ?? 100, "limit", { integer: true })
+    if (limit > 1_000) throw new ValidationError(`limit must be at most 1000, got ${limit}`)
+    await this.init()
+    const rows = await this.storage.listWorkflows({ status: filter.status, afterID: filter.afterID, limit })
+    return rows.map(toWorkflowSummary)
+  }
+
+  /**
+   * Cancels a pending workflow wherever it runs: it becomes `cancelled`, the
+   * runner executing it fires its running task's signal, and no further task
+   * starts. Returns `false` if there is no pending workflow with that ID.
+   */
+  async cancelWorkflow(id: string): Promise<boolean> {
+    validateWorkflowID(id)
+    await this.init()
+    const cancelled = await this.storage.cancelWorkflow(id, this.now())
+    if (cancelled) this.waiters.ended(id)
+    return cancelled
+  }
+
+  /**
+   * Resumes a failed workflow from the task that failed (its attempts start
+   * again from 0). Returns `false` if there is no failed workflow with that ID.
+   */
+  async retryWorkflow(id: string): Promise<boolean> {
+    validateWorkflowID(id)
+    await this.init()
+    return this.storage.retryWorkflow(id, this.now())
+  }
+
+  /** Deletes ended workflows whose last change is older than `olderThanMS`; returns how many. Pending ones are kept. */
+  async deleteEndedWorkflows(olderThanMS: number): Promise<number> {
+    validatePositiveNumber(olderThanMS, "olderThanMS", { allowZero: true })
+    await this.init()
+    return this.storage.deleteEndedWorkflows(this.now() - olderThanMS)
+  }
+
+  /**
+   * Closes the client: waiting `result()` calls reject, later calls are
+   * refused, and storage is closed unless `closeStorage` is `false`. Adds
+   * under way finish first.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.waiters.close(new RunnerStoppedError("the client was closed before the workflow ended"))
+    while (!this.inserts.idle) await new Promise((resolve) => setTimeout(resolve, 5))
+    if (options.closeStorage ?? true) await this.storage.close()
+  }
+
+  // ---- for the WorkflowRunner built on this client (not part of the public API) ----
+
+  /** @internal Checks `addWorkflow` input and builds the row to insert (nothing is written). */
+  prepareWorkflow(input: WorkflowInput<Runners[number]>): NewWorkflow {
+    const valid = validateWorkflowInput(input, this.isRegistered, this.maxPayloadBytes, this.registryName)
+    return { id: valid.id ?? randomUUID(), now: this.now(), tasks: valid.tasks }
+  }
+
+  /** @internal Inserts through group commit; `true` if created. Storage errors become StorageErrors. */
+  async insert(workflow: NewWorkflow): Promise<boolean> {
+    try {
+      return await this.inserts.submit(workflow)
+    } catch (error) {
+      throw new StorageError(`could not store workflow "${workflow.id}": ${errorMessage(error)}`, { cause: error })
+    }
+  }
+
+  /** @internal The handle of a stored workflow. */
+  handle(id: string, created: boolean): WorkflowHandle {
+    return { id, created, result: () => this.waiters.wait(id) }
+  }
+
+  /** @internal Tells result waiters that `id` ended in this process. */
+  ended(id: string): void {
+    this.waiters.ended(id)
+  }
+
+  /** @internal Rejects every waiting `result()` (the runner stopped). */
+  rejectWaiters(error: Error): void {
+    this.waiters.close(error)
+  }
+
+  /** @internal Whether inserts are under way. */
+  get insertsIdle(): boolean {
+    return this.inserts.idle
+  }
+
+  /** @internal Creates tables on first use; a failure is retried by the next call. */
+  init(): Promise<void> {
+    this.initialized ??= this.storage.init().catch((error: unknown) => {
+      this.initialized = undefined
+      throw new StorageError(`storage init failed: ${errorMessage(error)}`, { cause: error })
+    })
+    return this.initialized
+  }
+}
+
+function validateKnownTasks(names: unknown): Set<string> {
+  if (!Array.isArray(names)) throw new ValidationError("knownTasks must be an array of task runner names")
+  const known = new Set<string>()
+  names.forEach((name: unknown, i) => {
+    if (typeof name !== "string" || name === "") throw new ValidationError(`knownTasks[${i}] must be a non-empty string`)
+    known.add(name)
+  })
+  return known
+}

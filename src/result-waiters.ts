@@ -1,0 +1,156 @@
+/**
+ * The callers of `handle.result()`: who waits for which workflow, and how
+ * they learn that it ended, here or in another process.
+ *
+ * A workflow that ends in this process is reported with {@link ResultWaiters.ended}
+ * and resolves at once. One that ends elsewhere (another runner, a cancel from
+ * another process) is found by polling: one batch read of the statuses of
+ * every waited workflow per poll, however many there are, then one read of
+ * each that ended. Providers that can tell when workflows end elsewhere
+ * (Postgres NOTIFY) wake the poll early.
+ */
+import { RunnerStoppedError, ValidationError } from "./errors.js"
+import { toWorkflowInfo, type WorkflowInfo } from "./info.js"
+import type { StorageProvider, WorkflowStatus } from "./storage/provider.js"
+
+interface Waiter {
+  resolve(info: WorkflowInfo): void
+  reject(error: unknown): void
+}
+
+/** Largest number of IDs in one status read: keeps each statement's parameters within every database's limits. */
+const STATUS_READ_CHUNK = 10_000
+
+/** Waiters of workflow ends, resolved from storage. */
+export class ResultWaiters {
+  private readonly waiters = new Map<string, Waiter[]>()
+  private timer: NodeJS.Timeout | undefined
+  private polling: Promise<void> | undefined
+  private pollAgain = false
+  private closedWith: Error | undefined
+  private unsubscribe: (() => void) | undefined
+
+  /**
+   * @param storage - where the workflows are
+   * @param pollIntervalMS - how often storage is read while anyone waits
+   * @param onStorageError - told of a failed read (the next poll tries again)
+   */
+  constructor(
+    private readonly storage: StorageProvider,
+    private readonly pollIntervalMS: number,
+    private readonly onStorageError: (operation: string, error: unknown) => void,
+  ) {}
+
+  /** How many workflows are waited for. */
+  get size(): number {
+    return this.waiters.size
+  }
+
+  /** Resolves once workflow `id` has ended, with the workflow as stored then. */
+  wait(id: string): Promise<WorkflowInfo> {
+    return new Promise<WorkflowInfo>((resolve, reject) => {
+      if (this.closedWith) return reject(this.closedWith)
+      const list = this.waiters.get(id)
+      if (list) list.push({ resolve, reject })
+      else this.waiters.set(id, [{ resolve, reject }])
+      this.unsubscribe ??= this.storage.onWorkflowsEnded?.(() => this.requestPoll())
+      this.arm()
+      // It may have ended already: look at once rather than a poll interval later.
+      void this.settle(id)
+    })
+  }
+
+  /** Tells the waiters of `id` that it ended in this process (nothing happens if nobody waits). */
+  ended(id: string): void {
+    if (this.waiters.has(id)) void this.settle(id)
+  }
+
+  /** Rejects every waiter with `error` and stops polling; later waits reject at once. */
+  close(error: Error = new RunnerStoppedError("stopped before the workflow ended")): void {
+    this.closedWith = error
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
+    for (const list of this.waiters.values()) for (const w of list) w.reject(error)
+    this.waiters.clear()
+  }
+
+  private arm(): void {
+    if (this.timer || this.closedWith || this.waiters.size === 0) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.requestPoll()
+    }, this.pollIntervalMS)
+  }
+
+  private requestPoll(): void {
+    if (this.polling) {
+      this.pollAgain = true
+      return
+    }
+    this.polling = this.poll().finally(() => {
+      this.polling = undefined
+      if (this.pollAgain) {
+        this.pollAgain = false
+        this.requestPoll()
+      } else this.arm()
+    })
+  }
+
+  /** One batch read of the statuses of all waited workflows; those that ended are read and resolved. */
+  private async poll(): Promise<void> {
+    const ids = [...this.waiters.keys()]
+    if (ids.length === 0) return
+    let statuses: Array<{ id: string; status: WorkflowStatus }>
+    try {
+      statuses = await this.readStatuses(ids)
+    } catch (error) {
+      this.onStorageError("getWorkflowStatuses", error)
+      return
+    }
+    const found = new Set<string>()
+    const ended: string[] = []
+    for (const { id, status } of statuses) {
+      found.add(id)
+      if (status !== "pending") ended.push(id)
+    }
+    for (const id of ids) if (!found.has(id)) ended.push(id)
+    await Promise.all(ended.map((id) => this.settle(id)))
+  }
+
+  private async readStatuses(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>> {
+    const storage = this.storage
+    if (!storage.getWorkflowStatuses) {
+      // A provider without the batch read: one read per workflow.
+      const rows = await Promise.all(ids.map(async (id) => (await storage.getWorkflow(id))?.workflow))
+      return rows.filter((w) => w !== undefined).map((w) => ({ id: w.id, status: w.status }))
+    }
+    if (ids.length <= STATUS_READ_CHUNK) return storage.getWorkflowStatuses(ids)
+    const all: Array<{ id: string; status: WorkflowStatus }> = []
+    for (let i = 0; i < ids.length; i += STATUS_READ_CHUNK) all.push(...(await storage.getWorkflowStatuses(ids.slice(i, i + STATUS_READ_CHUNK))))
+    return all
+  }
+
+  /** Resolves the waiters of `id` if storage says it has ended (rejects them if it does not exist). */
+  private async settle(id: string): Promise<void> {
+    if (!this.waiters.has(id)) return
+    let stored
+    try {
+      stored = await this.storage.getWorkflow(id)
+    } catch (error) {
+      this.onStorageError("getWorkflow", error)
+      return
+    }
+    const list = this.waiters.get(id)
+    if (!list) return
+    if (!stored) {
+      this.waiters.delete(id)
+      for (const w of list) w.reject(new ValidationError(`there is no workflow "${id}"`))
+    } else if (stored.workflow.status !== "pending") {
+      this.waiters.delete(id)
+      const info = toWorkflowInfo(stored)
+      for (const w of list) w.resolve(info)
+    }
+  }
+}
