@@ -103,9 +103,11 @@ export async function executeSuspect(
     )
     const commit = env.commit
     if (!(await commit({ workflowID, token: env.token, now: env.now(), crashes: crashes + 1 }))) return { kind: "fenced" }
-    // The lane is freed once the task's outcome is stored (or the execution ends without one).
+    // The lane is freed once the task's outcome is stored (or the execution ends without one): the execution
+    // runs in an environment layered over the runner's whose commit says when that happened.
     let outcomeWritten = false
-    env.commit = async (update) => {
+    const lane: ExecutionEnvironment = Object.create(env) as ExecutionEnvironment
+    lane.commit = async (update) => {
       try {
         return await commit(update)
       } finally {
@@ -113,7 +115,7 @@ export async function executeSuspect(
         free()
       }
     }
-    const end = await execute(env, claimed, signal)
+    const end = await execute(lane, claimed, signal)
     if (end.kind === "interrupted" && !outcomeWritten) {
       // Stopped (stop, cancel, a lease that could not be renewed) with this process alive: the attempt
       // took no runner down, so the count goes back. Fenced or refused if the lease is gone: then it stays.

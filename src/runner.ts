@@ -1,7 +1,9 @@
 /**
- * The WorkflowRunner: adds workflows, claims and leases them, runs them within
- * a concurrency limit, keeps its leases alive, and answers questions about
- * stored workflows.
+ * The WorkflowRunner: a WorkflowClient that also executes. It wires the
+ * runtime's parts together: the claim loop (src/runtime/claim-loop.ts), the
+ * lease keeper (lease-keeper.ts), the completer (completer.ts), one
+ * workflow's execution (src/execute.ts, wrapped by crash-loop protection),
+ * and background services (src/services/).
  */
 import { randomUUID } from "node:crypto"
 import { EventEmitter } from "node:events"
@@ -15,11 +17,16 @@ import {
 import { RunnerStoppedError, ValidationError } from "./errors.js"
 import type { RunnerEventMap } from "./events.js"
 import { executeWorkflow, type ExecutionEnd, type ExecutionEnvironment } from "./execute.js"
-import { GroupCommitter } from "./group-commit.js"
 import { SuspectLane, executeSuspect, isSuspect } from "./crash-loop.js"
 import type { WorkflowInfo, WorkflowSummary } from "./info.js"
 import { errorMessage, type Logger } from "./logger.js"
-import type { StorageProvider, TaskStatusUpdate, WorkflowWithTasks } from "./storage/provider.js"
+import { ClaimLoop } from "./runtime/claim-loop.js"
+import { Completer } from "./runtime/completer.js"
+import { LeaseKeeper, type ActiveExecution } from "./runtime/lease-keeper.js"
+import { sleep, type StorageHealth } from "./runtime/storage-health.js"
+import { RetentionService } from "./services/retention.js"
+import type { Service } from "./services/service.js"
+import type { StorageProvider, WorkflowWithTasks } from "./storage/provider.js"
 import { newWorkflowRows } from "./storage/rows.js"
 import type { RetryPolicy, SpawnWorkflowInput, SpawnedWorkflow, TaskRunner } from "./task.js"
 import { validatePositiveNumber, validateRetryPolicy, validateTaskRunners, validateWorkflowID } from "./validate.js"
@@ -80,29 +87,6 @@ export interface StopOptions {
   closeStorage?: boolean
 }
 
-interface ActiveWorkflow {
-  controller: AbortController
-  leaseExpiresAt: number
-  done: Promise<void>
-  /**
-   * Set when this process claimed the workflow again while this execution
-   * still ran (its lease had lapsed, so another runner may have written
-   * meanwhile). The lease token is the same, so storage cannot fence this
-   * execution: the runner refuses its writes instead.
-   */
-  superseded: boolean
-  /** Set when a renewal found the lease gone (taken over, cancelled, deleted): reported as `leaseLost` when the execution ends. */
-  leaseLost: boolean
-}
-
-/** A fenced write of one execution, refused locally if that execution may no longer own the workflow. */
-interface ExecutionWrite {
-  update: TaskStatusUpdate
-  owned(): boolean
-}
-
-const STORAGE_BACKOFF_MIN_MS = 50
-const STORAGE_BACKOFF_MAX_MS = 5_000
 const PREPARED_CACHE_LIMIT = 10_000
 
 /**
@@ -119,43 +103,22 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly storage: StorageProvider
   private readonly runners: Map<string, TaskRunner>
   private readonly logger: Logger
-  private readonly retryDelayMS: number
-  private readonly defaultRetry: RetryPolicy | undefined
-  private readonly leaseMS: number
-  private readonly heartbeatMS: number
-  /** The lease guard fires a task's signal this long before its lease, as last renewed, expires. */
-  private readonly leaseMargin: number
-  private readonly concurrency: number
-  private readonly pollIntervalMS: number
-  private readonly maxPayloadBytes: number
-  private readonly retentionMS: number | undefined
   private readonly maxCrashes: number
   private readonly suspects: SuspectLane
   private readonly now: () => number
 
-  private readonly active = new Map<string, ActiveWorkflow>()
-  private readonly prepared = new Map<string, Map<string, unknown>>()
   /** Adds, reads and waits for results: everything but execution. */
   private readonly client: WorkflowClient<Runners>
-  private readonly updates: GroupCommitter<ExecutionWrite, boolean>
-  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly health: StorageHealth
+  private readonly leases: LeaseKeeper
+  private readonly claims: ClaimLoop
+  private readonly completer: Completer
+  private readonly services: Service[] = []
+  private readonly active = new Map<string, ActiveExecution>()
+  private readonly prepared = new Map<string, Map<string, unknown>>()
   private readonly environment: ExecutionEnvironment
-  private started = false
   private stopping = false
-  private reserved = 0
-  private filling = false
-  private refillRequested = false
-  private wakeAt = Infinity
-  private wakeTimer: NodeJS.Timeout | undefined
-  private guardAt = Infinity
-  private guardTimer: NodeJS.Timeout | undefined
-  private heartbeatInFlight = false
-  private renewalFailing = false
-  private claimsPausedUntil = 0
   private storageFailures = 0
-  /** Until when claims also take leases held by this runnerID under another token (an earlier life's). */
-  private reclaimOwnUntil = 0
-  private unsubscribe: (() => void) | undefined
 
   constructor(options: WorkflowRunnerOptions<Runners>) {
     super()
@@ -167,48 +130,71 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.storage = storage
     this.runners = validateTaskRunners(options.taskRunners)
     this.logger = options.logger ?? {}
-    this.retryDelayMS = validatePositiveNumber(options.retryDelayMS ?? 5_000, "retryDelayMS", { allowZero: true })
-    this.defaultRetry = validateRetryPolicy(options.retry, "retry")
+    const retryDelayMS = validatePositiveNumber(options.retryDelayMS ?? 5_000, "retryDelayMS", { allowZero: true })
+    const defaultRetry = validateRetryPolicy(options.retry, "retry")
     this.runnerID = validateWorkflowID(options.runnerID ?? "local", "runnerID")
-    this.leaseMS = validatePositiveNumber(options.leaseMS ?? 30_000, "leaseMS")
-    this.heartbeatMS = validatePositiveNumber(options.heartbeatMS ?? this.leaseMS / 3, "heartbeatMS")
-    if (this.heartbeatMS >= this.leaseMS) {
-      throw new ValidationError(`heartbeatMS (${this.heartbeatMS}) must be less than leaseMS (${this.leaseMS}), or leases lapse between renewals`)
+    const leaseMS = validatePositiveNumber(options.leaseMS ?? 30_000, "leaseMS")
+    const heartbeatMS = validatePositiveNumber(options.heartbeatMS ?? leaseMS / 3, "heartbeatMS")
+    if (heartbeatMS >= leaseMS) {
+      throw new ValidationError(`heartbeatMS (${heartbeatMS}) must be less than leaseMS (${leaseMS}), or leases lapse between renewals`)
     }
-    this.leaseMargin = Math.min(this.heartbeatMS, this.leaseMS - this.heartbeatMS) / 2
-    this.concurrency = validatePositiveNumber(options.concurrency ?? 100, "concurrency", { integer: true })
-    this.pollIntervalMS = validatePositiveNumber(options.pollIntervalMS ?? 1_000, "pollIntervalMS")
-    this.maxPayloadBytes = validatePositiveNumber(options.maxPayloadBytes ?? 1_048_576, "maxPayloadBytes", { integer: true })
-    this.retentionMS =
-      options.retentionMS === undefined ? undefined : validatePositiveNumber(options.retentionMS, "retentionMS")
-    this.suspects = new SuspectLane(this.leaseMS)
+    const concurrency = validatePositiveNumber(options.concurrency ?? 100, "concurrency", { integer: true })
+    const pollIntervalMS = validatePositiveNumber(options.pollIntervalMS ?? 1_000, "pollIntervalMS")
+    const maxPayloadBytes = validatePositiveNumber(options.maxPayloadBytes ?? 1_048_576, "maxPayloadBytes", { integer: true })
+    const retentionMS = options.retentionMS === undefined ? undefined : validatePositiveNumber(options.retentionMS, "retentionMS")
+    this.suspects = new SuspectLane(leaseMS)
     this.maxCrashes =
       options.maxCrashes === Infinity ? Infinity : validatePositiveNumber(options.maxCrashes ?? 5, "maxCrashes", { integer: true })
     if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
-    this.now = options.clock ?? Date.now
+    const now = options.clock ?? Date.now
+    this.now = now
 
     const maxInFlight = storage.writeBatchesInFlight ?? 1
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
       throw new ValidationError(`storageProvider.writeBatchesInFlight must be an integer >= 1, got ${String(maxInFlight)}`)
     }
+    this.health = {
+      failed: (operation, error) => this.storageFailed(operation, error),
+      recovered: () => this.storageRecovered(),
+      stopping: () => this.stopping,
+    }
     this.client = new WorkflowClient<Runners>(
-      { storageProvider: storage, maxPayloadBytes: this.maxPayloadBytes, pollIntervalMS: this.pollIntervalMS, clock: this.now },
-      {
-        isRegistered: (name) => this.runners.has(name),
-        registryName: "this WorkflowRunner",
-        onStorageError: (operation, error) => this.storageFailed(operation, error),
-      },
+      { storageProvider: storage, maxPayloadBytes, pollIntervalMS, clock: now },
+      { isRegistered: (name) => this.runners.has(name), registryName: "this WorkflowRunner", onStorageError: this.health.failed },
     )
-    this.updates = new GroupCommitter((batch) => this.writeOwned(batch), { maxInFlight, keyOf: (w) => w.update.workflowID })
+    this.leases = new LeaseKeeper({
+      storage,
+      runnerID: this.runnerID,
+      token: this.token,
+      leaseMS,
+      heartbeatMS,
+      now,
+      logger: this.logger,
+      health: this.health,
+      active: this.active,
+    })
+    this.claims = new ClaimLoop({
+      storage,
+      leases: this.leases,
+      health: this.health,
+      concurrency,
+      pollIntervalMS,
+      now,
+      executing: () => this.active.size,
+      execute: (claimed) => this.startExecution(claimed),
+      release: (ids) => this.release(ids),
+    })
+    this.completer = new Completer(storage, this.health)
+    if (retentionMS !== undefined) this.services.push(new RetentionService(retentionMS, (age) => this.deleteEndedWorkflows(age)))
     this.environment = {
       runners: this.runners,
       token: this.token,
       logger: this.logger,
-      maxPayloadBytes: this.maxPayloadBytes,
-      retryDelayMS: this.retryDelayMS,
-      defaultRetry: this.defaultRetry,
-      now: this.now,
-      commit: (update) => this.commitUpdate({ update, owned: () => true }),
+      maxPayloadBytes,
+      retryDelayMS,
+      defaultRetry,
+      now,
+      commit: (update) => this.completer.commit({ update, owned: () => true }),
       preparedFor: (id) => this.preparedFor(id),
       addWorkflow: (input) => this.spawn(input),
       emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
@@ -226,19 +212,10 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   async recover(): Promise<void> {
     if (this.stopping) throw new RunnerStoppedError("this runner was stopped; create a new WorkflowRunner")
     await this.client.init()
-    if (this.started) return
-    this.started = true
-    // An earlier life's leases run out within leaseMS of its death, so taking them early only matters that long;
-    // past it, reclaiming would only steal from a live runner that shares our runnerID.
-    this.reclaimOwnUntil = this.now() + this.leaseMS
-    this.unsubscribe = this.storage.onWorkAvailable?.(() => this.requestFill())
-    this.every(this.heartbeatMS, () => this.heartbeat())
-    this.every(this.pollIntervalMS, () => this.requestFill())
-    if (this.retentionMS !== undefined) {
-      const retentionMS = this.retentionMS
-      this.every(Math.min(Math.max(retentionMS / 10, 1_000), 3_600_000), () => void this.deleteEndedWorkflows(retentionMS).catch(() => {}))
-    }
-    await this.fill()
+    if (this.claims.running || this.stopping) return
+    this.leases.start()
+    for (const service of this.services) service.start()
+    await this.claims.start()
   }
 
   /**
@@ -253,23 +230,20 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const workflow = this.client.prepareWorkflow(input)
     await this.client.init()
     const id = workflow.id
-    const claimNow = this.started && !this.stopping && this.freeSlots() > 0
-    if (claimNow) {
-      this.reserved++
-      workflow.lease = { owner: this.runnerID, token: this.token, expiresAt: workflow.now + this.leaseMS }
-    }
+    const claimNow = !this.stopping && this.claims.reserve()
+    if (claimNow) workflow.lease = this.leases.grant(workflow.now)
     let created: boolean
     try {
       created = await this.client.insert(workflow)
     } catch (error) {
       if (claimNow) {
         await this.releaseOrphanedLease(id)
-        this.reserved--
+        this.claims.unreserve()
       }
       throw error
     }
     if (claimNow) {
-      this.reserved--
+      this.claims.unreserve()
       if (created && this.stopping) await this.release([id])
       else if (created) this.startExecution(newWorkflowRows(workflow))
     }
@@ -311,7 +285,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
    */
   async retryWorkflow(id: string): Promise<boolean> {
     const resumed = await this.client.retryWorkflow(id)
-    if (resumed) this.requestFill()
+    if (resumed) this.claims.requestFill()
     return resumed
   }
 
@@ -329,73 +303,24 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const timeoutMS = validatePositiveNumber(options.timeoutMS ?? 10_000, "timeoutMS", { allowZero: true })
     if (this.stopping) return
     this.stopping = true
-    for (const timer of this.timers) clearInterval(timer)
-    this.timers.clear()
-    clearTimeout(this.wakeTimer)
-    this.unsubscribe?.()
+    this.claims.stop()
+    this.leases.stopRenewing()
+    for (const service of this.services) service.stop()
     const grace = setTimeout(() => {
       for (const a of this.active.values()) a.controller.abort(new RunnerStoppedError("runner stopping"))
     }, timeoutMS)
     // Executions, claims and writes already under way finish (or release their leases) before storage closes.
-    while (this.active.size > 0 || this.reserved > 0 || this.filling || !this.client.insertsIdle || !this.updates.idle) {
+    while (this.active.size > 0 || this.claims.busy || !this.client.insertsIdle || !this.completer.idle) {
       if (this.active.size > 0) await Promise.all([...this.active.values()].map((a) => a.done))
       else await sleep(5)
     }
     clearTimeout(grace)
-    clearTimeout(this.guardTimer)
+    this.leases.stop()
     this.client.rejectWaiters(new RunnerStoppedError("runner stopped before the workflow ended"))
     if (options.closeStorage ?? true) await this.storage.close()
   }
 
-  // ---- claiming and executing -------------------------------------------
-
-  private freeSlots(): number {
-    return this.concurrency - this.active.size - this.reserved
-  }
-
-  private requestFill(): void {
-    if (this.filling) this.refillRequested = true
-    else void this.fill()
-  }
-
-  /** Claims work until the concurrency limit is reached or nothing is claimable. */
-  private async fill(): Promise<void> {
-    if (!this.started || this.stopping || this.now() < this.claimsPausedUntil) return
-    if (this.filling) {
-      this.refillRequested = true
-      return
-    }
-    this.filling = true
-    try {
-      do {
-        this.refillRequested = false
-        for (;;) {
-          const free = this.freeSlots()
-          if (free <= 0 || this.stopping) break
-          const now = this.now()
-          const claimed = await this.storage.claimWorkflows({
-            lease: { owner: this.runnerID, token: this.token, expiresAt: now + this.leaseMS },
-            now,
-            limit: free,
-            reclaimOwn: now < this.reclaimOwnUntil,
-          })
-          this.storageRecovered()
-          for (const workflow of claimed) {
-            if (this.stopping) {
-              await this.release([workflow.workflow.id])
-              continue
-            }
-            this.startExecution(workflow)
-          }
-          if (claimed.length < free) break
-        }
-      } while (this.refillRequested && !this.stopping)
-    } catch (error) {
-      this.storageFailed("claimWorkflows", error)
-    } finally {
-      this.filling = false
-    }
-  }
+  // ---- executing ---------------------------------------------------------
 
   private startExecution(claimed: WorkflowWithTasks): void {
     const id = claimed.workflow.id
@@ -412,15 +337,13 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       return
     }
     const controller = new AbortController()
-    const entry: ActiveWorkflow = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false, leaseLost: false }
-    // Writes stop a little before the lease as last renewed ends: past it, another runner may own the workflow.
-    const owned = () => !entry.superseded && entry.leaseExpiresAt - this.leaseMargin / 2 > this.now()
+    const entry: ActiveExecution = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false, leaseLost: false }
     // Inherits the shared environment rather than copying it for each workflow.
     const environment: ExecutionEnvironment = Object.create(this.environment) as ExecutionEnvironment
-    environment.commit = (update) => this.commitUpdate({ update, owned })
-    environment.mayStartTask = () => !this.stopping && entry.leaseExpiresAt - this.heartbeatMS > this.now()
+    environment.commit = (update) => this.completer.commit({ update, owned: () => this.leases.owns(entry) })
+    environment.mayStartTask = () => !this.stopping && this.leases.mayStartTask(entry)
     this.active.set(id, entry)
-    this.armLeaseGuard(entry.leaseExpiresAt - this.leaseMargin)
+    this.leases.watch(entry)
     const execution = isSuspect(claimed, this.maxCrashes)
       ? executeSuspect(environment, claimed, controller.signal, this.suspects, this.maxCrashes, executeWorkflow)
       : executeWorkflow(environment, claimed, controller.signal)
@@ -432,7 +355,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       })
       .finally(() => {
         this.active.delete(id)
-        if (!this.stopping) this.requestFill()
+        if (!this.stopping) this.claims.requestFill()
       })
   }
 
@@ -444,7 +367,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         this.client.ended(id)
         return
       case "retryAt":
-        this.scheduleWake(end.at)
+        this.claims.wakeAt(end.at)
         return
       case "fenced":
         this.prepared.delete(id)
@@ -470,7 +393,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private async releaseOrphanedLease(id: string): Promise<void> {
     if (this.active.has(id)) return
     await this.release([id])
-    this.requestFill()
+    this.claims.requestFill()
   }
 
   private async release(ids: string[]): Promise<void> {
@@ -493,7 +416,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         this.client.ended(id)
       } else if (stored.workflow.leaseOwner === this.runnerID && stored.workflow.leaseToken !== this.token) {
         reason = `another live runner uses the same runnerID "${this.runnerID}"`
-        this.reclaimOwnUntil = 0
+        this.leases.stopReclaimingOwn()
         this.logger.error?.(
           `two live runners share runnerID "${this.runnerID}": give each process its own runnerID (fencing kept state safe)`,
           { workflowID: id },
@@ -504,137 +427,6 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     }
     this.logger.warn?.(`lost the lease of workflow "${id}": ${reason}; dropping it here`, { workflowID: id })
     this.emit("leaseLost", { workflowID: id, reason })
-  }
-
-  private scheduleWake(at: number): void {
-    if (this.stopping || at >= this.wakeAt) return
-    clearTimeout(this.wakeTimer)
-    this.wakeAt = at
-    this.wakeTimer = setTimeout(() => {
-      this.wakeAt = Infinity
-      this.wakeTimer = undefined
-      this.requestFill()
-    }, Math.max(0, at - this.now()))
-  }
-
-  /** Renews every lease this process holds in one write; fires the signal of any it lost. */
-  private async heartbeat(): Promise<void> {
-    this.guardLeases()
-    // One renewal at a time: while one hangs, the lease guard stops what would outlive its lease.
-    if (this.heartbeatInFlight) this.renewalFailing = true
-    if (this.active.size === 0 || this.heartbeatInFlight) return
-    const ids = [...this.active.keys()]
-    const now = this.now()
-    const expiresAt = now + this.leaseMS
-    this.heartbeatInFlight = true
-    try {
-      const renewed = new Set(await this.storage.renewLeases({ token: this.token, workflowIDs: ids, expiresAt }))
-      this.storageRecovered()
-      this.renewalFailing = false
-      this.claimsPausedUntil = 0
-      for (const id of ids) {
-        const entry = this.active.get(id)
-        if (!entry) continue
-        if (renewed.has(id)) entry.leaseExpiresAt = expiresAt
-        else {
-          entry.leaseLost = true
-          entry.controller.abort(new Error("lease lost"))
-        }
-      }
-    } catch (error) {
-      // The lease guard fires the signals of executions whose leases would run out before a renewal succeeds.
-      this.renewalFailing = true
-      this.storageFailed("renewLeases", error)
-    } finally {
-      this.heartbeatInFlight = false
-    }
-  }
-
-  /**
-   * The lease guard: fires the signal of every execution whose lease, as last
-   * renewed in storage, ends within `leaseMargin`, so that its task stops
-   * before another runner may take the workflow. Renewals that fail or hang
-   * just stop moving the deadline.
-   */
-  private guardLeases(): void {
-    const now = this.now()
-    for (const entry of this.active.values()) {
-      const abortAt = entry.leaseExpiresAt - this.leaseMargin
-      if (abortAt > now) this.armLeaseGuard(abortAt)
-      else if (!entry.controller.signal.aborted) {
-        entry.controller.abort(new Error("lease about to expire: it could not be renewed"))
-        if (this.renewalFailing && now >= this.claimsPausedUntil) {
-          // A runner that cannot keep leases would take the work back and lose it again: leave it to healthy runners for a lease.
-          this.claimsPausedUntil = now + this.leaseMS
-          this.logger.warn?.(`lease renewals are failing: stopped tasks whose leases could not be renewed; claiming nothing for ${this.leaseMS} ms`)
-        }
-      }
-    }
-  }
-
-  private armLeaseGuard(at: number): void {
-    if (at >= this.guardAt) return
-    clearTimeout(this.guardTimer)
-    this.guardAt = at
-    this.guardTimer = setTimeout(() => {
-      this.guardAt = Infinity
-      this.guardTimer = undefined
-      this.guardLeases()
-    }, Math.max(0, at - this.now()))
-  }
-
-  /** Group-committed fenced write; storage errors are retried with backoff while this runner runs. */
-  private async commitUpdate(write: ExecutionWrite): Promise<boolean> {
-    const { update } = write
-    for (let failures = 0; ; failures++) {
-      // Refused locally: an earlier try whose reply was lost may still have written it.
-      if (!write.owned()) return failures > 0 ? await this.alreadyApplied(update) : false
-      try {
-        const applied = await this.updates.submit(write)
-        this.storageRecovered()
-        // After a failed try, "fenced off" may mean that try took effect and only its reply was lost.
-        if (!applied && failures > 0) return await this.alreadyApplied(update)
-        return applied
-      } catch (error) {
-        this.storageFailed("updateWorkflowTaskStatuses", error)
-        if (this.stopping && failures >= 3) throw error
-        await sleep(backoff(failures))
-      }
-    }
-  }
-
-  /** Commits a batch of writes; a write whose execution no longer owns its workflow is refused (fenced) unwritten. */
-  private async writeOwned(batch: ExecutionWrite[]): Promise<boolean[]> {
-    const owned = batch.map((w) => w.owned())
-    const toWrite = batch.filter((_, i) => owned[i]).map((w) => w.update)
-    const applied = toWrite.length > 0 ? await this.storage.updateWorkflowTaskStatuses(toWrite) : []
-    let next = 0
-    return owned.map((o) => (o ? (applied[next++] as boolean) : false))
-  }
-
-  /** Whether storage already shows `update` (written by an earlier try whose reply was lost). */
-  private async alreadyApplied(update: TaskStatusUpdate): Promise<boolean> {
-    let stored: WorkflowWithTasks | null
-    for (let failures = 0; ; failures++) {
-      try {
-        stored = await this.storage.getWorkflow(update.workflowID)
-        break
-      } catch (error) {
-        this.storageFailed("getWorkflow", error)
-        if (this.stopping && failures >= 3) return false
-        await sleep(backoff(failures))
-      }
-    }
-    if (!stored || (update.workflow && stored.workflow.status !== update.workflow.status)) return false
-    if (!update.task) return update.workflow !== undefined
-    const task = stored.tasks.find((t) => t.seq === update.task!.seq)
-    return (
-      task !== undefined &&
-      task.status === update.task.status &&
-      task.attempts === update.task.attempts &&
-      task.result === (update.task.result ?? null) &&
-      task.error === (update.task.error ?? null)
-    )
   }
 
   private preparedFor(id: string): Map<string, unknown> {
@@ -655,12 +447,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     return { id: handle.id, created: handle.created }
   }
 
-  // ---- plumbing ----------------------------------------------------------
-
-  private every(ms: number, fn: () => void | Promise<void>): void {
-    const timer = setInterval(() => void fn(), ms)
-    this.timers.add(timer)
-  }
+  // ---- storage health ----------------------------------------------------
 
   private storageFailed(operation: string, error: unknown): void {
     this.storageFailures++
@@ -674,13 +461,4 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       this.storageFailures = 0
     }
   }
-}
-
-function backoff(failures: number): number {
-  const cap = Math.min(STORAGE_BACKOFF_MAX_MS, STORAGE_BACKOFF_MIN_MS * 2 ** Math.min(failures, 10))
-  return cap / 2 + Math.random() * (cap / 2)
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
