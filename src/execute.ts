@@ -16,6 +16,9 @@ import {
   type TaskRunner,
 } from "./task.js"
 import type { RunnerEventMap } from "./events.js"
+import { planWrite, type ExecutionEnd, type Outcome } from "./engine.js"
+
+export { retryDelay, type ExecutionEnd } from "./engine.js"
 
 /** What the runner lends a workflow execution. */
 export interface ExecutionEnvironment {
@@ -39,20 +42,6 @@ export interface ExecutionEnvironment {
   mayStartTask(): boolean
 }
 
-/** How an execution ended, as far as this process is concerned. */
-export type ExecutionEnd =
-  | { kind: "ended"; status: "completed" | "failed" }
-  | { kind: "retryAt"; at: number }
-  /** Stopped before its next task (runner stopping, cancelled, lease lost); the lease may still be held. */
-  | { kind: "interrupted" }
-  /** A write was fenced off: another runner (or a cancel) owns the workflow now. */
-  | { kind: "fenced" }
-
-type Outcome =
-  | { kind: "completed"; result: string }
-  | { kind: "aborted"; scope: "task" | "workflow"; error: string }
-  | { kind: "failed"; error: string; retry: boolean }
-
 /** Runs the pending tasks of a claimed workflow until it ends, waits for a retry, or is interrupted. */
 export async function executeWorkflow(
   env: ExecutionEnvironment,
@@ -74,7 +63,13 @@ export async function executeWorkflow(
     const outcome = await attemptTask(env, runner, task, tasks, signal)
     // A task that failed because we interrupted it (stop, cancel, lost lease) did not fail on its own: no attempt is counted.
     if (outcome.kind === "failed" && signal.aborted) return { kind: "interrupted" }
-    const { update, end } = planWrite(env, runner, task, outcome, isLast)
+    const { update, end } = planWrite(task, outcome, {
+      token: env.token,
+      now: env.now(),
+      isLast,
+      retry: runner.retry ?? env.defaultRetry,
+      retryDelayMS: env.retryDelayMS,
+    })
     if (!(await env.commit(update))) return { kind: "fenced" }
     if (update.task) Object.assign(task, update.task)
     reportOutcome(env, workflowID, task, outcome, end)
@@ -178,78 +173,6 @@ function toOutcome(env: ExecutionEnvironment, task: TaskRow, returned: TaskExecu
     if (error instanceof SerializationError) return { kind: "failed", error: errorMessage(error), retry: false }
     throw error
   }
-}
-
-function planWrite(
-  env: ExecutionEnvironment,
-  runner: TaskRunner,
-  task: TaskRow,
-  outcome: Outcome,
-  isLast: boolean,
-): { update: TaskStatusUpdate; end: ExecutionEnd | undefined } {
-  const now = env.now()
-  const workflowID = task.workflowID
-  const token = env.token
-  switch (outcome.kind) {
-    case "completed":
-      return {
-        update: {
-          workflowID,
-          token,
-          now,
-          task: { seq: task.seq, status: "completed", result: outcome.result, error: null, attempts: task.attempts },
-          workflow: isLast ? COMPLETED : undefined,
-        },
-        end: isLast ? { kind: "ended", status: "completed" } : undefined,
-      }
-    case "aborted": {
-      const endsWorkflow = outcome.scope === "workflow" || isLast
-      const status = outcome.scope === "workflow" ? "failed" : "completed"
-      return {
-        update: {
-          workflowID,
-          token,
-          now,
-          task: { seq: task.seq, status: "failed", error: outcome.error, attempts: task.attempts },
-          workflow: endsWorkflow ? { status } : undefined,
-        },
-        end: endsWorkflow ? { kind: "ended", status } : undefined,
-      }
-    }
-    case "failed": {
-      const attempts = task.attempts + 1
-      const policy = runner.retry ?? env.defaultRetry
-      const exhausted = !outcome.retry || (policy?.maxAttempts !== undefined && attempts >= policy.maxAttempts)
-      if (exhausted) {
-        const error = outcome.retry ? `gave up after ${attempts} attempts: ${outcome.error}` : outcome.error
-        return {
-          update: { workflowID, token, now, task: { seq: task.seq, status: "failed", error, attempts }, workflow: { status: "failed" } },
-          end: { kind: "ended", status: "failed" },
-        }
-      }
-      const at = now + retryDelay(policy, env.retryDelayMS, task.attempts)
-      return {
-        update: {
-          workflowID,
-          token,
-          now,
-          task: { seq: task.seq, status: "pending", error: outcome.error, attempts },
-          workflow: { status: "pending", availableAt: at },
-        },
-        end: { kind: "retryAt", at },
-      }
-    }
-  }
-}
-
-const COMPLETED = { status: "completed" } as const
-
-/** Delay before the next attempt, after `attempt` earlier failures. */
-export function retryDelay(policy: RetryPolicy | undefined, retryDelayMS: number, attempt: number): number {
-  const base = policy?.delayMS ?? retryDelayMS
-  if (policy?.backoff !== "exponential") return base
-  const cap = Math.min(policy.maxDelayMS ?? 300_000, base * 2 ** Math.min(attempt, 40))
-  return cap / 2 + Math.random() * (cap / 2)
 }
 
 function reportOutcome(env: ExecutionEnvironment, workflowID: string, task: TaskRow, outcome: Outcome, end: ExecutionEnd | undefined): void {
