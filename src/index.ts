@@ -7,6 +7,7 @@ export { WorkflowRunner } from "./runner.js"
 export type {
   AnyTaskRunner,
   ListWorkflowsFilter,
+  NamedTaskSpec,
   StopOptions,
   TaskSpec,
   WorkflowHandle,

@@ -38,12 +38,25 @@ export type TaskSpec<R extends AnyTaskRunner> = R extends TaskRunner<infer In, u
   ? { task: N } & (undefined extends In ? { data?: In } : { data: In })
   : never
 
+/** A task entry of the array form of `tasks`: a {@link TaskSpec} with its label as `name`. */
+export type NamedTaskSpec<R extends AnyTaskRunner> = TaskSpec<R> & {
+  /** The task's label; unique within the workflow. */
+  name: string
+}
+
 /** Input of {@link WorkflowRunner.addWorkflow}. */
 export interface WorkflowInput<R extends AnyTaskRunner = AnyTaskRunner> {
   /** Unique ID; a random UUID when omitted. Adding an existing ID changes nothing. */
   workflowID?: string
-  /** The tasks, run in the order given; each key is the task's label. */
-  tasks: Record<string, TaskSpec<R>>
+  /**
+   * The tasks, run in the order given. Either an object whose keys are the
+   * labels (`{ charge: { task, data } }`), or an array of entries with their
+   * label as `name` (`[{ name: "charge", task, data }]`). Integer-like labels
+   * (`"1"`, `"10"`) are refused in the object form, because JavaScript orders
+   * such keys numerically whatever order they were written in: use the array
+   * form for them.
+   */
+  tasks: Record<string, TaskSpec<R>> | ReadonlyArray<NamedTaskSpec<R>>
 }
 
 /** What `addWorkflow` returns once the workflow is durably stored. */

@@ -11,6 +11,13 @@
  * a provider never reads a clock of its own. All JSON payloads are strings the
  * runner serialized; a provider stores and returns them byte for byte.
  *
+ * Every ID, task label and runner name the runner passes has been validated
+ * first: it is well-formed UTF-16 (no lone surrogates) and free of U+0000, so
+ * it can be stored as UTF-8 text and read back unchanged. A provider need not
+ * check them again; code that calls a provider directly must pass only such
+ * strings (the runner refuses others with a `ValidationError`). JSON payloads
+ * never contain either: JSON escapes them.
+ *
  * @module
  */
 
@@ -66,7 +73,7 @@ export interface TaskRow {
   workflowID: string
   /** Position in the workflow, from 0. Tasks run in `seq` order. */
   seq: number
-  /** The task's label: its key in `addWorkflow({ tasks })`. */
+  /** The task's label: its key in `addWorkflow({ tasks })`, or its `name` in the array form. */
   name: string
   /** Name of the TaskRunner that executes it. */
   task: string
