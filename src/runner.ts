@@ -138,6 +138,13 @@ interface ActiveWorkflow {
   leaseLost: boolean
 }
 
+/** What the group commit of inserts tells each `addWorkflow`. */
+interface InsertOutcome {
+  created: boolean
+  /** Committed again after a batch holding it failed (see GroupCommitter's `isolateFailures`). */
+  afterFailure: boolean
+}
+
 /** A fenced write of one execution, refused locally if that execution may no longer own the workflow. */
 interface ExecutionWrite {
   update: TaskStatusUpdate
@@ -189,7 +196,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly active = new Map<string, ActiveWorkflow>()
   private readonly prepared = new Map<string, Map<string, unknown>>()
   private readonly waiters = new Map<string, Array<{ resolve: (info: WorkflowInfo) => void; reject: (e: unknown) => void }>>()
-  private readonly inserts: GroupCommitter<NewWorkflow, boolean>
+  private readonly inserts: GroupCommitter<NewWorkflow, InsertOutcome>
   private readonly updates: GroupCommitter<ExecutionWrite, boolean>
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly environment: ExecutionEnvironment
@@ -245,7 +252,13 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
       throw new ValidationError(`storageProvider.writeBatchesInFlight must be an integer >= 1, got ${String(maxInFlight)}`)
     }
-    this.inserts = new GroupCommitter((batch) => this.storage.insertWorkflowsAndTasks(batch), { maxInFlight, keyOf: (w) => w.id })
+    // Inserts are idempotent, so a failed batch is committed again in halves: one caller's insert that the store
+    // refuses fails that caller alone.
+    this.inserts = new GroupCommitter((batch, afterFailure) => this.insertWorkflows(batch, afterFailure), {
+      maxInFlight,
+      keyOf: (w) => w.id,
+      isolateFailures: true,
+    })
     this.updates = new GroupCommitter((batch) => this.writeOwned(batch), { maxInFlight, keyOf: (w) => w.update.workflowID })
     this.environment = {
       runners: this.runners,
@@ -310,9 +323,9 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       this.reserved++
       workflow.lease = { owner: this.runnerID, token: this.token, expiresAt: now + this.leaseMS }
     }
-    let created: boolean
+    let inserted: InsertOutcome
     try {
-      created = await this.inserts.submit(workflow)
+      inserted = await this.inserts.submit(workflow)
     } catch (error) {
       if (claimNow) {
         await this.releaseOrphanedLease(id)
@@ -320,10 +333,13 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       }
       throw new StorageError(`could not store workflow "${id}": ${errorMessage(error)}`, { cause: error })
     }
+    const { created } = inserted
     if (claimNow) {
       this.reserved--
       if (created && this.stopping) await this.release([id])
       else if (created) this.startExecution(newWorkflowRows(workflow))
+      // Committed again after its batch failed: the failed try may have stored it (its reply lost), leased to us.
+      else if (inserted.afterFailure) await this.releaseOrphanedLease(id)
     }
     return { id, created, result: () => this.waitForEnd(id) }
   }
@@ -536,6 +552,12 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         if (!this.active.get(id)?.superseded) await this.release([id])
         return
     }
+  }
+
+  /** The inserts' group commit; `afterFailure` marks a batch committed again after it failed. */
+  private async insertWorkflows(batch: NewWorkflow[], afterFailure: boolean): Promise<InsertOutcome[]> {
+    const created = await this.storage.insertWorkflowsAndTasks(batch)
+    return created.map((c) => ({ created: c, afterFailure }))
   }
 
   /**
