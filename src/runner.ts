@@ -217,6 +217,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   /** Until when claims also take leases held by this runnerID under another token (an earlier life's). */
   private reclaimOwnUntil = 0
   private unsubscribe: (() => void) | undefined
+  private unsubscribeCancels: (() => void) | undefined
+  private cancelCheckInFlight = false
 
   constructor(options: WorkflowRunnerOptions<Runners>) {
     super()
@@ -292,10 +294,12 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     // past it, reclaiming would only steal from a live runner that shares our runnerID.
     this.reclaimOwnUntil = this.now() + this.leaseMS
     this.unsubscribe = this.storage.onWorkAvailable?.(() => this.requestFill())
+    this.unsubscribeCancels = this.storage.onWorkflowsCancelled?.((ids) => this.stopCancelledExecutions(ids))
     this.every(this.heartbeatMS, () => this.heartbeat())
     this.every(this.pollIntervalMS, () => {
       this.requestFill()
       void this.pollWaiters()
+      void this.checkForRemoteCancels()
     })
     if (this.retentionMS !== undefined) {
       const retentionMS = this.retentionMS
@@ -415,6 +419,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.timers.clear()
     clearTimeout(this.wakeTimer)
     this.unsubscribe?.()
+    this.unsubscribeCancels?.()
     const grace = setTimeout(() => {
       for (const a of this.active.values()) a.controller.abort(new RunnerStoppedError("runner stopping"))
     }, timeoutMS)
@@ -803,6 +808,44 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       this.waiters.delete(id)
       this.waiters.set(id, list)
       await this.resolveWaiters(id)
+    }
+  }
+
+  // ---- cancels from elsewhere ---------------------------------------------
+
+  /**
+   * Finds the workflows executing here that were cancelled elsewhere (another
+   * process or runner on the same store) with one batch read per poll, and
+   * stops their tasks, so such a cancel reaches its task within about one
+   * `pollIntervalMS`. Without `getWorkflowStatuses` in the provider, the next
+   * lease renewal finds the lease gone instead (within `heartbeatMS`).
+   */
+  private async checkForRemoteCancels(): Promise<void> {
+    if (!this.storage.getWorkflowStatuses || this.cancelCheckInFlight || this.active.size === 0) return
+    this.cancelCheckInFlight = true
+    try {
+      const statuses = await this.storage.getWorkflowStatuses([...this.active.keys()])
+      this.storageRecovered()
+      this.stopCancelledExecutions(statuses.filter((s) => s.status === "cancelled").map((s) => s.id))
+    } catch (error) {
+      this.storageFailed("getWorkflowStatuses", error)
+    } finally {
+      this.cancelCheckInFlight = false
+    }
+  }
+
+  /**
+   * Fires the signal of each of these cancelled workflows that executes here
+   * (from the poll above, or the provider's `onWorkflowsCancelled`). Only
+   * `cancelled` stops an execution here: it is the one end that this
+   * process's own writes never make.
+   */
+  private stopCancelledExecutions(ids: readonly string[]): void {
+    for (const id of ids) {
+      const entry = this.active.get(id)
+      if (!entry || entry.controller.signal.aborted) continue
+      entry.controller.abort(new Error("workflow cancelled"))
+      void this.resolveWaiters(id)
     }
   }
 

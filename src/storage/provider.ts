@@ -284,6 +284,25 @@ export interface StorageProvider {
   onWorkAvailable?(listener: () => void): () => void
 
   /**
+   * Optional: the status of each of the given workflows, in one cheap read.
+   * Returns one entry per distinct ID that exists, in any order; IDs with no
+   * workflow are left out. Runners call it on every poll with the IDs they
+   * are executing, to stop tasks of workflows cancelled from another process
+   * within a poll interval. Without it, such a cancel reaches the running
+   * task at the next lease renewal (`heartbeatMS`).
+   */
+  getWorkflowStatuses?(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>>
+
+  /**
+   * Optional: calls `listener` with the IDs of workflows as they are
+   * cancelled, by any process sharing the store (Postgres LISTEN/NOTIFY), so
+   * a runner can stop their running tasks at once. Best effort: runners also
+   * poll {@link StorageProvider.getWorkflowStatuses}, so a missed call only
+   * delays the stop. Returns an unsubscribe function.
+   */
+  onWorkflowsCancelled?(listener: (ids: string[]) => void): () => void
+
+  /**
    * Optional: how many write batches (inserts, and task status updates) the
    * runner may have in flight at once; default 1. Storage reached over a
    * network sets more, so the runner goes on batching while a batch's round
