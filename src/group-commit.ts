@@ -32,7 +32,7 @@ export class GroupCommitter<In, Out> {
    *   may still have taken effect, if only its reply was lost)
    * @param options.maxBatch - largest batch handed to `commit` (default 2,000)
    * @param options.maxInFlight - how many batches may be in flight at once (default 1)
-   * @param options.keyOf - the key whose writes must stay in order (needed when `maxInFlight` > 1)
+   * @param options.keyOf - the key whose writes must stay in order (needed when `maxInFlight` > 1 or with `isolateFailures`)
    * @param options.isolateFailures - commit a failed batch again in halves, so that an item's own error reaches only
    *   its caller (default `false`: every caller of a failed batch gets its error). Only for writes that are safe to
    *   commit twice
@@ -48,6 +48,7 @@ export class GroupCommitter<In, Out> {
       throw new RangeError(`maxInFlight must be an integer >= 1, got ${String(options.maxInFlight)}`)
     }
     if (this.maxInFlight > 1 && !options.keyOf) throw new TypeError("keyOf is required when maxInFlight > 1")
+    if (this.isolateFailures && !options.keyOf) throw new TypeError("keyOf is required with isolateFailures")
     this.keyOf = options.keyOf ?? (() => "")
   }
 
@@ -123,17 +124,19 @@ export class GroupCommitter<In, Out> {
 
   /**
    * Commits a batch that failed as a whole again, in two halves, one after
-   * the other (so writes stay in submission order). A half that fails while
-   * the other succeeds is split again, until the item at fault is alone and
-   * gets its own error: one bad item among n costs about 2·log2(n) calls, and
-   * every other item is committed. When both halves fail, the cause is not
-   * one item (the store is down, or several items are bad): both halves get
-   * their errors without further splitting, so an outage costs two extra
-   * calls, not one per item.
+   * the other. A half that fails while the other succeeds is split again,
+   * until the item at fault is alone and gets its own error: one bad item
+   * among n costs about 2·log2(n) calls, and every other item is committed.
+   * When both halves fail, the cause is not one item (the store is down, or
+   * several items are bad): both halves get their errors without further
+   * splitting, so an outage costs two extra calls, not one per item.
+   *
+   * A failed half is committed again after the half that followed it, so
+   * halves never share a key (see {@link GroupCommitter.halves}): each key's
+   * writes still commit in the order they were submitted.
    */
   private async isolate(failed: Array<Entry<In, Out>>): Promise<void> {
-    const middle = Math.ceil(failed.length / 2)
-    const halves = [failed.slice(0, middle), failed.slice(middle)]
+    const halves = this.halves(failed)
     const failures: Array<{ error: unknown } | undefined> = []
     for (const half of halves) failures.push(await this.tryCommit(half, true))
     const bothFailed = failures.every((f) => f !== undefined)
@@ -144,6 +147,31 @@ export class GroupCommitter<In, Out> {
       if (bothFailed || half.length === 1) rejectAll(half, failure.error)
       else await this.isolate(half)
     }
+  }
+
+  /**
+   * Cuts entries in two halves of about equal size that share no key, each
+   * key's entries together and in order. Entries that all have one key split
+   * off the first: a half of one entry is never split again, so it is settled
+   * before the rest of its key is committed.
+   */
+  private halves(entries: Array<Entry<In, Out>>): [Array<Entry<In, Out>>, Array<Entry<In, Out>>] {
+    const byKey = new Map<string, Array<Entry<In, Out>>>()
+    for (const entry of entries) {
+      const key = this.keyOf(entry.item)
+      const group = byKey.get(key)
+      if (group) group.push(entry)
+      else byKey.set(key, [entry])
+    }
+    if (byKey.size === 1) return [entries.slice(0, 1), entries.slice(1)]
+    const first: Array<Entry<In, Out>> = []
+    const second: Array<Entry<In, Out>> = []
+    // The first group always goes first; since there are two groups or more, the second half is never empty.
+    for (const group of byKey.values()) {
+      if (first.length === 0 || first.length + group.length <= entries.length / 2) first.push(...group)
+      else second.push(...group)
+    }
+    return [first, second]
   }
 
   /** Commits `entries` and resolves them; on failure returns the error and leaves them unsettled. */
