@@ -86,6 +86,12 @@ function loneSurrogateIndex(value: string): number {
   return -1
 }
 
+/**
+ * Checks a numeric option: a finite number > 0 (>= 0 with `allowZero`), an
+ * integer with `integer`.
+ *
+ * @throws ValidationError
+ */
 export function validatePositiveNumber(value: unknown, what: string, { allowZero = false, integer = false } = {}): number {
   if (typeof value !== "number" || Number.isNaN(value)) {
     throw new ValidationError(`${what} must be a number, got ${describe(value)}`)
@@ -97,6 +103,11 @@ export function validatePositiveNumber(value: unknown, what: string, { allowZero
   return value
 }
 
+/**
+ * Checks a retry policy (`undefined` passes).
+ *
+ * @throws ValidationError
+ */
 export function validateRetryPolicy(policy: unknown, what: string): RetryPolicy | undefined {
   if (policy === undefined) return undefined
   if (typeof policy !== "object" || policy === null) throw new ValidationError(`${what} must be an object`)
