@@ -23,12 +23,32 @@ export type TaskSpec<R extends AnyTaskRunner> = R extends TaskRunner<infer In, u
   ? { task: N } & (undefined extends In ? { data?: In } : { data: In })
   : never
 
+/** A task entry of the array form of `tasks`: a {@link TaskSpec} with its label as `name`. */
+export type NamedTaskSpec<R extends AnyTaskRunner> = TaskSpec<R> & {
+  /** The task's label; unique within the workflow. */
+  name: string
+}
+
 /** Input of `addWorkflow`. */
 export interface WorkflowInput<R extends AnyTaskRunner = AnyTaskRunner> {
   /** Unique ID; a random UUID when omitted. Adding an existing ID changes nothing. */
   workflowID?: string
-  /** The tasks, run in the order given; each key is the task's label. */
-  tasks: Record<string, TaskSpec<R>>
+  /**
+   * The tasks, run in the order given. Either an object whose keys are the
+   * labels (`{ charge: { task, data } }`), or an array of entries with their
+   * label as `name` (`[{ name: "charge", task, data }]`). Integer-like labels
+   * (`"1"`, `"10"`) are refused in the object form, because JavaScript orders
+   * such keys numerically whatever order they were written in: use the array
+   * form for them.
+   */
+  tasks: Record<string, TaskSpec<R>> | ReadonlyArray<NamedTaskSpec<R>>
+}
+
+/** What the group commit of inserts tells each add (internal). */
+export interface InsertOutcome {
+  created: boolean
+  /** Committed again after a batch holding it failed (that try may have stored it, its reply lost). */
+  afterFailure: boolean
 }
 
 /** What `addWorkflow` returns once the workflow is durably stored. */
@@ -101,7 +121,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly isRegistered: (name: string) => boolean
   private readonly registryName: string
   private readonly now: () => number
-  private readonly inserts: GroupCommitter<NewWorkflow, boolean>
+  private readonly inserts: GroupCommitter<NewWorkflow, InsertOutcome>
   private readonly waiters: ResultWaiters
   private initialized: Promise<void> | undefined
   private closed = false
@@ -132,7 +152,12 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
       throw new ValidationError(`storageProvider.writeBatchesInFlight must be an integer >= 1, got ${String(maxInFlight)}`)
     }
-    this.inserts = new GroupCommitter((batch) => this.storage.insertWorkflowsAndTasks(batch), { maxInFlight, keyOf: (w) => w.id })
+    // Inserts are idempotent, so a failed batch is committed again in halves: one caller's insert that the store
+    // refuses fails that caller alone.
+    this.inserts = new GroupCommitter(
+      async (batch, afterFailure) => (await this.storage.insertWorkflowsAndTasks(batch)).map((created) => ({ created, afterFailure })),
+      { maxInFlight, keyOf: (w) => w.id, isolateFailures: true },
+    )
     const logger = options.logger ?? {}
     const onStorageError =
       internals.onStorageError ??
@@ -151,7 +176,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     if (this.closed) throw new RunnerStoppedError("this client was closed; it accepts no new workflows")
     const workflow = this.prepareWorkflow(input)
     await this.init()
-    const created = await this.insert(workflow)
+    const { created } = await this.insert(workflow)
     return this.handle(workflow.id, created)
   }
 
@@ -228,8 +253,8 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     return { id: valid.id ?? randomUUID(), now: this.now(), tasks: valid.tasks }
   }
 
-  /** @internal Inserts through group commit; `true` if created. Storage errors become StorageErrors. */
-  async insert(workflow: NewWorkflow): Promise<boolean> {
+  /** @internal Inserts through group commit. Storage errors become StorageErrors. */
+  async insert(workflow: NewWorkflow): Promise<InsertOutcome> {
     try {
       return await this.inserts.submit(workflow)
     } catch (error) {

@@ -10,6 +10,7 @@ export type {
   AnyTaskRunner,
   CloseOptions,
   ListWorkflowsFilter,
+  NamedTaskSpec,
   TaskSpec,
   WorkflowClientOptions,
   WorkflowHandle,

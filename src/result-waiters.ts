@@ -53,7 +53,7 @@ export class ResultWaiters {
       const list = this.waiters.get(id)
       if (list) list.push({ resolve, reject })
       else this.waiters.set(id, [{ resolve, reject }])
-      this.unsubscribe ??= this.storage.onWorkflowsEnded?.(() => this.requestPoll())
+      this.unsubscribe ??= this.subscribe()
       this.arm()
       // It may have ended already: look at once rather than a poll interval later.
       void this.settle(id)
@@ -74,6 +74,18 @@ export class ResultWaiters {
     this.unsubscribe = undefined
     for (const list of this.waiters.values()) for (const w of list) w.reject(error)
     this.waiters.clear()
+  }
+
+  /** Listens to the provider's announcements of ends and cancels elsewhere, if it makes any. */
+  private subscribe(): () => void {
+    const ended = this.storage.onWorkflowsEnded?.(() => this.requestPoll())
+    const cancelled = this.storage.onWorkflowsCancelled?.((ids) => {
+      for (const id of ids) this.ended(id)
+    })
+    return () => {
+      ended?.()
+      cancelled?.()
+    }
   }
 
   private arm(): void {

@@ -10,6 +10,7 @@ import { EventEmitter } from "node:events"
 import {
   WorkflowClient,
   type AnyTaskRunner,
+  type InsertOutcome,
   type ListWorkflowsFilter,
   type WorkflowHandle,
   type WorkflowInput,
@@ -20,6 +21,7 @@ import { executeWorkflow, type ExecutionEnd, type ExecutionEnvironment } from ".
 import { SuspectLane, executeSuspect, isSuspect } from "./crash-loop.js"
 import type { WorkflowInfo, WorkflowSummary } from "./info.js"
 import { errorMessage, type Logger } from "./logger.js"
+import { CancelWatcher } from "./runtime/cancel-watcher.js"
 import { ClaimLoop } from "./runtime/claim-loop.js"
 import { Completer } from "./runtime/completer.js"
 import { LeaseKeeper, type ActiveExecution } from "./runtime/lease-keeper.js"
@@ -31,7 +33,7 @@ import { newWorkflowRows } from "./storage/rows.js"
 import type { RetryPolicy, SpawnWorkflowInput, SpawnedWorkflow, TaskRunner } from "./task.js"
 import { validatePositiveNumber, validateRetryPolicy, validateTaskRunners, validateWorkflowID } from "./validate.js"
 
-export type { AnyTaskRunner, ListWorkflowsFilter, TaskSpec, WorkflowHandle, WorkflowInput } from "./client.js"
+export type { AnyTaskRunner, ListWorkflowsFilter, NamedTaskSpec, TaskSpec, WorkflowHandle, WorkflowInput } from "./client.js"
 
 /** Options of a {@link WorkflowRunner}. */
 export interface WorkflowRunnerOptions<Runners extends readonly AnyTaskRunner[] = readonly AnyTaskRunner[]> {
@@ -185,6 +187,15 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       release: (ids) => this.release(ids),
     })
     this.completer = new Completer(storage, this.health)
+    this.services.push(
+      new CancelWatcher({
+        storage,
+        pollIntervalMS,
+        health: this.health,
+        active: this.active,
+        stopped: (id) => this.client.ended(id),
+      }),
+    )
     if (retentionMS !== undefined) this.services.push(new RetentionService(retentionMS, (age) => this.deleteEndedWorkflows(age)))
     this.environment = {
       runners: this.runners,
@@ -232,9 +243,9 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const id = workflow.id
     const claimNow = !this.stopping && this.claims.reserve()
     if (claimNow) workflow.lease = this.leases.grant(workflow.now)
-    let created: boolean
+    let inserted: InsertOutcome
     try {
-      created = await this.client.insert(workflow)
+      inserted = await this.client.insert(workflow)
     } catch (error) {
       if (claimNow) {
         await this.releaseOrphanedLease(id)
@@ -242,10 +253,13 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       }
       throw error
     }
+    const { created } = inserted
     if (claimNow) {
       this.claims.unreserve()
       if (created && this.stopping) await this.release([id])
       else if (created) this.startExecution(newWorkflowRows(workflow))
+      // Committed again after its batch failed: the failed try may have stored it (its reply lost), leased to us.
+      else if (inserted.afterFailure) await this.releaseOrphanedLease(id)
     }
     const handle = this.client.handle(id, created)
     return {

@@ -55,7 +55,8 @@ export interface RetryPolicy {
 /** Input of a spawned workflow, as `addWorkflow` takes it (untyped). */
 export interface SpawnWorkflowInput {
   workflowID?: string
-  tasks: Record<string, { task: string; data?: unknown }>
+  /** `{ label: { task, data } }`, or `[{ name, task, data }]` (see `WorkflowInput.tasks`). */
+  tasks: Record<string, { task: string; data?: unknown }> | ReadonlyArray<{ name: string; task: string; data?: unknown }>
 }
 
 /** What a spawn returns: the ID, and whether this call created it. */
@@ -70,7 +71,7 @@ export interface TaskExecutionContext<In = unknown, Prepared = unknown> {
   readonly workflowID: string
   /** Position of the task in its workflow, from 0. */
   readonly seq: number
-  /** The task's label: its key in `addWorkflow({ tasks })`. */
+  /** The task's label: its key in `addWorkflow({ tasks })`, or its `name` in the array form. */
   readonly name: string
   /** The task's input, as stored (JSON). */
   readonly data: In

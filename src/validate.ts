@@ -10,6 +10,14 @@ import type { RetryPolicy, TaskRunner } from "./task.js"
 /** Longest accepted workflow ID, in characters. */
 export const MAX_WORKFLOW_ID_LENGTH = 512
 
+/**
+ * Checks a workflow ID (or another ID-like option such as `runnerID`): a
+ * non-empty string of at most {@link MAX_WORKFLOW_ID_LENGTH} characters that
+ * passes {@link validateStoredName}.
+ *
+ * @param what - names the value in the error message
+ * @throws ValidationError
+ */
 export function validateWorkflowID(id: unknown, what = "workflowID"): string {
   if (typeof id !== "string") {
     throw new ValidationError(`${what} must be a string, got ${describe(id)}`)
@@ -18,9 +26,72 @@ export function validateWorkflowID(id: unknown, what = "workflowID"): string {
   if (id.length > MAX_WORKFLOW_ID_LENGTH) {
     throw new ValidationError(`${what} is ${id.length} characters long; the limit is ${MAX_WORKFLOW_ID_LENGTH}`)
   }
-  return id
+  return validateStoredName(id, what)
 }
 
+/**
+ * Checks a string that storage keys or compares: a workflow ID, a task
+ * label, a runner name, a `runnerID` (and event names and keys, once they
+ * exist). It must be well-formed UTF-16 and free of U+0000, on every
+ * provider, so the same input behaves the same everywhere:
+ *
+ * - A lone surrogate (half of a character such as an emoji, left by cutting a
+ *   string in the wrong place) cannot be written as UTF-8: SQLite and Postgres
+ *   would store U+FFFD instead, so two different IDs could become one, and the
+ *   ID read back would no longer match the one given.
+ * - Postgres `text` cannot hold U+0000 at all.
+ *
+ * Data and results need no such check: they are stored as JSON, which
+ * escapes both (`\u0000`, `\ud800`).
+ *
+ * @param what - names the value in the error message
+ * @throws ValidationError
+ */
+export function validateStoredName(value: string, what: string): string {
+  const nul = value.indexOf("\u0000")
+  if (nul >= 0) {
+    throw new ValidationError(
+      `${what} ${describe(value)} contains U+0000 (NUL) at index ${nul}: Postgres cannot store it, so no provider accepts it; remove it`,
+    )
+  }
+  if (!isWellFormed(value)) {
+    const at = loneSurrogateIndex(value)
+    const unit = value.charCodeAt(at).toString(16).toUpperCase()
+    throw new ValidationError(
+      `${what} ${describe(value)} is not well-formed Unicode: a lone surrogate U+${unit} at index ${at} ` +
+        `(half of a character such as an emoji; was the string cut inside one?). Storage would turn it into U+FFFD ` +
+        `and confuse it with other strings; fix the string (String.prototype.toWellFormed() replaces lone surrogates)`,
+    )
+  }
+  return value
+}
+
+/** `String.prototype.isWellFormed` (Node.js 20+), typed here because the compiler's lib is ES2022. */
+function isWellFormed(value: string): boolean {
+  return (value as string & { isWellFormed(): boolean }).isWellFormed()
+}
+
+/** Index of the first lone surrogate of an ill-formed string. */
+function loneSurrogateIndex(value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i)
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = value.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) i++
+      else return i
+    } else if (unit >= 0xdc00 && unit <= 0xdfff) {
+      return i
+    }
+  }
+  return -1
+}
+
+/**
+ * Checks a numeric option: a finite number > 0 (>= 0 with `allowZero`), an
+ * integer with `integer`.
+ *
+ * @throws ValidationError
+ */
 export function validatePositiveNumber(value: unknown, what: string, { allowZero = false, integer = false } = {}): number {
   if (typeof value !== "number" || Number.isNaN(value)) {
     throw new ValidationError(`${what} must be a number, got ${describe(value)}`)
@@ -32,6 +103,11 @@ export function validatePositiveNumber(value: unknown, what: string, { allowZero
   return value
 }
 
+/**
+ * Checks a retry policy (`undefined` passes).
+ *
+ * @throws ValidationError
+ */
 export function validateRetryPolicy(policy: unknown, what: string): RetryPolicy | undefined {
   if (policy === undefined) return undefined
   if (typeof policy !== "object" || policy === null) throw new ValidationError(`${what} must be an object`)
@@ -55,6 +131,7 @@ export function validateTaskRunners(runners: unknown): Map<string, TaskRunner> {
     if (typeof r.Name !== "string" || r.Name === "") {
       throw new ValidationError(`taskRunners[${i}].Name must be a non-empty string`)
     }
+    validateStoredName(r.Name, `taskRunners[${i}].Name`)
     if (typeof r.Execute !== "function") throw new ValidationError(`task runner "${r.Name}" has no Execute function`)
     if (r.Prepare !== undefined && typeof r.Prepare !== "function") {
       throw new ValidationError(`task runner "${r.Name}": Prepare must be a function`)
@@ -71,6 +148,61 @@ export function validateTaskRunners(runners: unknown): Map<string, TaskRunner> {
 export interface ValidatedWorkflowInput {
   id: string | undefined
   tasks: NewTask[]
+}
+
+/** Labels JavaScript puts first, in numeric order, in an object's own keys: canonical array indices. */
+function isArrayIndexKey(label: string): boolean {
+  const n = Number(label)
+  return Number.isInteger(n) && n >= 0 && n < 2 ** 32 - 1 && String(n) === label
+}
+
+/**
+ * The `[label, spec]` pairs of `tasks`, in the order the user wrote them,
+ * from either form: `{ label: { task, data } }` or `[{ name, task, data }]`.
+ */
+function taskEntries(tasks: unknown): Array<[string, unknown]> {
+  if (Array.isArray(tasks)) return arrayTaskEntries(tasks)
+  if (typeof tasks !== "object" || tasks === null) {
+    throw new ValidationError(
+      `tasks must be an object of { label: { task, data } } or an array of { name, task, data }, got ${describe(tasks)}`,
+    )
+  }
+  const entries = Object.entries(tasks)
+  for (const [label] of entries) {
+    validateStoredName(label, "task label")
+    if (isArrayIndexKey(label)) {
+      throw new ValidationError(
+        `task label ${JSON.stringify(label)} looks like an integer: JavaScript orders such object keys numerically, ` +
+          `ahead of all others, whatever order you wrote them in, so the tasks would not run in your order. ` +
+          `Use the array form, which keeps its order: tasks: [{ name: ${JSON.stringify(label)}, task, data }, …]`,
+      )
+    }
+  }
+  return entries
+}
+
+function arrayTaskEntries(tasks: readonly unknown[]): Array<[string, unknown]> {
+  const seen = new Map<string, number>()
+  // A for loop rather than map: map skips the holes of a sparse array.
+  const entries: Array<[string, unknown]> = []
+  for (let i = 0; i < tasks.length; i++) {
+    const spec = tasks[i]
+    if (typeof spec !== "object" || spec === null || Array.isArray(spec)) {
+      throw new ValidationError(`tasks[${i}] must be an object { name, task, data }, got ${describe(spec)}`)
+    }
+    const { name } = spec as { name?: unknown }
+    if (typeof name !== "string") {
+      throw new ValidationError(`tasks[${i}] needs a "name" (its label) that is a string, got ${describe(name)}`)
+    }
+    validateStoredName(name, `the name of tasks[${i}]`)
+    const earlier = seen.get(name)
+    if (earlier !== undefined) {
+      throw new ValidationError(`tasks[${earlier}] and tasks[${i}] are both named ${JSON.stringify(name)}: task names (labels) must be unique`)
+    }
+    seen.set(name, i)
+    entries.push([name, spec])
+  }
+  return entries
 }
 
 /**
@@ -90,10 +222,7 @@ export function validateWorkflowInput(
   }
   const { workflowID, tasks } = input as { workflowID?: unknown; tasks?: unknown }
   const id = workflowID === undefined ? undefined : validateWorkflowID(workflowID)
-  if (typeof tasks !== "object" || tasks === null || Array.isArray(tasks)) {
-    throw new ValidationError(`tasks must be an object of { label: { task, data } }, got ${describe(tasks)}`)
-  }
-  const entries = Object.entries(tasks)
+  const entries = taskEntries(tasks)
   if (entries.length === 0) throw new ValidationError(`a workflow needs at least one task; tasks is empty`)
   const newTasks = entries.map(([label, spec]): NewTask => {
     if (typeof spec !== "object" || spec === null) {
@@ -103,6 +232,7 @@ export function validateWorkflowInput(
     if (typeof task !== "string" || task === "") {
       throw new ValidationError(`task "${label}" must name its runner in "task", got ${describe(task)}`)
     }
+    validateStoredName(task, `the runner name of task "${label}"`)
     if (!isRegistered(task)) {
       throw new ValidationError(`task "${label}" names runner "${task}", which is not registered with ${registryName}`)
     }

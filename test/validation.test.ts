@@ -46,7 +46,7 @@ describe("addWorkflow input", () => {
   const cases: Array<[string, unknown, RegExp, typeof ValidationError | typeof SerializationError]> = [
     ["no tasks", { tasks: {} }, /at least one task/, ValidationError],
     ["tasks missing", {}, /tasks must be an object/, ValidationError],
-    ["tasks as an array", { tasks: [{ task: "Echo" }] }, /tasks must be an object/, ValidationError],
+    ["an array task without a name", { tasks: [{ task: "Echo" }] }, /tasks\[0\] needs a "name"/, ValidationError],
     ["tasks as a string", { tasks: "Echo" }, /tasks must be an object/, ValidationError],
     ["a task that is not an object", { tasks: { a: "Echo" } }, /task "a" must be an object/, ValidationError],
     ["a task naming no runner", { tasks: { a: { data: 1 } } }, /task "a" must name its runner/, ValidationError],

@@ -14,6 +14,7 @@ import type {
   TaskStatusUpdate,
   WorkflowFilter,
   WorkflowRow,
+  WorkflowStatus,
   WorkflowWithTasks,
 } from "./provider.js"
 import { newWorkflowRows } from "./rows.js"
@@ -21,12 +22,14 @@ import { newWorkflowRows } from "./rows.js"
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
   private readonly workflows = new Map<string, WorkflowWithTasks>()
+  private readonly cancelListeners = new Set<(ids: string[]) => void>()
   private closed = false
 
   async init(): Promise<void> {}
 
   async close(): Promise<void> {
     this.closed = true
+    this.cancelListeners.clear()
   }
 
   async insertWorkflowsAndTasks(workflows: NewWorkflow[]): Promise<boolean[]> {
@@ -131,7 +134,35 @@ export class MemoryStorageProvider implements StorageProvider {
     w.leaseOwner = null
     w.leaseToken = null
     w.updatedAt = now
+    this.tellCancelled([id])
     return true
+  }
+
+  async getWorkflowStatuses(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>> {
+    this.assertOpen()
+    const statuses: Array<{ id: string; status: WorkflowStatus }> = []
+    for (const id of new Set(ids)) {
+      const w = this.workflows.get(id)?.workflow
+      if (w) statuses.push({ id, status: w.status })
+    }
+    return statuses
+  }
+
+  /** Calls `listener` with the IDs of workflows cancelled through this instance (by any runner sharing it). */
+  onWorkflowsCancelled(listener: (ids: string[]) => void): () => void {
+    const wrapped = (ids: string[]) => listener(ids)
+    this.cancelListeners.add(wrapped)
+    return () => void this.cancelListeners.delete(wrapped)
+  }
+
+  private tellCancelled(ids: string[]): void {
+    for (const listener of [...this.cancelListeners]) {
+      try {
+        listener([...ids])
+      } catch {
+        // A listener's failure is its own; the cancel has happened.
+      }
+    }
   }
 
   async retryWorkflow(id: string, now: number): Promise<boolean> {

@@ -46,9 +46,12 @@
  *   22.2, partial indexes since 20.2), each statement changing a table once as
  *   it requires; older versions are not supported.
  *
- * Text: Postgres `text` cannot hold U+0000. Inserting an ID, label, runner name
- * or data containing it throws; an error message containing it is stored with
- * U+FFFD in its place. JSON from `JSON.stringify` never contains it.
+ * Text: Postgres `text` cannot hold U+0000, and stores a lone surrogate as
+ * U+FFFD. The runner refuses IDs, labels and runner names with either before
+ * they reach a provider (on every provider alike); this provider still throws
+ * on an insert with U+0000, for direct callers. Data and results are JSON text,
+ * which escapes both (`\u0000`, `\ud800`), so they round-trip exactly. An error
+ * message containing U+0000 is stored with U+FFFD in its place.
  *
  * @module
  */
@@ -62,7 +65,7 @@ import { insertWorkflowsAndTasks } from "./postgres/insert.js"
 import { releaseLeases, renewLeases } from "./postgres/leases.js"
 import { type PostgresNames, postgresNames } from "./postgres/names.js"
 import { WorkNotifier } from "./postgres/notifier.js"
-import { getWorkflow, listWorkflows } from "./postgres/read.js"
+import { getWorkflow, getWorkflowStatuses, listWorkflows } from "./postgres/read.js"
 import { retryWorkflow } from "./postgres/retry.js"
 import { migrate } from "./postgres/schema.js"
 import { updateWorkflowTaskStatuses } from "./postgres/update.js"
@@ -75,6 +78,7 @@ import type {
   TaskStatusUpdate,
   WorkflowFilter,
   WorkflowRow,
+  WorkflowStatus,
   WorkflowWithTasks,
 } from "./provider.js"
 
@@ -194,7 +198,7 @@ export class PostgresStorageProvider implements StorageProvider {
     this.pool.on("error", this.onPoolError)
     this.db = new PostgresConnection(this.pool, options.preparedStatements ?? true)
     this.notifier = new WorkNotifier(
-      this.names.channel,
+      { work: this.names.channel, cancel: this.names.cancelChannel, ended: this.names.endedChannel },
       () => new pg.Client({ ...listenConfig, keepAlive: true, keepAliveInitialDelayMillis: 10_000 }),
       this.logger,
     )
@@ -263,9 +267,14 @@ export class PostgresStorageProvider implements StorageProvider {
     return listWorkflows(this.db, this.names, filter)
   }
 
-  /** Cancels a pending workflow, clearing whoever's lease; `false` if none is pending with that ID. */
+  /** Cancels a pending workflow, clearing whoever's lease, and notifies the cancel channel; `false` if none is pending with that ID. */
   cancelWorkflow(id: string, now: number): Promise<boolean> {
-    return cancelWorkflow(this.db, this.names, id, now)
+    return cancelWorkflow(this.db, this.names, this.notify, id, now)
+  }
+
+  /** Reads the statuses of the given workflows in one statement (`id = ANY($1)`). */
+  getWorkflowStatuses(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>> {
+    return getWorkflowStatuses(this.db, this.names, ids)
   }
 
   /** Resumes a failed workflow from its last failed task, in one statement, and wakes listeners. */
@@ -289,6 +298,29 @@ export class PostgresStorageProvider implements StorageProvider {
   onWorkAvailable(listener: () => void): () => void {
     if (!this.notify || this.closed) return () => {}
     return this.notifier.subscribe(listener)
+  }
+
+  /**
+   * Calls `listener` with the ID of each workflow cancelled by any process on
+   * this store (LISTEN on the cancel channel, on the same dedicated connection
+   * as `onWorkAvailable`), so the runner executing it stops its task at once.
+   * With `notifications: false` the listener is never called; runners then
+   * find cancels by polling `getWorkflowStatuses`.
+   */
+  onWorkflowsCancelled(listener: (ids: string[]) => void): () => void {
+    if (!this.notify || this.closed) return () => {}
+    return this.notifier.subscribeCancels(listener)
+  }
+
+  /**
+   * Calls `listener` when workflows end (complete or fail) in any process on
+   * this store: every batch of updates that ends one notifies the ended
+   * channel once. Waiters of results read storage at once instead of at their
+   * next poll. Cancels are told through {@link onWorkflowsCancelled}.
+   */
+  onWorkflowsEnded(listener: () => void): () => void {
+    if (!this.notify || this.closed) return () => {}
+    return this.notifier.subscribeEnded(listener)
   }
 }
 

@@ -11,6 +11,13 @@
  * a provider never reads a clock of its own. All JSON payloads are strings the
  * runner serialized; a provider stores and returns them byte for byte.
  *
+ * Every ID, task label and runner name the runner passes has been validated
+ * first: it is well-formed UTF-16 (no lone surrogates) and free of U+0000, so
+ * it can be stored as UTF-8 text and read back unchanged. A provider need not
+ * check them again; code that calls a provider directly must pass only such
+ * strings (the runner refuses others with a `ValidationError`). JSON payloads
+ * never contain either: JSON escapes them.
+ *
  * @module
  */
 
@@ -66,7 +73,7 @@ export interface TaskRow {
   workflowID: string
   /** Position in the workflow, from 0. Tasks run in `seq` order. */
   seq: number
-  /** The task's label: its key in `addWorkflow({ tasks })`. */
+  /** The task's label: its key in `addWorkflow({ tasks })`, or its `name` in the array form. */
   name: string
   /** Name of the TaskRunner that executes it. */
   task: string
@@ -290,6 +297,25 @@ export interface StorageProvider {
    * unsubscribe function.
    */
   onWorkAvailable?(listener: () => void): () => void
+
+  /**
+   * Optional: the status of each of the given workflows, in one cheap read.
+   * Returns one entry per distinct ID that exists, in any order; IDs with no
+   * workflow are left out. Runners call it on every poll with the IDs they
+   * are executing, to stop tasks of workflows cancelled from another process
+   * within a poll interval. Without it, such a cancel reaches the running
+   * task at the next lease renewal (`heartbeatMS`).
+   */
+  getWorkflowStatuses?(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>>
+
+  /**
+   * Optional: calls `listener` with the IDs of workflows as they are
+   * cancelled, by any process sharing the store (Postgres LISTEN/NOTIFY), so
+   * a runner can stop their running tasks at once. Best effort: runners also
+   * poll {@link StorageProvider.getWorkflowStatuses}, so a missed call only
+   * delays the stop. Returns an unsubscribe function.
+   */
+  onWorkflowsCancelled?(listener: (ids: string[]) => void): () => void
 
   /**
    * Optional: how many write batches (inserts, and task status updates) the

@@ -22,6 +22,7 @@ import type {
   TaskStatusUpdate,
   WorkflowFilter,
   WorkflowRow,
+  WorkflowStatus,
   WorkflowWithTasks,
 } from "./provider.js"
 
@@ -194,6 +195,20 @@ export class SQLiteStorageProvider implements StorageProvider {
 
   async cancelWorkflow(id: string, now: number): Promise<boolean> {
     return this.statements.cancelWorkflow.run(now, id).changes === 1
+  }
+
+  /** Reads the statuses of the given workflows, IN_LIST_SIZE IDs per statement, through the primary-key index. */
+  async getWorkflowStatuses(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>> {
+    const statuses: Array<{ id: string; status: WorkflowStatus }> = []
+    const unique = [...new Set(ids)]
+    for (let start = 0; start < unique.length; start += IN_LIST_SIZE) {
+      const chunk: Array<string | null> = unique.slice(start, start + IN_LIST_SIZE)
+      while (chunk.length < IN_LIST_SIZE) chunk.push(null)
+      for (const row of this.statements.selectStatusesOfMany.all(...chunk) as unknown[][]) {
+        statuses.push({ id: row[0] as string, status: row[1] as WorkflowStatus })
+      }
+    }
+    return statuses
   }
 
   async retryWorkflow(id: string, now: number): Promise<boolean> {
@@ -410,6 +425,7 @@ function prepareStatements(db: Database.Database, p: string) {
     selectTasksOfMany: db
       .prepare(`SELECT ${TASK_COLUMNS} FROM ${p}tasks WHERE workflow_id IN (${inList}) ORDER BY workflow_id, seq`)
       .raw(),
+    selectStatusesOfMany: db.prepare(`SELECT id, status FROM ${p}workflows WHERE id IN (${inList})`).raw(),
     selectWorkflow: db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows WHERE id = ?`).raw(),
     selectTasks: db.prepare(`SELECT ${TASK_COLUMNS} FROM ${p}tasks WHERE workflow_id = ? ORDER BY seq`).raw(),
     // The fenced workflow writes of updateWorkflowTaskStatuses: only a pending workflow leased under the writer's token changes.

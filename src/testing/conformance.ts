@@ -113,7 +113,8 @@ export function runProviderConformance(
     it("stores JSON text byte for byte", async () => {
       const p = await open()
       const id = uid()
-      const data = JSON.stringify({ s: "héllo ✓ 𝄞 \u0000 \"q\" \\", n: 1.5e300, big: "x".repeat(200_000) })
+      // JSON.stringify escapes U+0000 and lone surrogates, so the text itself holds neither.
+      const data = JSON.stringify({ s: "héllo ✓ 𝄞 \u0000 \"q\" \\", lone: "\ud800 \udfff", n: 1.5e300, big: "x".repeat(200_000) })
       await p.insertWorkflowsAndTasks([{ id, now: T0, tasks: [{ name: "a", task: "R", data }] }])
       assert.equal((await p.getWorkflow(id))?.tasks[0]?.data, data)
     })
@@ -364,6 +365,34 @@ export function runProviderConformance(
       assert.equal(await p.cancelWorkflow(id, T0 + 12), false, "cancelling twice")
       assert.equal(await p.cancelWorkflow(uid(), T0), false)
       assert.deepEqual(await p.renewLeases({ token: A.token, workflowIDs: [id], expiresAt: T0 + 1e6 }), [])
+    })
+
+    it("reads the statuses of many workflows in one call (optional getWorkflowStatuses)", async (t) => {
+      const p = await open()
+      if (!p.getWorkflowStatuses) return t.skip("the provider has no getWorkflowStatuses (optional)")
+      const [pending, cancelled, completed] = [uid(), await claimedWorkflow(p, 1), await claimedWorkflow(p, 1)]
+      await p.insertWorkflowsAndTasks([newWorkflow(pending, 1)])
+      assert.equal(await p.cancelWorkflow(cancelled, T0 + 1), true)
+      await p.updateWorkflowTaskStatuses([{ ...completeTask(completed, A.token, 0), workflow: { status: "completed" } }])
+      const missing = uid()
+      const read = await p.getWorkflowStatuses([completed, missing, pending, cancelled, pending])
+      assert.deepEqual(
+        [...read].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        [
+          { id: pending, status: "pending" },
+          { id: cancelled, status: "cancelled" },
+          { id: completed, status: "completed" },
+        ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        "one entry per distinct existing ID; missing IDs left out",
+      )
+      assert.deepEqual(await p.getWorkflowStatuses([]), [])
+      // More IDs than a statement's IN list or parameter limit would hold at once.
+      const many = Array.from({ length: 1_500 }, () => uid())
+      await p.insertWorkflowsAndTasks(many.map((id) => newWorkflow(id, 1)))
+      const statuses = await p.getWorkflowStatuses([...many, missing])
+      assert.equal(statuses.length, many.length)
+      assert.deepEqual(new Set(statuses.map((s) => s.id)), new Set(many))
+      assert.ok(statuses.every((s) => s.status === "pending"))
     })
 
     it("resumes a failed workflow from its failed task", async () => {

@@ -32,6 +32,7 @@ import type {
   TaskStatusUpdate,
   WorkflowFilter,
   WorkflowRow,
+  WorkflowStatus,
   WorkflowWithTasks,
 } from "../storage/provider.js"
 
@@ -49,6 +50,7 @@ export type StorageMethod =
   | "cancelWorkflow"
   | "retryWorkflow"
   | "deleteEndedWorkflows"
+  | "getWorkflowStatuses"
 
 /** Every {@link StorageMethod}. */
 export const STORAGE_METHODS: readonly StorageMethod[] = [
@@ -64,6 +66,7 @@ export const STORAGE_METHODS: readonly StorageMethod[] = [
   "cancelWorkflow",
   "retryWorkflow",
   "deleteEndedWorkflows",
+  "getWorkflowStatuses",
 ]
 
 /**
@@ -208,6 +211,12 @@ export class FaultInjectingStorage implements StorageProvider {
   private readonly counters: FaultStats
 
   /**
+   * The wrapped provider's `getWorkflowStatuses`, with faults; absent when the
+   * wrapped provider lacks it (the runner then behaves as it would without it).
+   */
+  readonly getWorkflowStatuses?: (ids: string[]) => Promise<Array<{ id: string; status: WorkflowStatus }>>
+
+  /**
    * @param inner - the provider to wrap; it is initialized and closed through this wrapper
    * @param options - random faults; none by default
    * @throws ValidationError for rates outside 0..1, rates that add up to more than 1, or unknown methods
@@ -217,6 +226,8 @@ export class FaultInjectingStorage implements StorageProvider {
       throw new ValidationError("FaultInjectingStorage wraps a StorageProvider: pass the provider to inject faults into")
     }
     this.inner = inner
+    const readStatuses = inner.getWorkflowStatuses?.bind(inner)
+    if (readStatuses) this.getWorkflowStatuses = (ids) => this.call("getWorkflowStatuses", () => readStatuses(ids))
     this.options = resolve(NO_FAULTS, options)
     this.random = mulberry32(options.seed ?? 1)
     this.counters = {
@@ -344,6 +355,16 @@ export class FaultInjectingStorage implements StorageProvider {
   /** Passes the wrapped provider's notifications through, without faults (a no-op if it has none). */
   onWorkAvailable(listener: () => void): () => void {
     return this.inner.onWorkAvailable?.(listener) ?? (() => {})
+  }
+
+  /** Passes the wrapped provider's end notifications through, without faults (a no-op if it has none). */
+  onWorkflowsEnded(listener: () => void): () => void {
+    return this.inner.onWorkflowsEnded?.(listener) ?? (() => {})
+  }
+
+  /** Passes the wrapped provider's cancel notifications through, without faults (a no-op if it has none). */
+  onWorkflowsCancelled(listener: (ids: string[]) => void): () => void {
+    return this.inner.onWorkflowsCancelled?.(listener) ?? (() => {})
   }
 
   // ---- injection ----------------------------------------------------------

@@ -23,8 +23,12 @@ export interface PostgresNames {
   schemaVersion: string
   /** Index names carry no schema: Postgres puts an index in its table's schema. */
   indexes: { claimable: string; leased: string; ended: string; status: string }
-  /** LISTEN/NOTIFY channel: distinct per schema and prefix, at most 63 bytes. */
+  /** LISTEN/NOTIFY channel of work becoming claimable: distinct per schema and prefix, at most 63 bytes. */
   channel: string
+  /** LISTEN/NOTIFY channel of cancellations (the payload is the workflow ID): distinct per schema and prefix, at most 63 bytes. */
+  cancelChannel: string
+  /** LISTEN/NOTIFY channel of workflows ending (no payload): distinct per schema and prefix, at most 63 bytes. */
+  endedChannel: string
   /** Key of the advisory lock that serializes `init()` across processes (a signed 64-bit integer, as text). */
   initLockKey: string
 }
@@ -60,6 +64,8 @@ export function postgresNames(schema: unknown, prefix: unknown): PostgresNames {
     },
     // Channels are database-wide, so the schema must be in it; a hash keeps it short.
     channel: `${prefix}work_${digest.subarray(0, 6).toString("hex")}`,
+    cancelChannel: `${prefix}cancel_${digest.subarray(0, 6).toString("hex")}`,
+    endedChannel: `${prefix}ended_${digest.subarray(0, 6).toString("hex")}`,
     initLockKey: digest.readBigInt64BE(8).toString(),
   }
 }

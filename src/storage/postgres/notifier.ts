@@ -16,21 +16,35 @@ import type { PostgresNames } from "./names.js"
  * write costs no extra round trip. The channel is a validated identifier, so
  * it can be a literal.
  */
-export function notifyColumn(n: PostgresNames, notify: boolean, condition: string): string {
-  return notify ? `, CASE WHEN ${condition} THEN pg_notify('${n.channel}', '')::text END AS notified` : ""
+export function notifyColumn(n: PostgresNames, notify: boolean, condition: string, channel = n.channel): string {
+  return notify ? `, CASE WHEN ${condition} THEN pg_notify('${channel}', '')::text END AS notified_${channel}` : ""
 }
 
 const FIRST_RETRY_MS = 100
 const MAX_RETRY_MS = 10_000
 
+/** The channels a {@link WorkNotifier} listens on. */
+export interface NotifierChannels {
+  /** Work became claimable (no payload). */
+  work: string
+  /** A workflow was cancelled (the payload is its ID). */
+  cancel: string
+  /** Workflows ended (no payload). */
+  ended: string
+}
+
 /**
- * Holds one LISTEN connection while anyone is subscribed, and calls the
- * subscribers on each notification. A lost connection (killed backend,
- * restart, network) is replaced with growing delays; after each reconnect the
- * subscribers are called once, since work may have appeared meanwhile.
+ * Holds one LISTEN connection while anyone is subscribed, to work and to
+ * cancellations, and calls the subscribers on each notification. A lost
+ * connection (killed backend, restart, network) is replaced with growing
+ * delays; after each reconnect the work subscribers are called once, since
+ * work may have appeared meanwhile (cancellations missed meanwhile are found
+ * by the runners' polls).
  */
 export class WorkNotifier {
   private readonly listeners = new Set<() => void>()
+  private readonly cancelListeners = new Set<(ids: string[]) => void>()
+  private readonly endedListeners = new Set<() => void>()
   private client: pg.Client | undefined
   private retryTimer: NodeJS.Timeout | undefined
   /** Bumped whenever the current connection is given up, so events of older clients are ignored. */
@@ -39,33 +53,52 @@ export class WorkNotifier {
   private listenedBefore = false
 
   /**
-   * @param channel - the validated channel name
+   * @param channels - the validated channel names
    * @param createClient - returns a new, unconnected client
    */
   constructor(
-    private readonly channel: string,
+    private readonly channels: NotifierChannels,
     private readonly createClient: () => pg.Client,
     private readonly logger: Logger | undefined,
   ) {}
 
-  /** Adds a listener; the first one opens the connection. Returns its unsubscribe function. */
+  /** Adds a listener to work becoming claimable; the first listener opens the connection. Returns its unsubscribe function. */
   subscribe(listener: () => void): () => void {
-    const wrapped = () => listener()
-    this.listeners.add(wrapped)
-    if (this.listeners.size === 1) {
-      this.listenedBefore = false
-      this.failures = 0
-      void this.connect()
-    }
-    return () => {
-      if (this.listeners.delete(wrapped) && this.listeners.size === 0) void this.disconnect()
-    }
+    return this.add(this.listeners, () => listener())
+  }
+
+  /** Adds a listener to cancellations, called with the cancelled IDs; the first listener opens the connection. Returns its unsubscribe function. */
+  subscribeCancels(listener: (ids: string[]) => void): () => void {
+    return this.add(this.cancelListeners, (ids: string[]) => listener(ids))
+  }
+
+  /** Adds a listener to workflows ending; the first listener opens the connection. Returns its unsubscribe function. */
+  subscribeEnded(listener: () => void): () => void {
+    return this.add(this.endedListeners, () => listener())
   }
 
   /** Drops every listener and closes the connection. */
   async close(): Promise<void> {
     this.listeners.clear()
+    this.cancelListeners.clear()
+    this.endedListeners.clear()
     await this.disconnect()
+  }
+
+  private get subscribers(): number {
+    return this.listeners.size + this.cancelListeners.size + this.endedListeners.size
+  }
+
+  private add<L>(set: Set<L>, wrapped: L): () => void {
+    set.add(wrapped)
+    if (this.subscribers === 1) {
+      this.listenedBefore = false
+      this.failures = 0
+      void this.connect()
+    }
+    return () => {
+      if (set.delete(wrapped) && this.subscribers === 0) void this.disconnect()
+    }
   }
 
   private async connect(): Promise<void> {
@@ -82,7 +115,9 @@ export class WorkNotifier {
     client.on("error", (error: Error) => this.lost(client, generation, error))
     client.on("end", () => this.lost(client, generation, new Error("the connection ended")))
     client.on("notification", (message: pg.Notification) => {
-      if (message.channel === this.channel) this.wake()
+      if (message.channel === this.channels.work) this.wake()
+      else if (message.channel === this.channels.cancel && message.payload) this.tellCancelled([message.payload])
+      else if (message.channel === this.channels.ended) this.tell(this.endedListeners, "workflow-ended")
     })
     try {
       await client.connect()
@@ -91,7 +126,10 @@ export class WorkNotifier {
       return
     }
     try {
-      await client.query(`LISTEN ${this.channel}`)
+      await client.query(`LISTEN ${this.channels.cancel}`)
+      await client.query(`LISTEN ${this.channels.ended}`)
+      // Last, so pg_stat_activity shows this connection's query as `LISTEN <work channel>` (tools and tests look for it).
+      await client.query(`LISTEN ${this.channels.work}`)
     } catch (error) {
       if (isConnectionError(error)) this.lost(client, generation, error)
       else this.refused(client, generation, error)
@@ -104,8 +142,10 @@ export class WorkNotifier {
     }
     this.failures = 0
     if (this.listenedBefore) {
-      this.logger?.info?.(`durabletasks: LISTEN connection to Postgres restored (channel ${this.channel})`)
+      this.logger?.info?.(`durabletasks: LISTEN connection to Postgres restored (channel ${this.channels.work})`)
       this.wake()
+      // Ends may have been missed meanwhile too.
+      this.tell(this.endedListeners, "workflow-ended")
     }
     this.listenedBefore = true
   }
@@ -115,7 +155,7 @@ export class WorkNotifier {
     if (generation !== this.generation) return
     this.generation++
     this.client = undefined
-    if (this.listeners.size === 0) return
+    if (this.subscribers === 0) return
     const delay = Math.min(FIRST_RETRY_MS * 2 ** this.failures, MAX_RETRY_MS) * (0.75 + Math.random() / 2)
     this.failures++
     this.logger?.warn?.(
@@ -123,7 +163,7 @@ export class WorkNotifier {
     )
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
-      if (this.listeners.size > 0) void this.connect()
+      if (this.subscribers > 0) void this.connect()
     }, delay)
     this.retryTimer.unref()
   }
@@ -148,12 +188,26 @@ export class WorkNotifier {
     if (client) await client.end().catch(() => {})
   }
 
+  private tellCancelled(ids: string[]): void {
+    for (const listener of [...this.cancelListeners]) {
+      try {
+        listener([...ids])
+      } catch (error) {
+        this.logger?.error?.(`durabletasks: a cancellation listener threw: ${errorMessage(error)}`)
+      }
+    }
+  }
+
   private wake(): void {
-    for (const listener of [...this.listeners]) {
+    this.tell(this.listeners, "work-available")
+  }
+
+  private tell(listeners: Set<() => void>, what: string): void {
+    for (const listener of [...listeners]) {
       try {
         listener()
       } catch (error) {
-        this.logger?.error?.(`durabletasks: a work-available listener threw: ${errorMessage(error)}`)
+        this.logger?.error?.(`durabletasks: a ${what} listener threw: ${errorMessage(error)}`)
       }
     }
   }

@@ -3,10 +3,18 @@
  *
  * @module
  */
-import type { WorkflowFilter, WorkflowRow, WorkflowWithTasks } from "../provider.js"
+import type { WorkflowFilter, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "../provider.js"
 import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
-import { JOINED_COLUMNS, type JoinedRecord, WORKFLOW_COLUMNS, type WorkflowRecord, fromJoinedRows, toWorkflowRow } from "./rows.js"
+import {
+  JOINED_COLUMNS,
+  type JoinedRecord,
+  WORKFLOW_COLUMNS,
+  type WorkflowRecord,
+  fromJoinedRows,
+  toWorkflowRow,
+  workflowStatus,
+} from "./rows.js"
 
 /** Reads one workflow with its tasks (one statement, so one snapshot), or `null`. */
 export async function getWorkflow(db: PostgresConnection, n: PostgresNames, id: string): Promise<WorkflowWithTasks | null> {
@@ -21,6 +29,23 @@ export async function getWorkflow(db: PostgresConnection, n: PostgresNames, id: 
     "idempotent",
   )
   return fromJoinedRows(rows)[0] ?? null
+}
+
+/** Reads the statuses of the given workflows in one statement; IDs with no workflow are left out. */
+export async function getWorkflowStatuses(
+  db: PostgresConnection,
+  n: PostgresNames,
+  ids: string[],
+): Promise<Array<{ id: string; status: WorkflowStatus }>> {
+  // Postgres text cannot hold U+0000, so no stored ID has it (and the array would be refused).
+  const wanted = [...new Set(ids)].filter((id) => !id.includes("\u0000"))
+  if (wanted.length === 0) return []
+  const rows = await db.statement<{ id: string; status: string }>(
+    `SELECT id, status FROM ${n.workflows} WHERE id = ANY($1::text[])`,
+    [wanted],
+    "idempotent",
+  )
+  return rows.map((r) => ({ id: r.id, status: workflowStatus(r.status, r.id) }))
 }
 
 /** Lists workflows in ID order (byte order: the ID columns are `COLLATE "C"`), without their tasks. */

@@ -129,7 +129,8 @@ export function fromJoinedRows(rows: JoinedRecord[]): WorkflowWithTasks[] {
   return grouped
 }
 
-function workflowStatus(status: string, id: string): WorkflowStatus {
+/** Checks a stored workflow status; rejects one this library does not know. */
+export function workflowStatus(status: string, id: string): WorkflowStatus {
   if (!(WORKFLOW_STATUSES as readonly string[]).includes(status)) {
     throw new Error(`workflow "${id}" has unknown status "${status}": was it written by a newer durabletasks?`)
   }
