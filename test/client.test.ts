@@ -14,7 +14,8 @@ import { fileURLToPath } from "node:url"
 import { RunnerStoppedError, ValidationError, WorkflowClient, defineTask } from "../src/index.js"
 import type { StorageProvider, WorkflowStatus } from "../src/storage/provider.js"
 import { ALL_STORES, startRunner } from "./helpers/runner.js"
-import { dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
+import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
+import { PostgresStorageProvider } from "../src/storage/postgres.js"
 
 /** Counts the reads a result() waiter makes. */
 function countingReads(storage: StorageProvider): { storage: StorageProvider; statusReads: number[]; singleReads: () => number } {
@@ -128,6 +129,32 @@ for (const store of ALL_STORES) {
     })
   })
 }
+
+describe("WorkflowClient on Postgres", { timeout: 30_000 }, () => {
+  it("result() is woken by NOTIFY when a workflow ends in another process's runner, not by its poll", async (t) => {
+    if (postgresReason instanceof Error) throw postgresReason
+    if (postgresReason !== undefined) return t.skip(postgresReason)
+    const schema = uniqueSchemaName()
+    t.after(() => dropSchema(schema).catch(() => {}))
+    const storage = new PostgresStorageProvider(connectionString, { schema })
+    // The client polls once a minute: only the notification can resolve its waiters within the bound below.
+    const client = new WorkflowClient({ storageProvider: storage, pollIntervalMS: 60_000 })
+    t.after(() => client.close())
+    const handles = await Promise.all(Array.from({ length: 20 }, (_, i) => client.addWorkflow({ workflowID: `n${i}`, tasks: { a: { task: "Quick" } } })))
+    const results = Promise.all(handles.map((h) => h.result()))
+    results.catch(() => {})
+    await new Promise((r) => setTimeout(r, 200)) // the waiters' first look is over, the LISTEN connection is up
+    // A second provider (its own pool and LISTEN connection), as another process would have.
+    const elsewhere = new PostgresStorageProvider(connectionString, { schema })
+    const runner = await startRunner(elsewhere, [{ Name: "Quick", Execute: async () => ({ data: 1 }) }])
+    t.after(() => runner.stop())
+    const started = Date.now()
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("result() was not woken within 5 s of the workflows ending")), 5_000).unref())
+    const infos = await Promise.race([results, timeout])
+    assert.ok(infos.every((i) => i.status === "completed"))
+    assert.ok(Date.now() - started < 5_000)
+  })
+})
 
 describe("WorkflowClient types", () => {
   it("is typed from the runners' types alone", async () => {
