@@ -162,7 +162,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     const onStorageError =
       internals.onStorageError ??
       ((operation: string, error: unknown) => logger.error?.(`storage ${operation} failed: ${errorMessage(error)}`, { operation }))
-    this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError)
+    this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError, this.now)
   }
 
   /**
@@ -185,7 +185,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     validateWorkflowID(id)
     await this.init()
     const stored = await this.storage.getWorkflow(id)
-    return stored ? toWorkflowInfo(stored) : null
+    return stored ? toWorkflowInfo(stored, this.now()) : null
   }
 
   /** Lists workflows in ID order, a page at a time. */
@@ -199,7 +199,8 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     if (limit > 1_000) throw new ValidationError(`limit must be at most 1000, got ${limit}`)
     await this.init()
     const rows = await this.storage.listWorkflows({ status: filter.status, afterID: filter.afterID, limit })
-    return rows.map(toWorkflowSummary)
+    const now = this.now()
+    return rows.map((row) => toWorkflowSummary(row, now))
   }
 
   /**

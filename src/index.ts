@@ -29,5 +29,5 @@ export type {
 export { RunnerStoppedError, SerializationError, StorageError, ValidationError } from "./errors.js"
 export type { Logger } from "./logger.js"
 export type { RunnerEventMap, TaskEventBase } from "./events.js"
-export type { TaskInfo, WorkflowInfo, WorkflowSummary } from "./info.js"
+export type { PendingState, TaskInfo, WorkflowInfo, WorkflowSummary } from "./info.js"
 export type { StorageProvider, TaskStatus, WorkflowStatus } from "./storage/provider.js"

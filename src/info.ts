@@ -5,10 +5,20 @@
 import { fromJSONText } from "./json.js"
 import type { TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "./storage/provider.js"
 
+/**
+ * What a pending workflow is doing when it was read: `running` (a runner
+ * holds its lease), `waiting` (for a retry, until `nextRunAt`), or `queued`
+ * (claimable now: waiting for a runner with a free slot, or for its crashed
+ * runner's lease to be taken over).
+ */
+export type PendingState = "running" | "waiting" | "queued"
+
 /** A workflow without its tasks, as `listWorkflows` returns it. */
 export interface WorkflowSummary {
   id: string
   status: WorkflowStatus
+  /** For a pending workflow, what it is doing (see {@link PendingState}); `null` once it has ended. */
+  state: PendingState | null
   createdAt: Date
   updatedAt: Date
   taskCount: number
@@ -49,12 +59,20 @@ export interface WorkflowInfo extends WorkflowSummary {
   tasks: TaskInfo[]
 }
 
+/** @internal What a pending workflow is doing at `now`. */
+export function pendingState(row: WorkflowRow, now: number): PendingState | null {
+  if (row.status !== "pending") return null
+  if (row.availableAt <= now) return "queued"
+  return row.leaseOwner !== null ? "running" : "waiting"
+}
+
 /** @internal */
-export function toWorkflowSummary(row: WorkflowRow): WorkflowSummary {
+export function toWorkflowSummary(row: WorkflowRow, now: number): WorkflowSummary {
   const leased = row.leaseOwner !== null
   return {
     id: row.id,
     status: row.status,
+    state: pendingState(row, now),
     createdAt: new Date(row.createdAt),
     updatedAt: new Date(row.updatedAt),
     taskCount: row.taskCount,
@@ -66,9 +84,9 @@ export function toWorkflowSummary(row: WorkflowRow): WorkflowSummary {
 }
 
 /** @internal */
-export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks): WorkflowInfo {
+export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: number): WorkflowInfo {
   return {
-    ...toWorkflowSummary(workflow),
+    ...toWorkflowSummary(workflow, now),
     tasks: tasks.map((t) => ({
       seq: t.seq,
       name: t.name,

@@ -34,11 +34,13 @@ export class ResultWaiters {
    * @param storage - where the workflows are
    * @param pollIntervalMS - how often storage is read while anyone waits
    * @param onStorageError - told of a failed read (the next poll tries again)
+   * @param now - the clock
    */
   constructor(
     private readonly storage: StorageProvider,
     private readonly pollIntervalMS: number,
     private readonly onStorageError: (operation: string, error: unknown) => void,
+    private readonly now: () => number,
   ) {}
 
   /** How many workflows are waited for. */
@@ -161,7 +163,7 @@ export class ResultWaiters {
       for (const w of list) w.reject(new ValidationError(`there is no workflow "${id}"`))
     } else if (stored.workflow.status !== "pending") {
       this.waiters.delete(id)
-      const info = toWorkflowInfo(stored)
+      const info = toWorkflowInfo(stored, this.now())
       for (const w of list) w.resolve(info)
     }
   }

@@ -57,6 +57,41 @@ for (const store of ALL_STORES) {
       assert.equal((await client.listWorkflows({ status: "completed" })).length, 1)
     })
 
+    it("tells what a pending workflow is doing: queued, running, waiting to retry; null once ended", async (t) => {
+      const { storage, cleanup } = store.open()
+      t.after(cleanup)
+      const client = new WorkflowClient({ storageProvider: storage })
+      t.after(() => client.close({ closeStorage: false }))
+      await client.addWorkflow({ workflowID: "blocked", tasks: { a: { task: "Block" } } })
+      await client.addWorkflow({ workflowID: "flaky", tasks: { a: { task: "Flaky" } } })
+      assert.equal((await client.getWorkflow("blocked"))?.state, "queued")
+      let release: () => void = () => {}
+      const gate = new Promise<void>((r) => (release = r))
+      t.after(() => release())
+      const runner = await startRunner(
+        storage,
+        [
+          { Name: "Block", Execute: async () => (await gate, { data: 1 }) },
+          { Name: "Flaky", Execute: async () => { throw new Error("not yet") } },
+        ],
+        { retryDelayMS: 60_000 },
+      )
+      t.after(() => runner.stop({ closeStorage: false, timeoutMS: 0 }))
+      const deadline = Date.now() + 5_000
+      while ((await client.getWorkflow("flaky"))?.tasks[0]?.attempts !== 1) {
+        assert.ok(Date.now() < deadline, "the flaky task failed once within 5 s")
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      const flaky = await client.getWorkflow("flaky")
+      assert.equal(flaky?.state, "waiting")
+      assert.ok(flaky?.nextRunAt && flaky.nextRunAt.getTime() > Date.now() + 50_000, "waiting until the retry")
+      const running = (await client.listWorkflows()).find((w) => w.id === "blocked")
+      assert.equal(running?.state, "running")
+      assert.equal(running?.lease?.owner, "local")
+      release()
+      assert.equal((await (await client.addWorkflow({ workflowID: "blocked", tasks: { a: { task: "Block" } } })).result()).state, null)
+    })
+
     it("refuses names outside knownTasks, and anything that is not a task, before writing", async (t) => {
       const { storage, cleanup } = store.open()
       t.after(cleanup)
