@@ -27,6 +27,7 @@ import { Completer } from "./runtime/completer.js"
 import { LeaseKeeper, type ActiveExecution } from "./runtime/lease-keeper.js"
 import { sleep, type StorageHealth } from "./runtime/storage-health.js"
 import { RetentionService } from "./services/retention.js"
+import { capabilitiesOf, requireCapability } from "./storage/capabilities.js"
 import type { Service } from "./services/service.js"
 import type { StorageProvider, WorkflowWithTasks } from "./storage/provider.js"
 import { newWorkflowRows } from "./storage/rows.js"
@@ -145,8 +146,14 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const maxPayloadBytes = validatePositiveNumber(options.maxPayloadBytes ?? 1_048_576, "maxPayloadBytes", { integer: true })
     const retentionMS = options.retentionMS === undefined ? undefined : validatePositiveNumber(options.retentionMS, "retentionMS")
     this.suspects = new SuspectLane(leaseMS)
+    const capabilities = capabilitiesOf(storage)
     this.maxCrashes =
       options.maxCrashes === Infinity ? Infinity : validatePositiveNumber(options.maxCrashes ?? 5, "maxCrashes", { integer: true })
+    if (!capabilities.has("crash-counts")) {
+      // Asked for explicitly: refuse. By default: crash-loop protection is off on a provider that cannot count.
+      if (options.maxCrashes !== undefined && options.maxCrashes !== Infinity) requireCapability(capabilities, "crash-counts", "maxCrashes")
+      this.maxCrashes = Infinity
+    }
     if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
     const now = options.clock ?? Date.now
     this.now = now

@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { STORAGE_CONTRACT_VERSION } from "./provider.js"
 import type {
+  StorageCapabilities,
   ClaimRequest,
   LeaseRelease,
   LeaseRenewal,
@@ -21,6 +23,8 @@ import { newWorkflowRows } from "./rows.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
+  /** Contract 1, with crash counts and status reads. */
+  readonly capabilities: StorageCapabilities = { contract: STORAGE_CONTRACT_VERSION, supports: ["crash-counts", "status-reads"] }
   private readonly workflows = new Map<string, WorkflowWithTasks>()
   private readonly cancelListeners = new Set<(ids: string[]) => void>()
   private closed = false

@@ -55,6 +55,7 @@
  *
  * @module
  */
+import { ValidationError } from "../errors.js"
 import pg from "pg"
 import type { Logger } from "../logger.js"
 import { claimWorkflows } from "./postgres/claim.js"
@@ -69,7 +70,9 @@ import { getWorkflow, getWorkflowStatuses, listWorkflows } from "./postgres/read
 import { retryWorkflow } from "./postgres/retry.js"
 import { migrate } from "./postgres/schema.js"
 import { updateWorkflowTaskStatuses } from "./postgres/update.js"
+import { STORAGE_CONTRACT_VERSION } from "./provider.js"
 import type {
+  StorageCapabilities,
   ClaimRequest,
   LeaseRelease,
   LeaseRenewal,
@@ -139,6 +142,11 @@ export interface PostgresStorageOptions {
  * ```
  */
 export class PostgresStorageProvider implements StorageProvider {
+  /** Contract 1, with crash counts, status reads and LISTEN/NOTIFY notifications. */
+  readonly capabilities: StorageCapabilities = {
+    contract: STORAGE_CONTRACT_VERSION,
+    supports: ["crash-counts", "status-reads", "notifications"],
+  }
   /**
    * The pool all statements run on: the one you passed, or the one created
    * from your connection string.
@@ -177,12 +185,12 @@ export class PostgresStorageProvider implements StorageProvider {
     this.logger = options.logger
     const inFlight = options.writeBatchesInFlight ?? 1
     if (!Number.isInteger(inFlight) || inFlight < 1 || inFlight > 64) {
-      throw new Error(`writeBatchesInFlight must be an integer from 1 to 64, got ${String(options.writeBatchesInFlight)}`)
+      throw new ValidationError(`writeBatchesInFlight must be an integer from 1 to 64, got ${String(options.writeBatchesInFlight)}`)
     }
     this.writeBatchesInFlight = inFlight
     let listenConfig: pg.ClientConfig
     if (typeof connectionStringOrPool === "string") {
-      if (connectionStringOrPool === "") throw new Error("PostgresStorageProvider needs a connection string or a pg.Pool")
+      if (connectionStringOrPool === "") throw new ValidationError("PostgresStorageProvider needs a connection string or a pg.Pool")
       const config: pg.PoolConfig = { application_name: "durabletasks", ...options.poolConfig, connectionString: connectionStringOrPool }
       this.pool = new pg.Pool(config)
       this.ownsPool = true
@@ -192,7 +200,7 @@ export class PostgresStorageProvider implements StorageProvider {
       this.ownsPool = false
       listenConfig = connectionStringOrPool.options
     } else {
-      throw new Error("PostgresStorageProvider needs a connection string or a pg.Pool")
+      throw new ValidationError("PostgresStorageProvider needs a connection string or a pg.Pool")
     }
     // An 'error' event without a listener would crash the process.
     this.pool.on("error", this.onPoolError)

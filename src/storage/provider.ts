@@ -197,6 +197,30 @@ export interface WorkflowFilter {
   limit: number
 }
 
+/** The version of this contract; a provider declares the one it implements in {@link StorageCapabilities}. */
+export const STORAGE_CONTRACT_VERSION = 1
+
+/**
+ * A part of the contract beyond the core methods. Each has its own part of
+ * the conformance suite, run only for providers that declare it.
+ * - `core`: every required method (always).
+ * - `crash-counts`: claims count `recoveries`, updates store `crashes`
+ *   (needed by the runner's crash-loop protection, `maxCrashes`).
+ * - `status-reads`: `getWorkflowStatuses` (cancels from other processes
+ *   reach running tasks within a poll; `result()` polls in one read).
+ * - `notifications`: `onWorkAvailable`, `onWorkflowsCancelled`,
+ *   `onWorkflowsEnded` tell of other processes' changes at once.
+ */
+export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications"
+
+/** What a provider implements: a contract version and its capabilities. */
+export interface StorageCapabilities {
+  /** The contract version implemented ({@link STORAGE_CONTRACT_VERSION} for this library's providers). */
+  readonly contract: number
+  /** The parts of the contract it implements; `core` is implied. */
+  readonly supports: readonly StorageCapability[]
+}
+
 /**
  * The storage a WorkflowRunner runs on.
  *
@@ -206,6 +230,13 @@ export interface WorkflowFilter {
  * - Methods never read a clock; `now` comes from the caller.
  */
 export interface StorageProvider {
+  /**
+   * Optional: the contract version and capabilities this provider implements.
+   * Without it, the provider is taken to implement contract 1 with `core`,
+   * plus whichever optional methods it has.
+   */
+  readonly capabilities?: StorageCapabilities
+
   /** Creates tables and indexes if missing. Idempotent; called by the runner before first use. */
   init(): Promise<void>
 

@@ -11,8 +11,11 @@
  *
  * @module
  */
+import { ValidationError } from "../errors.js"
 import Database from "better-sqlite3"
+import { STORAGE_CONTRACT_VERSION } from "./provider.js"
 import type {
+  StorageCapabilities,
   ClaimRequest,
   LeaseRelease,
   LeaseRenewal,
@@ -88,6 +91,8 @@ function toTaskRow(r: unknown[]): TaskRow {
 
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
+  /** Contract 1, with crash counts and status reads (several processes on one file find each other's changes by polling). */
+  readonly capabilities: StorageCapabilities = { contract: STORAGE_CONTRACT_VERSION, supports: ["crash-counts", "status-reads"] }
   /** The better-sqlite3 connection, for inspection in tests and tools. */
   readonly db: Database.Database
   private readonly statements: ReturnType<typeof prepareStatements>
@@ -102,17 +107,17 @@ export class SQLiteStorageProvider implements StorageProvider {
   constructor(path: string, options: SQLiteStorageOptions = {}) {
     const prefix = options.tablePrefix ?? "durabletasks_"
     if (typeof prefix !== "string" || !TABLE_PREFIX.test(prefix)) {
-      throw new Error(`tablePrefix ${JSON.stringify(prefix)} is invalid: use letters, digits and _ (at most 49), not starting with a digit`)
+      throw new ValidationError(`tablePrefix ${JSON.stringify(prefix)} is invalid: use letters, digits and _ (at most 49), not starting with a digit`)
     }
     const synchronous = options.synchronous ?? "FULL"
     if (synchronous !== "FULL" && synchronous !== "NORMAL") {
-      throw new Error(`synchronous must be "FULL" or "NORMAL", got ${JSON.stringify(synchronous)}`)
+      throw new ValidationError(`synchronous must be "FULL" or "NORMAL", got ${JSON.stringify(synchronous)}`)
     }
     const busyTimeoutMS = options.busyTimeoutMS ?? 10_000
     if (!Number.isInteger(busyTimeoutMS) || busyTimeoutMS < 0) {
-      throw new Error(`busyTimeoutMS must be an integer >= 0, got ${String(busyTimeoutMS)}`)
+      throw new ValidationError(`busyTimeoutMS must be an integer >= 0, got ${String(busyTimeoutMS)}`)
     }
-    if (typeof path !== "string" || path === "") throw new Error(`SQLiteStorageProvider needs a file path or ":memory:"`)
+    if (typeof path !== "string" || path === "") throw new ValidationError(`SQLiteStorageProvider needs a file path or ":memory:"`)
     try {
       this.db = new Database(path, { timeout: busyTimeoutMS })
     } catch (error) {

@@ -24,6 +24,7 @@
  */
 import { ValidationError } from "../errors.js"
 import type {
+  StorageCapabilities,
   ClaimRequest,
   LeaseRelease,
   LeaseRenewal,
@@ -203,6 +204,11 @@ const NO_FAULTS: ResolvedOptions = {
 export class FaultInjectingStorage implements StorageProvider {
   /** The wrapped provider. */
   readonly inner: StorageProvider
+
+  /** The wrapped provider's. */
+  get capabilities(): StorageCapabilities | undefined {
+    return this.inner.capabilities
+  }
   private options: ResolvedOptions
   private random: () => number
   private outageKind: FaultKind | undefined

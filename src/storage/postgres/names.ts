@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ValidationError } from "../../errors.js"
 import { createHash } from "node:crypto"
 
 /** Schema names: lower case so an unquoted name means the same to Postgres. */
@@ -40,12 +41,12 @@ export interface PostgresNames {
  */
 export function postgresNames(schema: unknown, prefix: unknown): PostgresNames {
   if (typeof schema !== "string" || !SCHEMA_NAME.test(schema)) {
-    throw new Error(
+    throw new ValidationError(
       `PostgresStorageProvider: schema ${JSON.stringify(schema)} is invalid: use lower-case letters, digits and _ (at most 41), not starting with a digit`,
     )
   }
   if (typeof prefix !== "string" || !TABLE_PREFIX.test(prefix)) {
-    throw new Error(
+    throw new ValidationError(
       `PostgresStorageProvider: tablePrefix ${JSON.stringify(prefix)} is invalid: use lower-case letters, digits and _ (at most 41), not starting with a digit, or ""`,
     )
   }

@@ -1,0 +1,38 @@
+/**
+ * What a provider can do, as the runner and the client see it: its declared
+ * contract version and capabilities, or what its optional methods show.
+ */
+import { ValidationError } from "../errors.js"
+import { STORAGE_CONTRACT_VERSION, type StorageCapability, type StorageProvider } from "./provider.js"
+
+/** The capabilities of `storage`, checking the contract version it declares. */
+export function capabilitiesOf(storage: StorageProvider): ReadonlySet<StorageCapability> {
+  const declared = storage.capabilities
+  if (declared === undefined) {
+    const found = new Set<StorageCapability>(["core"])
+    if (typeof storage.getWorkflowStatuses === "function") found.add("status-reads")
+    if (typeof storage.onWorkAvailable === "function") found.add("notifications")
+    return found
+  }
+  if (typeof declared !== "object" || declared === null || !Array.isArray(declared.supports)) {
+    throw new ValidationError("storageProvider.capabilities must be { contract, supports: [...] }")
+  }
+  if (declared.contract !== STORAGE_CONTRACT_VERSION) {
+    throw new ValidationError(
+      `storageProvider implements storage contract version ${String(declared.contract)}; this durabletasks implements version ${STORAGE_CONTRACT_VERSION}: ` +
+        `use a provider built for it`,
+    )
+  }
+  return new Set<StorageCapability>(["core", ...declared.supports])
+}
+
+/**
+ * Refuses an option the provider cannot serve.
+ *
+ * @param option - the option as the user wrote it, for the message
+ */
+export function requireCapability(capabilities: ReadonlySet<StorageCapability>, capability: StorageCapability, option: string): void {
+  if (!capabilities.has(capability)) {
+    throw new ValidationError(`${option} needs a storage provider with the "${capability}" capability, and this one does not declare it`)
+  }
+}
