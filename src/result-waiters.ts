@@ -11,7 +11,7 @@
  */
 import { RunnerStoppedError, ValidationError } from "./errors.js"
 import { toWorkflowInfo, type WorkflowInfo } from "./info.js"
-import type { StorageProvider, WorkflowStatus } from "./storage/provider.js"
+import type { StorageProvider, WorkflowStatus, WorkflowWithTasks } from "./storage/provider.js"
 
 interface Waiter {
   resolve(info: WorkflowInfo): void
@@ -27,6 +27,7 @@ export class ResultWaiters {
   private timer: NodeJS.Timeout | undefined
   private polling: Promise<void> | undefined
   private pollAgain = false
+  private soon = false
   private closedWith: Error | undefined
   private unsubscribe: (() => void) | undefined
 
@@ -57,8 +58,9 @@ export class ResultWaiters {
       else this.waiters.set(id, [{ resolve, reject }])
       this.unsubscribe ??= this.subscribe()
       this.arm()
-      // It may have ended already: look at once rather than a poll interval later.
-      void this.settle(id)
+      // It may have ended already: look at once rather than a poll interval later, in one batch with
+      // every other wait of this turn of the event loop.
+      this.pollSoon()
     })
   }
 
@@ -98,6 +100,15 @@ export class ResultWaiters {
     }, this.pollIntervalMS)
   }
 
+  private pollSoon(): void {
+    if (this.soon) return
+    this.soon = true
+    setImmediate(() => {
+      this.soon = false
+      this.requestPoll()
+    })
+  }
+
   private requestPoll(): void {
     if (this.polling) {
       this.pollAgain = true
@@ -130,7 +141,25 @@ export class ResultWaiters {
       if (status !== "pending") ended.push(id)
     }
     for (const id of ids) if (!found.has(id)) ended.push(id)
-    await Promise.all(ended.map((id) => this.settle(id)))
+    if (ended.length === 0) return
+    const readMany = this.storage.getWorkflows?.bind(this.storage)
+    if (!readMany) {
+      await Promise.all(ended.map((id) => this.settle(id)))
+      return
+    }
+    // The ended ones in batch reads too: thousands ending at once cost a few reads, not one each.
+    for (let i = 0; i < ended.length; i += STATUS_READ_CHUNK) {
+      const chunk = ended.slice(i, i + STATUS_READ_CHUNK)
+      let stored: WorkflowWithTasks[]
+      try {
+        stored = await readMany(chunk)
+      } catch (error) {
+        this.onStorageError("getWorkflows", error)
+        return
+      }
+      const byID = new Map(stored.map((w) => [w.workflow.id, w]))
+      for (const id of chunk) this.resolveFrom(id, byID.get(id) ?? null)
+    }
   }
 
   private async readStatuses(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>> {
@@ -156,6 +185,11 @@ export class ResultWaiters {
       this.onStorageError("getWorkflow", error)
       return
     }
+    this.resolveFrom(id, stored)
+  }
+
+  /** Settles the waiters of `id` from what storage holds: rejects if there is no such workflow, resolves if it ended. */
+  private resolveFrom(id: string, stored: WorkflowWithTasks | null): void {
     const list = this.waiters.get(id)
     if (!list) return
     if (!stored) {

@@ -142,6 +142,16 @@ export class MemoryStorageProvider implements StorageProvider {
     return true
   }
 
+  async getWorkflows(ids: string[]): Promise<WorkflowWithTasks[]> {
+    this.assertOpen()
+    const found: WorkflowWithTasks[] = []
+    for (const id of new Set(ids)) {
+      const entry = this.workflows.get(id)
+      if (entry) found.push(copy(entry))
+    }
+    return found
+  }
+
   async getWorkflowStatuses(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>> {
     this.assertOpen()
     const statuses: Array<{ id: string; status: WorkflowStatus }> = []

@@ -66,7 +66,7 @@ import { insertWorkflowsAndTasks } from "./postgres/insert.js"
 import { releaseLeases, renewLeases } from "./postgres/leases.js"
 import { type PostgresNames, postgresNames } from "./postgres/names.js"
 import { WorkNotifier } from "./postgres/notifier.js"
-import { getWorkflow, getWorkflowStatuses, listWorkflows } from "./postgres/read.js"
+import { getWorkflow, getWorkflowStatuses, getWorkflows, listWorkflows } from "./postgres/read.js"
 import { retryWorkflow } from "./postgres/retry.js"
 import { migrate } from "./postgres/schema.js"
 import { updateWorkflowTaskStatuses } from "./postgres/update.js"
@@ -278,6 +278,11 @@ export class PostgresStorageProvider implements StorageProvider {
   /** Cancels a pending workflow, clearing whoever's lease, and notifies the cancel channel; `false` if none is pending with that ID. */
   cancelWorkflow(id: string, now: number): Promise<boolean> {
     return cancelWorkflow(this.db, this.names, this.notify, id, now)
+  }
+
+  /** Reads the given workflows with their tasks in one statement (`id = ANY($1)`). */
+  getWorkflows(ids: string[]): Promise<WorkflowWithTasks[]> {
+    return getWorkflows(this.db, this.names, ids)
   }
 
   /** Reads the statuses of the given workflows in one statement (`id = ANY($1)`). */

@@ -313,6 +313,14 @@ export interface StorageProvider {
   getWorkflowStatuses?(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>>
 
   /**
+   * Optional (with `getWorkflowStatuses`, part of `status-reads`): reads the
+   * given workflows with their tasks in one call, each as
+   * {@link getWorkflow} would; IDs with no workflow are left out. Callers
+   * pass at most 10,000 IDs.
+   */
+  getWorkflows?(ids: string[]): Promise<WorkflowWithTasks[]>
+
+  /**
    * Optional: calls `listener` when workflows may have ended because of
    * another process (completed, failed, cancelled). Waiters of results use it
    * to look at once instead of at their next poll; a missed call only delays

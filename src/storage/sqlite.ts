@@ -203,6 +203,27 @@ export class SQLiteStorageProvider implements StorageProvider {
   }
 
   /** Reads the statuses of the given workflows, IN_LIST_SIZE IDs per statement, through the primary-key index. */
+  async getWorkflows(ids: string[]): Promise<WorkflowWithTasks[]> {
+    const found: WorkflowWithTasks[] = []
+    const unique = [...new Set(ids)]
+    // One read transaction: the workflows and their tasks come from one snapshot.
+    this.db.transaction(() => {
+      for (let start = 0; start < unique.length; start += IN_LIST_SIZE) {
+        const chunk: Array<string | null> = unique.slice(start, start + IN_LIST_SIZE)
+        while (chunk.length < IN_LIST_SIZE) chunk.push(null)
+        const byID = new Map<string, WorkflowWithTasks>()
+        for (const row of this.statements.selectWorkflowsOfMany.all(...chunk) as unknown[][]) {
+          const workflow = toWorkflowRow(row)
+          const entry = { workflow, tasks: [] }
+          byID.set(workflow.id, entry)
+          found.push(entry)
+        }
+        for (const row of this.statements.selectTasksOfMany.all(...chunk) as unknown[][]) byID.get(row[0] as string)?.tasks.push(toTaskRow(row))
+      }
+    })()
+    return found
+  }
+
   async getWorkflowStatuses(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>> {
     const statuses: Array<{ id: string; status: WorkflowStatus }> = []
     const unique = [...new Set(ids)]
@@ -430,6 +451,7 @@ function prepareStatements(db: Database.Database, p: string) {
     selectTasksOfMany: db
       .prepare(`SELECT ${TASK_COLUMNS} FROM ${p}tasks WHERE workflow_id IN (${inList}) ORDER BY workflow_id, seq`)
       .raw(),
+    selectWorkflowsOfMany: db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows WHERE id IN (${inList})`).raw(),
     selectStatusesOfMany: db.prepare(`SELECT id, status FROM ${p}workflows WHERE id IN (${inList})`).raw(),
     selectWorkflow: db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows WHERE id = ?`).raw(),
     selectTasks: db.prepare(`SELECT ${TASK_COLUMNS} FROM ${p}tasks WHERE workflow_id = ? ORDER BY seq`).raw(),

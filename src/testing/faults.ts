@@ -52,6 +52,7 @@ export type StorageMethod =
   | "retryWorkflow"
   | "deleteEndedWorkflows"
   | "getWorkflowStatuses"
+  | "getWorkflows"
 
 /** Every {@link StorageMethod}. */
 export const STORAGE_METHODS: readonly StorageMethod[] = [
@@ -68,6 +69,7 @@ export const STORAGE_METHODS: readonly StorageMethod[] = [
   "retryWorkflow",
   "deleteEndedWorkflows",
   "getWorkflowStatuses",
+  "getWorkflows",
 ]
 
 /**
@@ -222,6 +224,9 @@ export class FaultInjectingStorage implements StorageProvider {
    */
   readonly getWorkflowStatuses?: (ids: string[]) => Promise<Array<{ id: string; status: WorkflowStatus }>>
 
+  /** The wrapped provider's `getWorkflows`, with faults; absent when the wrapped provider lacks it. */
+  readonly getWorkflows?: (ids: string[]) => Promise<WorkflowWithTasks[]>
+
   /**
    * @param inner - the provider to wrap; it is initialized and closed through this wrapper
    * @param options - random faults; none by default
@@ -234,6 +239,8 @@ export class FaultInjectingStorage implements StorageProvider {
     this.inner = inner
     const readStatuses = inner.getWorkflowStatuses?.bind(inner)
     if (readStatuses) this.getWorkflowStatuses = (ids) => this.call("getWorkflowStatuses", () => readStatuses(ids))
+    const readMany = inner.getWorkflows?.bind(inner)
+    if (readMany) this.getWorkflows = (ids) => this.call("getWorkflows", () => readMany(ids))
     this.options = resolve(NO_FAULTS, options)
     this.random = mulberry32(options.seed ?? 1)
     this.counters = {

@@ -31,6 +31,22 @@ export async function getWorkflow(db: PostgresConnection, n: PostgresNames, id: 
   return fromJoinedRows(rows)[0] ?? null
 }
 
+/** Reads the given workflows with their tasks in one statement (one snapshot); IDs with no workflow are left out. */
+export async function getWorkflows(db: PostgresConnection, n: PostgresNames, ids: string[]): Promise<WorkflowWithTasks[]> {
+  // Postgres text cannot hold U+0000, so no stored ID has it (and the array would be refused).
+  const wanted = [...new Set(ids)].filter((id) => !id.includes("\u0000"))
+  if (wanted.length === 0) return []
+  const rows = await db.statement<JoinedRecord>(
+    `SELECT ${JOINED_COLUMNS}
+     FROM ${n.workflows} AS w LEFT JOIN ${n.tasks} AS t ON t.workflow_id = w.id
+     WHERE w.id = ANY($1::text[])
+     ORDER BY w.id, t.seq`,
+    [wanted],
+    "idempotent",
+  )
+  return fromJoinedRows(rows)
+}
+
 /** Reads the statuses of the given workflows in one statement; IDs with no workflow are left out. */
 export async function getWorkflowStatuses(
   db: PostgresConnection,
