@@ -21,6 +21,7 @@ import type {
 } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
 import { newWorkflowRows } from "./storage/rows.js"
+import { StorageHealth } from "./storage-health.js"
 import type { RetryPolicy, SpawnWorkflowInput, SpawnedWorkflow, TaskRunner } from "./task.js"
 import {
   validatePositiveNumber,
@@ -193,7 +194,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private heartbeatInFlight = false
   private renewalFailing = false
   private claimsPausedUntil = 0
-  private storageFailures = 0
+  private readonly storageHealth: StorageHealth
   /** Until when claims also take leases held by this runnerID under another token (an earlier life's). */
   private reclaimOwnUntil = 0
   private unsubscribe: (() => void) | undefined
@@ -227,6 +228,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       options.maxCrashes === Infinity ? Infinity : validatePositiveNumber(options.maxCrashes ?? 5, "maxCrashes", { integer: true })
     if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
     this.now = options.clock ?? Date.now
+    this.storageHealth = new StorageHealth(this.logger, this.now)
 
     const maxInFlight = storage.writeBatchesInFlight ?? 1
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
@@ -443,7 +445,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
             limit: free,
             reclaimOwn: now < this.reclaimOwnUntil,
           })
-          this.storageRecovered()
+          this.storageRecovered("claimWorkflows")
           for (const workflow of claimed) {
             if (this.stopping) {
               await this.release([workflow.workflow.id])
@@ -593,7 +595,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.heartbeatInFlight = true
     try {
       const renewed = new Set(await this.storage.renewLeases({ token: this.token, workflowIDs: ids, expiresAt }))
-      this.storageRecovered()
+      this.storageRecovered("renewLeases")
       this.renewalFailing = false
       this.claimsPausedUntil = 0
       for (const id of ids) {
@@ -655,7 +657,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       if (!write.owned()) return failures > 0 ? await this.alreadyApplied(update) : false
       try {
         const applied = await this.updates.submit(write)
-        this.storageRecovered()
+        this.storageRecovered("updateWorkflowTaskStatuses")
         // After a failed try, "fenced off" may mean that try took effect and only its reply was lost.
         if (!applied && failures > 0) return await this.alreadyApplied(update)
         return applied
@@ -778,17 +780,14 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.timers.add(timer)
   }
 
+  /** Logged at `error` on the first failure of `operation` and then every 30 s while it goes on (see storage-health.ts). */
   private storageFailed(operation: string, error: unknown): void {
-    this.storageFailures++
-    this.logger.error?.(`storage ${operation} failed (${this.storageFailures} in a row): ${errorMessage(error)}`, { operation })
+    this.storageHealth.failed(operation, error)
     this.emit("storageError", { operation, error })
   }
 
-  private storageRecovered(): void {
-    if (this.storageFailures > 0) {
-      this.logger.info?.(`storage is answering again after ${this.storageFailures} failures`)
-      this.storageFailures = 0
-    }
+  private storageRecovered(operation: string): void {
+    this.storageHealth.recovered(operation)
   }
 }
 
