@@ -21,7 +21,8 @@
  *   restarts;
  * - after a write failed with SQLITE_FULL, a TRUNCATE checkpoint runs before
  *   the next write, until one completes (the only check on the write path:
- *   one boolean), so freed space goes to progress.
+ *   one boolean), so freed space goes to progress. While the disk stays as
+ *   full as when a checkpoint last failed for it, none is tried.
  *
  * Several processes may share the file: a checkpoint waits at most
  * CHECKPOINT_BUSY_TIMEOUT_MS for other connections, and one that cannot
@@ -68,6 +69,8 @@ export class WalCheckpointer {
   private unsynced = false
   /** A write failed with SQLITE_FULL and no checkpoint has completed since. */
   private needsRoom = false
+  /** Free bytes on the volume when a checkpoint last failed for a full disk; undefined once one completes. */
+  private freeWhenFull: number | undefined
 
   /**
    * Sets the log's limits on `db` (a file database in WAL mode) and looks at
@@ -114,6 +117,8 @@ export class WalCheckpointer {
    */
   checkpoint(): boolean {
     if (!this.db.open || this.db.inTransaction) return false
+    // While no space was freed it would fail again, after rewriting pages for nothing (a full disk may last hours).
+    if (this.freeWhenFull !== undefined && freeBytes(dirname(this.walPath)) <= this.freeWhenFull) return false
     let completed: boolean
     try {
       // Not a prepared statement: SQLite applies a pragma's setting when compiling it, not when running it again.
@@ -124,11 +129,15 @@ export class WalCheckpointer {
         this.db.pragma(`busy_timeout = ${this.busyTimeoutMS}`)
       }
     } catch (error) {
-      if (isDiskFull(error)) this.needsRoom = true
+      if (isDiskFull(error)) {
+        this.needsRoom = true
+        this.freeWhenFull = freeBytes(dirname(this.walPath))
+      }
       return false
     }
     if (completed) {
       this.needsRoom = false
+      this.freeWhenFull = undefined
       this.unsynced = false
       this.changesSeen = this.totalChanges.get() as number
     }
