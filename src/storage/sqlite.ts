@@ -137,6 +137,7 @@ export class SQLiteStorageProvider implements StorageProvider {
       throw error
     }
     this.checkpointer = checkpointer
+    // Every write goes through here, so after a full disk the log gives its space back before the next one.
     this.inTransaction = (fn) => {
       const tx = this.db.transaction(fn)
       return (...args) => {
