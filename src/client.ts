@@ -10,6 +10,7 @@ import { GroupCommitter } from "./group-commit.js"
 import { toWorkflowInfo, toWorkflowSummary, type WorkflowInfo, type WorkflowSummary } from "./info.js"
 import { errorMessage, type Logger } from "./logger.js"
 import { ResultWaiters } from "./result-waiters.js"
+import { StorageFailureLog } from "./runtime/storage-failure-log.js"
 import type { NewWorkflow, StorageProvider, WorkflowStatus } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
 import type { TaskRunner } from "./task.js"
@@ -159,9 +160,8 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
       { maxInFlight, keyOf: (w) => w.id, isolateFailures: true },
     )
     const logger = options.logger ?? {}
-    const onStorageError =
-      internals.onStorageError ??
-      ((operation: string, error: unknown) => logger.error?.(`storage ${operation} failed: ${errorMessage(error)}`, { operation }))
+    const failureLog = new StorageFailureLog(logger, this.now)
+    const onStorageError = internals.onStorageError ?? ((operation: string, error: unknown) => failureLog.failed(operation, error))
     this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError, this.now)
   }
 

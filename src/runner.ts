@@ -25,6 +25,7 @@ import { CancelWatcher } from "./runtime/cancel-watcher.js"
 import { ClaimLoop } from "./runtime/claim-loop.js"
 import { Completer } from "./runtime/completer.js"
 import { LeaseKeeper, type ActiveExecution } from "./runtime/lease-keeper.js"
+import { StorageFailureLog } from "./runtime/storage-failure-log.js"
 import { sleep, type StorageHealth } from "./runtime/storage-health.js"
 import { RetentionService } from "./services/retention.js"
 import { capabilitiesOf, requireCapability } from "./storage/capabilities.js"
@@ -121,7 +122,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly prepared = new Map<string, Map<string, unknown>>()
   private readonly environment: ExecutionEnvironment
   private stopping = false
-  private storageFailures = 0
+  /** Says at `error`, first and then every 30 s, which storage call keeps failing and what to check. */
+  private readonly failureLog: StorageFailureLog
 
   constructor(options: WorkflowRunnerOptions<Runners>) {
     super()
@@ -157,6 +159,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
     const now = options.clock ?? Date.now
     this.now = now
+    this.failureLog = new StorageFailureLog(this.logger, now)
 
     const maxInFlight = storage.writeBatchesInFlight ?? 1
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
@@ -164,7 +167,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     }
     this.health = {
       failed: (operation, error) => this.storageFailed(operation, error),
-      recovered: () => this.storageRecovered(),
+      recovered: (operation) => this.failureLog.recovered(operation),
       stopping: () => this.stopping,
     }
     this.client = new WorkflowClient<Runners>(
@@ -470,16 +473,9 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
 
   // ---- storage health ----------------------------------------------------
 
+  /** Logged at `error` on the first failure of `operation` and then every 30 s while it goes on (see storage-failure-log.ts). */
   private storageFailed(operation: string, error: unknown): void {
-    this.storageFailures++
-    this.logger.error?.(`storage ${operation} failed (${this.storageFailures} in a row): ${errorMessage(error)}`, { operation })
+    this.failureLog.failed(operation, error)
     this.emit("storageError", { operation, error })
-  }
-
-  private storageRecovered(): void {
-    if (this.storageFailures > 0) {
-      this.logger.info?.(`storage is answering again after ${this.storageFailures} failures`)
-      this.storageFailures = 0
-    }
   }
 }

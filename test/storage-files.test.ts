@@ -22,26 +22,9 @@ import { StorageError, WorkflowRunner, type WorkflowHandle } from "../src/index.
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { FaultInjectingStorage } from "../src/testing/faults.js"
 import { MemoryLogger, eventually } from "./helpers/runner.js"
+import { mountTmpfs, unmount } from "./helpers/tmpfs.js"
 
 const noop = { Name: "Noop", Execute: async () => ({ data: "done" }) } as const
-
-/** Mounts a tmpfs of `size` on `dir`; false where this sandbox does not allow it. */
-function mountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "pipe" })
-    return true
-  } catch {
-    return false
-  }
-}
-
-function unmount(dir: string): void {
-  try {
-    execFileSync("umount", [dir], { stdio: "pipe" })
-  } catch {
-    execFileSync("umount", ["-l", dir], { stdio: "pipe" })
-  }
-}
 
 function integrity(file: string): string {
   const storage = new SQLiteStorageProvider(file)

@@ -50,7 +50,7 @@ export class CancelWatcher implements Service {
     this.checking = true
     try {
       const statuses = await read.call(this.o.storage, [...this.o.active.keys()])
-      this.o.health.recovered()
+      this.o.health.recovered("getWorkflowStatuses")
       this.stopCancelled(statuses.filter((s) => s.status === "cancelled").map((s) => s.id))
     } catch (error) {
       this.o.health.failed("getWorkflowStatuses", error)

@@ -123,7 +123,7 @@ export class ClaimLoop {
             limit: free,
             reclaimOwn: this.o.leases.reclaimsOwn(now),
           })
-          this.o.health.recovered()
+          this.o.health.recovered("claimWorkflows")
           for (const workflow of claimed) {
             if (this.stopped) {
               await this.o.release([workflow.workflow.id])

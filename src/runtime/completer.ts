@@ -47,7 +47,7 @@ export class Completer {
       if (!write.owned()) return failures > 0 ? await this.alreadyApplied(update) : false
       try {
         const applied = await this.updates.submit(write)
-        this.health.recovered()
+        this.health.recovered("updateWorkflowTaskStatuses")
         // After a failed try, "fenced off" may mean that try took effect and only its reply was lost.
         if (!applied && failures > 0) return await this.alreadyApplied(update)
         return applied

@@ -128,7 +128,7 @@ export class LeaseKeeper {
     this.heartbeatInFlight = true
     try {
       const renewed = new Set(await this.o.storage.renewLeases({ token: this.o.token, workflowIDs: ids, expiresAt }))
-      this.o.health.recovered()
+      this.o.health.recovered("renewLeases")
       this.renewalFailing = false
       this.claimsPausedUntil = 0
       for (const id of ids) {

@@ -7,8 +7,8 @@
 export interface StorageHealth {
   /** A storage call failed; the caller will try again. */
   failed(operation: string, error: unknown): void
-  /** A storage call succeeded. */
-  recovered(): void
+  /** A call of `operation` succeeded. */
+  recovered(operation: string): void
   /** Whether the runner is stopping: retries then give up after a few tries. */
   stopping(): boolean
 }

@@ -8,6 +8,8 @@
  * it arrays, so one fsync serves many writes. Statements are prepared once,
  * positional, one per shape of write; queries that must use a particular
  * index name it (`INDEXED BY`), so the plan does not depend on statistics.
+ * The write-ahead log is kept bounded (see sqlite/checkpoints.ts): checkpoints
+ * on idle and by size, and after a full disk before the next write.
  *
  * @module
  */
@@ -28,6 +30,7 @@ import type {
   WorkflowStatus,
   WorkflowWithTasks,
 } from "./provider.js"
+import { WalCheckpointer } from "./sqlite/checkpoints.js"
 
 /** Options of {@link SQLiteStorageProvider}. */
 export interface SQLiteStorageOptions {
@@ -96,6 +99,8 @@ export class SQLiteStorageProvider implements StorageProvider {
   /** The better-sqlite3 connection, for inspection in tests and tools. */
   readonly db: Database.Database
   private readonly statements: ReturnType<typeof prepareStatements>
+  /** Absent for `":memory:"`, which has no log. */
+  private readonly checkpointer: WalCheckpointer | undefined
   private readonly inTransaction: <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A) => R
 
   /**
@@ -126,18 +131,30 @@ export class SQLiteStorageProvider implements StorageProvider {
         { cause: error },
       )
     }
+    let checkpointer: WalCheckpointer | undefined
     try {
-      this.db.pragma("journal_mode = WAL")
+      const wal = this.db.pragma("journal_mode = WAL", { simple: true }) === "wal"
       this.db.pragma(`synchronous = ${synchronous}`)
       createSchema(this.db, prefix)
       this.statements = prepareStatements(this.db, prefix)
+      checkpointer = wal ? new WalCheckpointer(this.db, busyTimeoutMS) : undefined
     } catch (error) {
       this.db.close()
       throw error
     }
+    this.checkpointer = checkpointer
+    // Every write goes through here, so after a full disk the log gives its space back before the next one.
     this.inTransaction = (fn) => {
       const tx = this.db.transaction(fn)
-      return (...args) => tx.immediate(...args)
+      return (...args) => {
+        checkpointer?.beforeWrite()
+        try {
+          return tx.immediate(...args)
+        } catch (error) {
+          checkpointer?.writeFailed(error)
+          throw error
+        }
+      }
     }
     this.insertTx = this.inTransaction(this.insertAll.bind(this))
     this.claimTx = this.inTransaction(this.claimAll.bind(this))
@@ -146,6 +163,7 @@ export class SQLiteStorageProvider implements StorageProvider {
     this.releaseTx = this.inTransaction(this.releaseAll.bind(this))
     this.retryTx = this.inTransaction(this.retryOne.bind(this))
     this.deleteTx = this.inTransaction(this.deleteEnded.bind(this))
+    this.cancelTx = this.inTransaction(this.cancelOne.bind(this))
   }
 
   private readonly insertTx: (workflows: NewWorkflow[]) => boolean[]
@@ -155,10 +173,12 @@ export class SQLiteStorageProvider implements StorageProvider {
   private readonly releaseTx: (release: LeaseRelease) => void
   private readonly retryTx: (id: string, now: number) => boolean
   private readonly deleteTx: (endedBefore: number) => number
+  private readonly cancelTx: (id: string, now: number) => boolean
 
   async init(): Promise<void> {}
 
   async close(): Promise<void> {
+    this.checkpointer?.stop()
     if (this.db.open) this.db.close()
   }
 
@@ -199,7 +219,7 @@ export class SQLiteStorageProvider implements StorageProvider {
   }
 
   async cancelWorkflow(id: string, now: number): Promise<boolean> {
-    return this.statements.cancelWorkflow.run(now, id).changes === 1
+    return this.cancelTx(id, now)
   }
 
   /** Reads the statuses of the given workflows, IN_LIST_SIZE IDs per statement, through the primary-key index. */
@@ -332,6 +352,10 @@ export class SQLiteStorageProvider implements StorageProvider {
 
   private releaseAll(release: LeaseRelease): void {
     for (const id of release.workflowIDs) this.statements.releaseLease.run(release.availableAt, id, release.token)
+  }
+
+  private cancelOne(id: string, now: number): boolean {
+    return this.statements.cancelWorkflow.run(now, id).changes === 1
   }
 
   private retryOne(id: string, now: number): boolean {
