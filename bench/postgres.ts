@@ -550,7 +550,7 @@ async function main(): Promise<void> {
 }
 
 function callsText(calls: EndToEndRun["calls"]): string {
-  const short: Record<string, string> = { insertWorkflowsAndTasks: "insert", claimWorkflows: "claim", updateWorkflowTaskStatuses: "update", renewLeases: "renew" }
+  const short: Record<string, string> = { insertWorkflowsAndTasks: "insert", claimWorkflows: "claim", applyWorkflowWrites: "update", renewLeases: "renew" }
   return Object.entries(calls)
     .filter(([method]) => method in short)
     .map(([method, c]) => `${short[method]} ${fmt(c.calls)}/${fmt(c.rows)}`)

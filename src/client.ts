@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { RunnerStoppedError, StorageError, ValidationError } from "./errors.js"
+import { PROGRESS, resumePoint } from "./engine.js"
 import { GroupCommitter } from "./group-commit.js"
 import { toWorkflowInfo, toWorkflowSummary, type WorkflowInfo, type WorkflowSummary } from "./info.js"
 import { errorMessage, type Logger } from "./logger.js"
@@ -104,6 +105,8 @@ interface ClientInternals {
   isRegistered?: (name: string) => boolean
   registryName?: string
   onStorageError?: (operation: string, error: unknown) => void
+  /** Whether a workflow executes in this process (the runner reports its end itself). */
+  runsHere?: (id: string) => boolean
 }
 
 /**
@@ -162,7 +165,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     const logger = options.logger ?? {}
     const failureLog = new StorageFailureLog(logger, this.now)
     const onStorageError = internals.onStorageError ?? ((operation: string, error: unknown) => failureLog.failed(operation, error))
-    this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError, this.now)
+    this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError, this.now, internals.runsHere)
   }
 
   /**
@@ -223,7 +226,10 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
   async retryWorkflow(id: string): Promise<boolean> {
     validateWorkflowID(id)
     await this.init()
-    return this.storage.retryWorkflow(id, this.now())
+    const stored = await this.storage.getWorkflow(id)
+    if (!stored || stored.workflow.status !== "failed") return false
+    // The engine picks the task to resume; the provider applies it only if the workflow is still failed.
+    return this.storage.retryWorkflow({ id, now: this.now(), resumeSeq: resumePoint(stored.tasks) ?? -1, counts: PROGRESS })
   }
 
   /** Deletes ended workflows whose last change is older than `olderThanMS`; returns how many. Pending ones are kept. */

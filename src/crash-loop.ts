@@ -14,6 +14,7 @@
  * at a time means a crash during a suspect's task is counted against that
  * workflow alone, not against the other suspects.
  */
+import { PROGRESS } from "./engine.js"
 import type { ExecutionEnd, ExecutionEnvironment } from "./execute.js"
 import type { TaskRow, WorkflowWithTasks } from "./storage/provider.js"
 
@@ -102,14 +103,16 @@ export async function executeSuspect(
       { workflowID, seq: task.seq, task: task.task },
     )
     const commit = env.commit
-    if (!(await commit({ workflowID, token: env.token, now: env.now(), crashes: crashes + 1 }))) return { kind: "fenced" }
+    // Counts the attempt, keeping the takeovers counted so far.
+    const mark = (count: number) => commit({ kind: "markCrash", workflowID, token: env.token, now: env.now(), counts: { recoveries, crashes: count } })
+    if (!(await mark(crashes + 1))) return { kind: "fenced" }
     // The lane is freed once the task's outcome is stored (or the execution ends without one): the execution
     // runs in an environment layered over the runner's whose commit says when that happened.
     let outcomeWritten = false
     const lane: ExecutionEnvironment = Object.create(env) as ExecutionEnvironment
-    lane.commit = async (update) => {
+    lane.commit = async (write) => {
       try {
-        return await commit(update)
+        return await commit(write)
       } finally {
         outcomeWritten = true
         free()
@@ -119,7 +122,7 @@ export async function executeSuspect(
     if (end.kind === "interrupted" && !outcomeWritten) {
       // Stopped (stop, cancel, a lease that could not be renewed) with this process alive: the attempt
       // took no runner down, so the count goes back. Fenced or refused if the lease is gone: then it stays.
-      await commit({ workflowID, token: env.token, now: env.now(), crashes })
+      await mark(crashes)
     }
     return end
   } finally {
@@ -133,11 +136,13 @@ async function failCrashLoop(env: ExecutionEnvironment, task: TaskRow, crashes: 
     `the runner died (process exit, uncaught error, out of memory, kill) or lost its lease ${crashes} times in a row while task "${name}" ran on its own: ` +
     `failed so that it stops taking runners down (retryWorkflow runs it again)`
   const applied = await env.commit({
+    kind: "endWorkflow",
     workflowID,
     token: env.token,
     now: env.now(),
-    task: { seq, status: "failed", error, attempts: task.attempts },
-    workflow: { status: "failed" },
+    counts: PROGRESS,
+    status: "failed",
+    task: { seq, status: "failed", result: null, error, attempts: task.attempts },
   })
   if (!applied) return { kind: "fenced" }
   env.logger.error?.(`task "${name}" failed: ${error}`, { workflowID, seq, name, task: task.task, attempts: task.attempts })

@@ -4,7 +4,7 @@
  * the outcomes table of the README (completed, aborted, failed and retried,
  * given up). Unit-tested without storage (test/engine.test.ts).
  */
-import type { TaskRow, TaskStatusUpdate } from "./storage/provider.js"
+import type { CrashCounts, TaskChange, TaskRow, WorkflowWrite } from "./storage/provider.js"
 import type { RetryPolicy } from "./task.js"
 
 /** How an execution ended, as far as this process is concerned. */
@@ -36,35 +36,31 @@ export interface PlanContext {
   retryDelayMS: number
 }
 
+/**
+ * Counters after progress: a write that records an outcome shows the workflow
+ * is not crashing its runners, so the takeovers and crashes counted so far
+ * are forgotten.
+ */
+export const PROGRESS: CrashCounts = Object.freeze({ recoveries: 0, crashes: 0 })
+
 /** The fenced write that records `outcome` of `task`, and how the execution goes on after it. */
-export function planWrite(task: TaskRow, outcome: Outcome, c: PlanContext): { update: TaskStatusUpdate; end: ExecutionEnd | undefined } {
+export function planWrite(task: TaskRow, outcome: Outcome, c: PlanContext): { write: WorkflowWrite; end: ExecutionEnd | undefined } {
   const { workflowID, seq } = task
-  const { token, now, isLast } = c
+  const base = { workflowID, token: c.token, now: c.now, counts: PROGRESS }
   switch (outcome.kind) {
-    case "completed":
-      return {
-        update: {
-          workflowID,
-          token,
-          now,
-          task: { seq, status: "completed", result: outcome.result, error: null, attempts: task.attempts },
-          workflow: isLast ? COMPLETED : undefined,
-        },
-        end: isLast ? { kind: "ended", status: "completed" } : undefined,
-      }
+    case "completed": {
+      const change: TaskChange = { seq, status: "completed", result: outcome.result, error: null, attempts: task.attempts }
+      return c.isLast
+        ? { write: { ...base, kind: "endWorkflow", status: "completed", task: change }, end: { kind: "ended", status: "completed" } }
+        : { write: { ...base, kind: "recordTask", task: change }, end: undefined }
+    }
     case "aborted": {
-      const endsWorkflow = outcome.scope === "workflow" || isLast
-      const status = outcome.scope === "workflow" ? "failed" : "completed"
-      return {
-        update: {
-          workflowID,
-          token,
-          now,
-          task: { seq, status: "failed", error: outcome.error, attempts: task.attempts },
-          workflow: endsWorkflow ? { status } : undefined,
-        },
-        end: endsWorkflow ? { kind: "ended", status } : undefined,
+      const change: TaskChange = { seq, status: "failed", result: null, error: outcome.error, attempts: task.attempts }
+      if (outcome.scope === "workflow" || c.isLast) {
+        const status = outcome.scope === "workflow" ? "failed" : "completed"
+        return { write: { ...base, kind: "endWorkflow", status, task: change }, end: { kind: "ended", status } }
       }
+      return { write: { ...base, kind: "recordTask", task: change }, end: undefined }
     }
     case "failed": {
       const attempts = task.attempts + 1
@@ -72,26 +68,24 @@ export function planWrite(task: TaskRow, outcome: Outcome, c: PlanContext): { up
       if (exhausted) {
         const error = outcome.retry ? `gave up after ${attempts} attempts: ${outcome.error}` : outcome.error
         return {
-          update: { workflowID, token, now, task: { seq, status: "failed", error, attempts }, workflow: { status: "failed" } },
+          write: { ...base, kind: "endWorkflow", status: "failed", task: { seq, status: "failed", result: null, error, attempts } },
           end: { kind: "ended", status: "failed" },
         }
       }
-      const at = now + retryDelay(c.retry, c.retryDelayMS, task.attempts)
+      const at = c.now + retryDelay(c.retry, c.retryDelayMS, task.attempts)
       return {
-        update: {
-          workflowID,
-          token,
-          now,
-          task: { seq, status: "pending", error: outcome.error, attempts },
-          workflow: { status: "pending", availableAt: at },
-        },
+        write: { ...base, kind: "parkUntil", availableAt: at, task: { seq, status: "pending", result: null, error: outcome.error, attempts } },
         end: { kind: "retryAt", at },
       }
     }
   }
 }
 
-const COMPLETED = { status: "completed" } as const
+/** The task `retryWorkflow` resumes: the failed task with the highest seq (the one that failed the workflow), if any. */
+export function resumePoint(tasks: readonly TaskRow[]): number | undefined {
+  for (let i = tasks.length - 1; i >= 0; i--) if (tasks[i]!.status === "failed") return tasks[i]!.seq
+  return undefined
+}
 
 /** Delay before the next attempt, after `attempt` earlier failures. */
 export function retryDelay(policy: RetryPolicy | undefined, retryDelayMS: number, attempt: number): number {

@@ -5,7 +5,7 @@
 import { SerializationError } from "./errors.js"
 import { fromJSONText, toJSONText } from "./json.js"
 import { errorMessage, type Logger } from "./logger.js"
-import type { TaskRow, TaskStatusUpdate, WorkflowWithTasks } from "./storage/provider.js"
+import type { TaskRow, WorkflowWithTasks, WorkflowWrite } from "./storage/provider.js"
 import {
   ExpectedError,
   type RetryPolicy,
@@ -16,7 +16,7 @@ import {
   type TaskRunner,
 } from "./task.js"
 import type { RunnerEventMap } from "./events.js"
-import { planWrite, type ExecutionEnd, type Outcome } from "./engine.js"
+import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "./engine.js"
 
 export { retryDelay, type ExecutionEnd } from "./engine.js"
 
@@ -30,8 +30,8 @@ export interface ExecutionEnvironment {
   retryDelayMS: number
   defaultRetry: RetryPolicy | undefined
   now(): number
-  /** Writes one fenced update through group commit; `false` if fenced off. Retries storage errors itself. */
-  commit(update: TaskStatusUpdate): Promise<boolean>
+  /** Writes one fenced write through group commit; `false` if fenced off. Retries storage errors itself. */
+  commit(write: WorkflowWrite): Promise<boolean>
   /** Prepared data of this workflow in this process, by runner name. */
   preparedFor(workflowID: string): Map<string, unknown>
   addWorkflow(input: SpawnWorkflowInput): Promise<SpawnedWorkflow>
@@ -63,21 +63,21 @@ export async function executeWorkflow(
     const outcome = await attemptTask(env, runner, task, tasks, signal)
     // A task that failed because we interrupted it (stop, cancel, lost lease) did not fail on its own: no attempt is counted.
     if (outcome.kind === "failed" && signal.aborted) return { kind: "interrupted" }
-    const { update, end } = planWrite(task, outcome, {
+    const { write, end } = planWrite(task, outcome, {
       token: env.token,
       now: env.now(),
       isLast,
       retry: runner.retry ?? env.defaultRetry,
       retryDelayMS: env.retryDelayMS,
     })
-    if (!(await env.commit(update))) return { kind: "fenced" }
-    if (update.task) Object.assign(task, update.task)
+    if (!(await env.commit(write))) return { kind: "fenced" }
+    if (write.kind !== "markCrash" && write.task) Object.assign(task, write.task)
     reportOutcome(env, workflowID, task, outcome, end)
     if (end) return end
   }
   // Every task had ended before this claim (an earlier life wrote the last task
   // but not the workflow; cannot happen with an atomic provider, but is cheap to heal).
-  const healed = await env.commit({ workflowID, token: env.token, now: env.now(), workflow: { status: "completed" } })
+  const healed = await env.commit({ kind: "endWorkflow", workflowID, token: env.token, now: env.now(), counts: PROGRESS, status: "completed" })
   return healed ? { kind: "ended", status: "completed" } : { kind: "fenced" }
 }
 
@@ -88,7 +88,7 @@ async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string,
     seq: task.seq,
     task: task.task,
   })
-  const applied = await env.commit({ workflowID, token: env.token, now: env.now(), workflow: { status: "pending", availableAt: at } })
+  const applied = await env.commit({ kind: "parkUntil", workflowID, token: env.token, now: env.now(), counts: PROGRESS, availableAt: at })
   return applied ? { kind: "retryAt", at } : { kind: "fenced" }
 }
 

@@ -36,12 +36,15 @@ export class ResultWaiters {
    * @param pollIntervalMS - how often storage is read while anyone waits
    * @param onStorageError - told of a failed read (the next poll tries again)
    * @param now - the clock
+   * @param runsHere - whether a workflow executes in this process: its end is reported by {@link ended} after the
+   *   runner has logged it and emitted its events, so polls leave it alone
    */
   constructor(
     private readonly storage: StorageProvider,
     private readonly pollIntervalMS: number,
     private readonly onStorageError: (operation: string, error: unknown) => void,
     private readonly now: () => number,
+    private readonly runsHere: (id: string) => boolean = () => false,
   ) {}
 
   /** How many workflows are waited for. */
@@ -125,7 +128,7 @@ export class ResultWaiters {
 
   /** One batch read of the statuses of all waited workflows; those that ended are read and resolved. */
   private async poll(): Promise<void> {
-    const ids = [...this.waiters.keys()]
+    const ids = [...this.waiters.keys()].filter((id) => !this.runsHere(id))
     if (ids.length === 0) return
     let statuses: Array<{ id: string; status: WorkflowStatus }>
     try {

@@ -172,7 +172,12 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     }
     this.client = new WorkflowClient<Runners>(
       { storageProvider: storage, maxPayloadBytes, pollIntervalMS, clock: now },
-      { isRegistered: (name) => this.runners.has(name), registryName: "this WorkflowRunner", onStorageError: this.health.failed },
+      {
+        isRegistered: (name) => this.runners.has(name),
+        registryName: "this WorkflowRunner",
+        onStorageError: this.health.failed,
+        runsHere: (id) => this.active.has(id),
+      },
     )
     this.leases = new LeaseKeeper({
       storage,
@@ -215,7 +220,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       retryDelayMS,
       defaultRetry,
       now,
-      commit: (update) => this.completer.commit({ update, owned: () => true }),
+      commit: (write) => this.completer.commit({ write, owned: () => true }),
       preparedFor: (id) => this.preparedFor(id),
       addWorkflow: (input) => this.spawn(input),
       emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
@@ -364,7 +369,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const entry: ActiveExecution = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false, leaseLost: false }
     // Inherits the shared environment rather than copying it for each workflow.
     const environment: ExecutionEnvironment = Object.create(this.environment) as ExecutionEnvironment
-    environment.commit = (update) => this.completer.commit({ update, owned: () => this.leases.owns(entry) })
+    environment.commit = (write) => this.completer.commit({ write, owned: () => this.leases.owns(entry) })
     environment.mayStartTask = () => !this.stopping && this.leases.mayStartTask(entry)
     this.active.set(id, entry)
     this.leases.watch(entry)

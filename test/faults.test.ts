@@ -306,7 +306,7 @@ describe("random storage faults on every method", { timeout: 60_000 }, () => {
       for (const kind of ["failure", "busy", "lostReply"] as const) {
         assert.ok(during.faults[kind] > 0, `some ${kind} faults were injected (${JSON.stringify(during.faults)})`)
       }
-      for (const method of ["insertWorkflowsAndTasks", "claimWorkflows", "updateWorkflowTaskStatuses", "getWorkflow"] as const) {
+      for (const method of ["insertWorkflowsAndTasks", "claimWorkflows", "applyWorkflowWrites", "getWorkflow"] as const) {
         assert.ok(during.calls[method] > 0, `${method} was called under faults`)
       }
       assert.ok(storageErrors > 0, "storage errors were reported as events")
@@ -373,7 +373,7 @@ describe("storage outages", { timeout: 60_000 }, () => {
       t.diagnostic(`storage calls during a ${seconds.toFixed(1)} s outage with 10 running workflows: ${JSON.stringify(calls)}`)
       // No busy-spin: writes back off exponentially; claims and waiter polls run once per poll interval.
       // Each of the 10 writers backs off exponentially from 50 ms: about 6 tries each in 1.5 s; a spin would be thousands.
-      assert.ok((calls.updateWorkflowTaskStatuses ?? 0) <= 10 * 9, `result writes back off (${String(calls.updateWorkflowTaskStatuses)} calls)`)
+      assert.ok((calls.applyWorkflowWrites ?? 0) <= 10 * 9, `result writes back off (${String(calls.applyWorkflowWrites)} calls)`)
       assert.ok((calls.claimWorkflows ?? 0) <= (seconds * 1000) / 50 + 10, `claims wait for the poll interval (${String(calls.claimWorkflows)} calls)`)
       assert.ok(total < 400 * seconds, `bounded storage calls during the outage: ${total}`)
 
@@ -437,7 +437,7 @@ describe("storage outages", { timeout: 60_000 }, () => {
       const lost: string[] = []
       runner.on("workflowEnded", (e) => ended.push(e.workflowID))
       runner.on("leaseLost", (e) => lost.push(e.workflowID))
-      storage.failNext("updateWorkflowTaskStatuses", 1, "lostReply")
+      storage.failNext("applyWorkflowWrites", 1, "lostReply")
       const single = await runner.addWorkflow({ workflowID: "reply-lost", tasks: { a: { task: "Noop" } } })
       assert.equal((await withDeadline(single.result(), 5_000, "reply-lost to complete")).status, "completed")
       await eventually(() => (ended.includes("reply-lost") ? true : undefined), 2_000, "workflowEnded for reply-lost")

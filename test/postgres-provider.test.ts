@@ -8,7 +8,8 @@ import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
 import { after, before, describe, it } from "node:test"
 import pg from "pg"
-import type { NewWorkflow, TaskStatusUpdate } from "../src/storage/provider.js"
+import type { NewWorkflow } from "../src/storage/provider.js"
+import { type CompactWrite, retryRequest, writes } from "./helpers/writes.js"
 import { PostgresStorageProvider, type PostgresStorageOptions } from "../src/storage/postgres.js"
 import { runProviderConformance } from "../src/testing/index.js"
 import { adminQuery, connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
@@ -224,19 +225,19 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     const taken = await p.claimWorkflows(claim(B, T0 + 1000, 100_000))
     assert.ok(taken.some((w) => w.workflow.id === id))
     const before = await p.getWorkflow(id)
-    const stale: TaskStatusUpdate = {
+    const stale: CompactWrite = {
       ...completeTask(id, A.token, 0, T0 + 5000),
       workflow: { status: "completed" },
     }
-    assert.deepEqual(await p.updateWorkflowTaskStatuses([stale]), [false])
+    assert.deepEqual(await p.applyWorkflowWrites(writes([stale])), [false])
     assert.deepEqual(await p.getWorkflow(id), before, "a fenced update changed something")
-    assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, B.token, 0, T0 + 5000)]), [true])
+    assert.deepEqual(await p.applyWorkflowWrites(writes([completeTask(id, B.token, 0, T0 + 5000)])), [true])
     assert.equal((await p.getWorkflow(id))?.tasks[0]?.status, "completed")
   })
 
   it("applies several updates of one workflow in one batch in order, with other workflows", async () => {
     const [x, y, z] = [await leased(p, 3), await leased(p, 2), await leased(p, 1)]
-    const results = await p.updateWorkflowTaskStatuses([
+    const results = await p.applyWorkflowWrites(writes([
       completeTask(x, A.token, 0),
       completeTask(y, A.token, 0),
       completeTask(x, A.token, 1),
@@ -246,7 +247,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
       { ...completeTask(y, A.token, 1), workflow: { status: "completed" } },
       completeTask(z, B.token, 0),
       completeTask(y, A.token, 0),
-    ])
+    ]))
     assert.deepEqual(results, [true, true, true, true, false, true, false, false])
     const sx = await p.getWorkflow(x)
     assert.deepEqual(sx?.tasks.map((t) => [t.status, t.attempts, t.error]), [["completed", 0, null], ["completed", 0, null], ["pending", 1, "boom"]])
@@ -266,7 +267,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
       await provider.insertWorkflowsAndTasks(ids.map((id) => ({ ...newWorkflow(id, 1), lease: { ...A, expiresAt: T0 + 1e13 } })))
       let acquired = 0
       pool.on("acquire", () => acquired++)
-      const results = await provider.updateWorkflowTaskStatuses(ids.map((id) => ({ ...completeTask(id, A.token, 0), workflow: { status: "completed" } })))
+      const results = await provider.applyWorkflowWrites(writes(ids.map((id) => ({ ...completeTask(id, A.token, 0), workflow: { status: "completed" } }))))
       assert.equal(acquired, 1)
       assert.ok(results.every((x) => x === true))
       const done = await adminQuery<{ n: string }>(
@@ -304,19 +305,19 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     const cancelled = await leased(p, 1)
     assert.equal(await p.cancelWorkflow(cancelled, T0 + 10), true)
     assert.equal(await p.cancelWorkflow(cancelled, T0 + 11), false)
-    assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(cancelled, A.token, 0)]), [false])
+    assert.deepEqual(await p.applyWorkflowWrites(writes([completeTask(cancelled, A.token, 0)])), [false])
 
     const failed = await leased(p, 3)
-    await p.updateWorkflowTaskStatuses([
+    await p.applyWorkflowWrites(writes([
       { workflowID: failed, token: A.token, now: T0 + 20, task: { seq: 0, status: "failed", error: "aborted", attempts: 0 } },
       { workflowID: failed, token: A.token, now: T0 + 21, task: { seq: 1, status: "failed", error: "fatal", attempts: 3 }, workflow: { status: "failed" } },
-    ])
-    assert.equal(await p.retryWorkflow(failed, T0 + 30), true)
+    ]))
+    assert.equal(await p.retryWorkflow(await retryRequest(p, failed, T0 + 30)), true)
     const resumed = await p.getWorkflow(failed)
     assert.deepEqual(resumed?.tasks.map((t) => [t.status, t.attempts, t.error]), [["failed", 0, "aborted"], ["pending", 0, "fatal"], ["pending", 0, null]])
     assert.deepEqual([resumed?.workflow.status, resumed?.workflow.leaseToken, resumed?.workflow.availableAt], ["pending", null, T0 + 30])
-    assert.equal(await p.retryWorkflow(failed, T0 + 31), false)
-    assert.equal(await p.retryWorkflow(uid(), T0), false)
+    assert.equal(await p.retryWorkflow(await retryRequest(p, failed, T0 + 31)), false)
+    assert.equal(await p.retryWorkflow({ id: uid(), now: T0, resumeSeq: 0, counts: { recoveries: 0, crashes: 0 } }), false)
 
     const oldPending = uid()
     await p.insertWorkflowsAndTasks([newWorkflow(oldPending, 2, 1)])
@@ -371,14 +372,14 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
       await wakes.reach(4)
 
       const retried = await leased(q, 1)
-      await q.updateWorkflowTaskStatuses([
+      await q.applyWorkflowWrites(writes([
         { workflowID: retried, token: A.token, now: T0, task: { seq: 0, status: "pending", error: "x", attempts: 1 }, workflow: { status: "pending", availableAt: T0 } },
-      ])
+      ]))
       await wakes.reach(5)
 
       const failed = await leased(q, 1)
-      await q.updateWorkflowTaskStatuses([{ workflowID: failed, token: A.token, now: T0, task: { seq: 0, status: "failed", error: "x", attempts: 0 }, workflow: { status: "failed" } }])
-      await q.retryWorkflow(failed, T0)
+      await q.applyWorkflowWrites(writes([{ workflowID: failed, token: A.token, now: T0, task: { seq: 0, status: "failed", error: "x", attempts: 0 }, workflow: { status: "failed" } }]))
+      await q.retryWorkflow(await retryRequest(q, failed, T0))
       await wakes.reach(6)
     } finally {
       unsubscribe()
@@ -400,9 +401,9 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     for (let round = 0; round < 5; round++) {
       const id = await leased(provider, 2)
       const failed = await leased(provider, 1)
-      await provider.updateWorkflowTaskStatuses([
+      await provider.applyWorkflowWrites(writes([
         { workflowID: failed, token: A.token, now: T0, task: { seq: 0, status: "failed", error: "x", attempts: 0 }, workflow: { status: "failed" } },
-      ])
+      ]))
       await Promise.all(Array.from({ length: 8 }, () => provider.getWorkflow(id)))
       const connections = provider.pool.totalCount
       assert.ok(connections >= 2)
@@ -413,10 +414,10 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
         provider.getWorkflow(id).then((w) => w?.workflow.id),
         provider.listWorkflows({ afterID: id, limit: 1 }).then((rows) => rows.length <= 1),
         provider.renewLeases({ token: A.token, workflowIDs: [id], expiresAt: T0 + 2e13 }),
-        provider.updateWorkflowTaskStatuses([completeTask(id, A.token, 0)]),
+        provider.applyWorkflowWrites(writes([completeTask(id, A.token, 0)])),
         provider.insertWorkflowsAndTasks([newWorkflow(uid(), 1)]),
         provider.claimWorkflows(claim(B, 0, 1)),
-        provider.retryWorkflow(failed, T0 + 1),
+        provider.retryWorkflow(await retryRequest(provider, failed, T0 + 1)),
         provider.deleteEndedWorkflows(0),
       ])
       assert.deepEqual(results, [id, true, [id], [true], [true], [], true, 0])
@@ -550,7 +551,7 @@ function claim(who: { owner: string; token: string }, now: number, limit: number
   return { lease: { ...who, expiresAt: now + 1000 }, now, limit, reclaimOwn: false }
 }
 
-function completeTask(workflowID: string, token: string, seq: number, now = T0 + 7): TaskStatusUpdate {
+function completeTask(workflowID: string, token: string, seq: number, now = T0 + 7): CompactWrite {
   return { workflowID, token, now, task: { seq, status: "completed", result: JSON.stringify(`r${seq}`), error: null, attempts: 0 } }
 }
 

@@ -179,11 +179,11 @@ describe("cancels from another runner in the same process", () => {
       claimWorkflows: (c) => inner.claimWorkflows(c),
       renewLeases: (r) => inner.renewLeases(r),
       releaseLeases: (r) => inner.releaseLeases(r),
-      updateWorkflowTaskStatuses: (u) => inner.updateWorkflowTaskStatuses(u),
+      applyWorkflowWrites: (w) => inner.applyWorkflowWrites(w),
       getWorkflow: (id) => inner.getWorkflow(id),
       listWorkflows: (f) => inner.listWorkflows(f),
       cancelWorkflow: (id, now) => inner.cancelWorkflow(id, now),
-      retryWorkflow: (id, now) => inner.retryWorkflow(id, now),
+      retryWorkflow: (r) => inner.retryWorkflow(r),
       deleteEndedWorkflows: (before) => inner.deleteEndedWorkflows(before),
     }
     const fired = new Map<string, number>()

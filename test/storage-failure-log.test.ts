@@ -12,7 +12,7 @@ import { STORAGE_FAILURE_REPORT_MS, StorageFailureLog, formatDuration, storageFa
 import { FaultInjectingStorage, InjectedStorageError } from "../src/testing/faults.js"
 import { MemoryLogger, eventually } from "./helpers/runner.js"
 
-const full = new InjectedStorageError("full", "updateWorkflowTaskStatuses")
+const full = new InjectedStorageError("full", "applyWorkflowWrites")
 
 describe("the storage failure log", () => {
   it("reports the first failure and then every 30 s at error, with the operation, the duration and what to check; the rest at debug", () => {
@@ -20,45 +20,45 @@ describe("the storage failure log", () => {
     const logger = new MemoryLogger()
     const health = new StorageFailureLog(logger, () => now)
 
-    health.failed("updateWorkflowTaskStatuses", full)
+    health.failed("applyWorkflowWrites", full)
     assert.deepEqual(logger.at("error"), [
-      "storage updateWorkflowTaskStatuses failed (1 in a row; retrying): SqliteError: database or disk is full (injected fault in updateWorkflowTaskStatuses). " +
+      "storage applyWorkflowWrites failed (1 in a row; retrying): SqliteError: database or disk is full (injected fault in applyWorkflowWrites). " +
         "Check: free disk space on the volume that holds the database; nothing else is needed: the runner resumes by itself, and nothing acknowledged is lost",
     ])
 
     // Retries with backoff for 28 s: no further error line.
     for (let i = 0; i < 14; i++) {
       now += 2_000
-      health.failed("updateWorkflowTaskStatuses", full)
+      health.failed("applyWorkflowWrites", full)
       // A claim that finds nothing writes nothing, so it succeeds on a full disk: that must not end the spell.
       health.recovered("claimWorkflows")
     }
     assert.equal(logger.at("error").length, 1, `one error line in the first 30 s: ${logger.at("error").join(" | ")}`)
     assert.equal(logger.at("debug").length, 14, "each retry is at debug")
-    assert.match(logger.at("debug")[0]!, /^storage updateWorkflowTaskStatuses failed \(2 in a row\): SqliteError: database or disk is full/)
+    assert.match(logger.at("debug")[0]!, /^storage applyWorkflowWrites failed \(2 in a row\): SqliteError: database or disk is full/)
 
     now = 1_000_000 + STORAGE_FAILURE_REPORT_MS
-    health.failed("updateWorkflowTaskStatuses", full)
+    health.failed("applyWorkflowWrites", full)
     const second = logger.at("error")[1]
     assert.ok(second, "a second error line once 30 s have passed")
-    assert.match(second, /^storage updateWorkflowTaskStatuses has been failing for 30 s \(16 in a row; still retrying\): SqliteError: database or disk is full/)
+    assert.match(second, /^storage applyWorkflowWrites has been failing for 30 s \(16 in a row; still retrying\): SqliteError: database or disk is full/)
     assert.match(second, /Check: free disk space on the volume that holds the database/)
 
     now += 29_000
-    health.failed("updateWorkflowTaskStatuses", full)
+    health.failed("applyWorkflowWrites", full)
     assert.equal(logger.at("error").length, 2, "not again before another 30 s")
     now += 1_000
-    health.failed("updateWorkflowTaskStatuses", full)
-    assert.match(logger.at("error")[2] ?? "", /^storage updateWorkflowTaskStatuses has been failing for 1 min \(18 in a row; still retrying\)/)
+    health.failed("applyWorkflowWrites", full)
+    assert.match(logger.at("error")[2] ?? "", /^storage applyWorkflowWrites has been failing for 1 min \(18 in a row; still retrying\)/)
 
     now += 5_000
-    health.recovered("updateWorkflowTaskStatuses")
-    assert.deepEqual(logger.at("info"), ["storage is answering again: updateWorkflowTaskStatuses succeeded after 18 failures over 1 min 5 s"])
+    health.recovered("applyWorkflowWrites")
+    assert.deepEqual(logger.at("info"), ["storage is answering again: applyWorkflowWrites succeeded after 18 failures over 1 min 5 s"])
 
     // A new spell starts from scratch.
     now += 1_000
-    health.failed("updateWorkflowTaskStatuses", full)
-    assert.match(logger.at("error")[3] ?? "", /^storage updateWorkflowTaskStatuses failed \(1 in a row; retrying\)/)
+    health.failed("applyWorkflowWrites", full)
+    assert.match(logger.at("error")[3] ?? "", /^storage applyWorkflowWrites failed \(1 in a row; retrying\)/)
   })
 
   it("keeps each operation apart, and starts a new spell after a long quiet (reads report no successes)", () => {

@@ -168,7 +168,7 @@ describe("SQLite file problems", { timeout: 60_000 }, () => {
     const filler = join(dir, "filler")
     const fullWrites: string[] = []
     runner.on("storageError", (e) => {
-      if (e.operation === "updateWorkflowTaskStatuses" && /full/.test(String((e.error as Error).message))) fullWrites.push(String((e.error as Error).message))
+      if (e.operation === "applyWorkflowWrites" && /full/.test(String((e.error as Error).message))) fullWrites.push(String((e.error as Error).message))
     })
     try {
       await runner.recover()
@@ -205,7 +205,7 @@ describe("SQLite file problems", { timeout: 60_000 }, () => {
 
       open()
       await eventually(() => (fullWrites.length >= 2 ? true : undefined), 10_000, "result writes to fail on the full disk")
-      assert.ok(logger.at("error").some((m) => /storage updateWorkflowTaskStatuses failed .*full/.test(m)), "logged at error")
+      assert.ok(logger.at("error").some((m) => /storage applyWorkflowWrites failed .*full/.test(m)), "logged at error")
 
       if (mounted) unlinkSync(filler)
       else storage.outage(false)

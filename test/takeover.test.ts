@@ -2,6 +2,7 @@
  * Ownership across runners: leases, takeover after a runner dies, fencing of
  * a stale runner's writes, and two live runners that share a runnerID.
  */
+import { writes } from "./helpers/writes.js"
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
@@ -213,9 +214,9 @@ for (const store of STORES) {
         assert.ok(logger.at("warn").some((m) => m.includes("lost the lease")), logger.lines.map((l) => l.message).join("\n"))
         // The new owner's writes still apply.
         assert.deepEqual(
-          await storage.updateWorkflowTaskStatuses([
+          await storage.applyWorkflowWrites(writes([
             { workflowID: "stolen", token: "token-B", now: Date.now(), task: { seq: 0, status: "completed", result: '"B"', attempts: 0 } },
-          ]),
+          ])),
           [true],
         )
       } finally {
@@ -244,10 +245,10 @@ for (const store of STORES) {
         // Runner B takes the workflow (as if A's lease had lapsed), records tasks 0 and 1, and gives it up (stops).
         const far = Date.now() + 3_600_000
         await storage.claimWorkflows({ lease: { owner: "B", token: "token-B", expiresAt: far + 60_000 }, now: far, limit: 10, reclaimOwn: false })
-        const written = await storage.updateWorkflowTaskStatuses([
+        const written = await storage.applyWorkflowWrites(writes([
           { workflowID: "aba", token: "token-B", now: Date.now(), task: { seq: 0, status: "completed", result: '"B0"', attempts: 0 } },
           { workflowID: "aba", token: "token-B", now: Date.now(), task: { seq: 1, status: "completed", result: '"B1"', attempts: 0 } },
-        ])
+        ]))
         assert.deepEqual(written, [true, true])
         await storage.releaseLeases({ token: "token-B", workflowIDs: ["aba"], availableAt: Date.now() })
         // A's poll claims it again while A's first executor is still inside task 0.

@@ -6,12 +6,12 @@
  * storage when a retry is fenced off after a try whose reply was lost.
  */
 import { GroupCommitter } from "../group-commit.js"
-import type { StorageProvider, TaskStatusUpdate, WorkflowWithTasks } from "../storage/provider.js"
+import type { StorageProvider, TaskChange, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import { backoff, sleep, type StorageHealth } from "./storage-health.js"
 
 /** A fenced write of one execution, refused locally if that execution may no longer own the workflow. */
 export interface ExecutionWrite {
-  update: TaskStatusUpdate
+  write: WorkflowWrite
   owned(): boolean
 }
 
@@ -28,7 +28,7 @@ export class Completer {
     private readonly health: StorageHealth,
   ) {
     const maxInFlight = storage.writeBatchesInFlight ?? 1
-    this.updates = new GroupCommitter((batch) => this.writeOwned(batch), { maxInFlight, keyOf: (w) => w.update.workflowID })
+    this.updates = new GroupCommitter((batch) => this.writeOwned(batch), { maxInFlight, keyOf: (w) => w.write.workflowID })
   }
 
   /** No write waiting or in flight. */
@@ -40,19 +40,19 @@ export class Completer {
    * Writes `write` through group commit; `true` if applied, `false` if fenced
    * off. Storage errors are retried with backoff while the runner runs.
    */
-  async commit(write: ExecutionWrite): Promise<boolean> {
-    const { update } = write
+  async commit(entry: ExecutionWrite): Promise<boolean> {
+    const { write } = entry
     for (let failures = 0; ; failures++) {
       // Refused locally: an earlier try whose reply was lost may still have written it.
-      if (!write.owned()) return failures > 0 ? await this.alreadyApplied(update) : false
+      if (!entry.owned()) return failures > 0 ? await this.alreadyApplied(write) : false
       try {
-        const applied = await this.updates.submit(write)
-        this.health.recovered("updateWorkflowTaskStatuses")
+        const applied = await this.updates.submit(entry)
+        this.health.recovered("applyWorkflowWrites")
         // After a failed try, "fenced off" may mean that try took effect and only its reply was lost.
-        if (!applied && failures > 0) return await this.alreadyApplied(update)
+        if (!applied && failures > 0) return await this.alreadyApplied(write)
         return applied
       } catch (error) {
-        this.health.failed("updateWorkflowTaskStatuses", error)
+        this.health.failed("applyWorkflowWrites", error)
         if (this.health.stopping() && failures >= 3) throw error
         await sleep(backoff(failures))
       }
@@ -62,18 +62,20 @@ export class Completer {
   /** Commits a batch of writes; a write whose execution no longer owns its workflow is refused (fenced) unwritten. */
   private async writeOwned(batch: ExecutionWrite[]): Promise<boolean[]> {
     const owned = batch.map((w) => w.owned())
-    const toWrite = batch.filter((_, i) => owned[i]).map((w) => w.update)
-    const applied = toWrite.length > 0 ? await this.storage.updateWorkflowTaskStatuses(toWrite) : []
+    const toWrite = batch.filter((_, i) => owned[i]).map((w) => w.write)
+    const applied = toWrite.length > 0 ? await this.storage.applyWorkflowWrites(toWrite) : []
     let next = 0
     return owned.map((o) => (o ? (applied[next++] as boolean) : false))
   }
 
-  /** Whether storage already shows `update` (written by an earlier try whose reply was lost). */
-  private async alreadyApplied(update: TaskStatusUpdate): Promise<boolean> {
+  /** Whether storage already shows `write` (written by an earlier try whose reply was lost). */
+  private async alreadyApplied(write: WorkflowWrite): Promise<boolean> {
+    // A crash mark changes nothing a read could tell from an earlier life's: take it as fenced off.
+    if (write.kind === "markCrash") return false
     let stored: WorkflowWithTasks | null
     for (let failures = 0; ; failures++) {
       try {
-        stored = await this.storage.getWorkflow(update.workflowID)
+        stored = await this.storage.getWorkflow(write.workflowID)
         break
       } catch (error) {
         this.health.failed("getWorkflow", error)
@@ -81,15 +83,21 @@ export class Completer {
         await sleep(backoff(failures))
       }
     }
-    if (!stored || (update.workflow && stored.workflow.status !== update.workflow.status)) return false
-    if (!update.task) return update.workflow !== undefined
-    const task = stored.tasks.find((t) => t.seq === update.task!.seq)
-    return (
-      task !== undefined &&
-      task.status === update.task.status &&
-      task.attempts === update.task.attempts &&
-      task.result === (update.task.result ?? null) &&
-      task.error === (update.task.error ?? null)
-    )
+    if (!stored) return false
+    const status = write.kind === "endWorkflow" ? write.status : "pending"
+    if (stored.workflow.status !== status) return false
+    return write.task === undefined || hasTask(stored, write.task)
   }
+}
+
+/** Whether `stored` holds exactly this task change. */
+function hasTask(stored: WorkflowWithTasks, change: TaskChange): boolean {
+  const task = stored.tasks.find((t) => t.seq === change.seq)
+  return (
+    task !== undefined &&
+    task.status === change.status &&
+    task.attempts === change.attempts &&
+    task.result === change.result &&
+    task.error === change.error
+  )
 }

@@ -13,7 +13,8 @@ import type {
   NewWorkflow,
   StorageProvider,
   TaskRow,
-  TaskStatusUpdate,
+  RetryRequest,
+  WorkflowWrite,
   WorkflowFilter,
   WorkflowRow,
   WorkflowStatus,
@@ -86,29 +87,30 @@ export class MemoryStorageProvider implements StorageProvider {
     }
   }
 
-  async updateWorkflowTaskStatuses(updates: TaskStatusUpdate[]): Promise<boolean[]> {
+  async applyWorkflowWrites(writes: WorkflowWrite[]): Promise<boolean[]> {
     this.assertOpen()
-    return updates.map((u) => {
+    return writes.map((u) => {
       const entry = this.workflows.get(u.workflowID)
       if (!entry || entry.workflow.status !== "pending" || entry.workflow.leaseToken !== u.token) return false
-      const task = u.task ? entry.tasks[u.task.seq] : undefined
-      if (u.task && !task) return false
-      if (u.task && task) {
-        task.status = u.task.status
-        task.result = u.task.result ?? null
-        task.error = u.task.error ?? null
-        task.attempts = u.task.attempts
+      const change = u.kind === "markCrash" ? undefined : u.task
+      const task = change ? entry.tasks[change.seq] : undefined
+      if (change && !task) return false
+      if (change && task) {
+        task.status = change.status
+        task.result = change.result
+        task.error = change.error
+        task.attempts = change.attempts
         task.updatedAt = u.now
       }
       const w = entry.workflow
       w.updatedAt = u.now
-      if (u.crashes === undefined) w.recoveries = 0
-      w.crashes = u.crashes ?? 0
-      if (u.workflow) {
-        w.status = u.workflow.status
+      w.recoveries = u.counts.recoveries
+      w.crashes = u.counts.crashes
+      if (u.kind === "endWorkflow" || u.kind === "parkUntil") {
+        w.status = u.kind === "endWorkflow" ? u.status : "pending"
         w.leaseOwner = null
         w.leaseToken = null
-        if (u.workflow.status === "pending") w.availableAt = u.workflow.availableAt
+        if (u.kind === "parkUntil") w.availableAt = u.availableAt
       }
       return true
     })
@@ -179,17 +181,17 @@ export class MemoryStorageProvider implements StorageProvider {
     }
   }
 
-  async retryWorkflow(id: string, now: number): Promise<boolean> {
+  async retryWorkflow({ id, now, resumeSeq, counts }: RetryRequest): Promise<boolean> {
     this.assertOpen()
     const entry = this.workflows.get(id)
     if (!entry || entry.workflow.status !== "failed") return false
-    const failed = entry.tasks.filter((t) => t.status === "failed").pop()
-    if (failed) {
-      failed.status = "pending"
-      failed.attempts = 0
-      failed.updatedAt = now
+    const resumed = entry.tasks[resumeSeq]
+    if (resumed?.status === "failed") {
+      resumed.status = "pending"
+      resumed.attempts = 0
+      resumed.updatedAt = now
     }
-    Object.assign(entry.workflow, { status: "pending", leaseOwner: null, leaseToken: null, availableAt: now, updatedAt: now, recoveries: 0, crashes: 0 })
+    Object.assign(entry.workflow, { status: "pending", leaseOwner: null, leaseToken: null, availableAt: now, updatedAt: now, ...counts })
     return true
   }
 

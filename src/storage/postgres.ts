@@ -69,7 +69,7 @@ import { WorkNotifier } from "./postgres/notifier.js"
 import { getWorkflow, getWorkflowStatuses, getWorkflows, listWorkflows } from "./postgres/read.js"
 import { retryWorkflow } from "./postgres/retry.js"
 import { migrate } from "./postgres/schema.js"
-import { updateWorkflowTaskStatuses } from "./postgres/update.js"
+import { applyWorkflowWrites } from "./postgres/update.js"
 import { STORAGE_CONTRACT_VERSION } from "./provider.js"
 import type {
   StorageCapabilities,
@@ -78,7 +78,8 @@ import type {
   LeaseRenewal,
   NewWorkflow,
   StorageProvider,
-  TaskStatusUpdate,
+  RetryRequest,
+  WorkflowWrite,
   WorkflowFilter,
   WorkflowRow,
   WorkflowStatus,
@@ -261,8 +262,8 @@ export class PostgresStorageProvider implements StorageProvider {
   }
 
   /** Applies the fenced updates in order: one statement, or one transaction when a workflow appears more than once. */
-  updateWorkflowTaskStatuses(updates: TaskStatusUpdate[]): Promise<boolean[]> {
-    return updateWorkflowTaskStatuses(this.db, this.names, this.notify, updates)
+  applyWorkflowWrites(writes: WorkflowWrite[]): Promise<boolean[]> {
+    return applyWorkflowWrites(this.db, this.names, this.notify, writes)
   }
 
   /** Reads a workflow with its tasks in one statement, or `null`. */
@@ -291,8 +292,8 @@ export class PostgresStorageProvider implements StorageProvider {
   }
 
   /** Resumes a failed workflow from its last failed task, in one statement, and wakes listeners. */
-  retryWorkflow(id: string, now: number): Promise<boolean> {
-    return retryWorkflow(this.db, this.names, this.notify, id, now)
+  retryWorkflow(retry: RetryRequest): Promise<boolean> {
+    return retryWorkflow(this.db, this.names, this.notify, retry)
   }
 
   /** Deletes ended workflows last updated before `endedBefore`, with their tasks, in one statement. */

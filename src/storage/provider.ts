@@ -52,18 +52,17 @@ export interface WorkflowRow {
   taskCount: number
   /**
    * How many claims in a row took the workflow over from a lease that was
-   * never released (its executor died, or lost the lease), with no update
-   * applied since. Claims count it; every applied update without `crashes`
-   * resets it to 0. Optional for providers of your own: without it, runners
-   * cannot tell a workflow that crashes its runner (see the runner's
-   * `maxCrashes`).
+   * never released (its executor died, or lost the lease), with no progress
+   * since. Claims count it up; every applied write stores the value its
+   * `counts` give (the runner passes 0 for progress). Optional for providers
+   * of your own (the `crash-counts` capability): without it, runners cannot
+   * tell a workflow that crashes its runner (see the runner's `maxCrashes`).
    */
   recoveries?: number
   /**
    * How many times a runner died while it ran this workflow's task on its
-   * own (suspected of crashing it, see the runner's `maxCrashes`). Written
-   * by updates that carry `crashes`; every other applied update resets it
-   * to 0.
+   * own (suspected of crashing it, see the runner's `maxCrashes`). Every
+   * applied write stores the value its `counts` give.
    */
   crashes?: number
 }
@@ -139,37 +138,82 @@ export interface ClaimRequest {
   reclaimOwn: boolean
 }
 
+/** A task's new state, as a workflow write carries it. */
+export interface TaskChange {
+  seq: number
+  status: TaskStatus
+  /** JSON text, for `completed`; `null` otherwise. */
+  result: string | null
+  error: string | null
+  attempts: number
+}
+
 /**
- * One fenced state change: a task's new state and, optionally, its workflow's.
- *
- * It applies only if the workflow is `pending` and its `leaseToken` equals
- * `token`; otherwise nothing at all changes (the writer lost the lease).
+ * The crash-loop counters a write stores (see {@link WorkflowRow.recoveries}
+ * and {@link WorkflowRow.crashes}). The runner decides them; a provider stores
+ * them as given.
  */
-export interface TaskStatusUpdate {
+export interface CrashCounts {
+  recoveries: number
+  crashes: number
+}
+
+/** What every workflow write has: whose write it is (the fence) and when. */
+export interface WriteBase {
   workflowID: string
+  /** The writer's lease token: the write applies only if the workflow is `pending` and leased under it. */
   token: string
   now: number
-  /** The task change; omitted for a workflow-only change. */
-  task?: {
-    seq: number
-    status: TaskStatus
-    /** JSON text, for `completed`. */
-    result?: string | null
-    error?: string | null
-    attempts: number
-  }
-  /**
-   * Set only by a runner about to run a suspected workflow's task on its own:
-   * stores this crash count and leaves `recoveries` as it is. Without it, an
-   * applied update resets both `recoveries` and `crashes` to 0. An update
-   * with `crashes` has no `task` and no `workflow`.
-   */
-  crashes?: number
-  /** The workflow change; omitted to keep the workflow as it is (pending, leased). */
-  workflow?:
-    | { status: "completed" | "failed" }
-    /** Stays pending, lease released, claimable again at `availableAt`. */
-    | { status: "pending"; availableAt: number }
+  /** Stored as the workflow's crash-loop counters. */
+  counts: CrashCounts
+}
+
+/** Records a task's outcome; the workflow goes on, still leased. */
+export interface RecordTask extends WriteBase {
+  kind: "recordTask"
+  task: TaskChange
+}
+
+/** Ends the workflow (`completed` or `failed`) with its last task's change, if any, and clears its lease. */
+export interface EndWorkflow extends WriteBase {
+  kind: "endWorkflow"
+  status: "completed" | "failed"
+  task?: TaskChange
+}
+
+/**
+ * Parks the workflow: it stays `pending`, its lease is released, and it is
+ * claimable again at `availableAt` (a retry's time, or later for a runner
+ * that lacks a task's runner); with a task's change, if any.
+ */
+export interface ParkUntil extends WriteBase {
+  kind: "parkUntil"
+  availableAt: number
+  task?: TaskChange
+}
+
+/** Stores the counters alone (a suspect task is about to run: its attempt is counted first); the lease and tasks stay. */
+export interface MarkCrash extends WriteBase {
+  kind: "markCrash"
+}
+
+/**
+ * One fenced write of a workflow's state, one kind per change. It applies
+ * only if the workflow is `pending` and its `leaseToken` equals `token`;
+ * otherwise nothing at all changes (the writer lost the lease). Every kind
+ * stores `now` as the workflow's `updatedAt` (and the task's) and `counts`
+ * as its counters.
+ */
+export type WorkflowWrite = RecordTask | EndWorkflow | ParkUntil | MarkCrash
+
+/** Input of {@link StorageProvider.retryWorkflow}. */
+export interface RetryRequest {
+  id: string
+  now: number
+  /** The failed task to run again (pending, attempts 0, its error kept); the runner picks it. */
+  resumeSeq: number
+  /** Stored as the workflow's counters. */
+  counts: CrashCounts
 }
 
 /** Input of {@link StorageProvider.renewLeases}. */
@@ -271,11 +315,12 @@ export interface StorageProvider {
   releaseLeases(release: LeaseRelease): Promise<void>
 
   /**
-   * Applies each fenced update atomically (see {@link TaskStatusUpdate}).
-   * Returns, per input, `true` if applied and `false` if fenced off. A workflow
-   * status other than `pending` also clears the lease.
+   * Applies each fenced write atomically, in order (see {@link WorkflowWrite};
+   * a batch may hold several writes of one workflow, each fenced by the state
+   * the previous one left). Returns, per input, `true` if applied and `false`
+   * if fenced off.
    */
-  updateWorkflowTaskStatuses(updates: TaskStatusUpdate[]): Promise<boolean[]>
+  applyWorkflowWrites(writes: WorkflowWrite[]): Promise<boolean[]>
 
   /** Reads one workflow with its tasks, or `null` if there is none. */
   getWorkflow(id: string): Promise<WorkflowWithTasks | null>
@@ -291,12 +336,11 @@ export interface StorageProvider {
 
   /**
    * Resumes a `failed` workflow: it becomes `pending`, unleased and claimable
-   * at `now`, and its highest-`seq` failed task becomes `pending` with its
-   * error kept and attempts reset to 0; `recoveries` and `crashes` are reset
-   * to 0. Returns `false` if there is no failed
-   * workflow with that ID.
+   * at `now`, with `counts` as its counters, and its task `resumeSeq` becomes
+   * `pending` with its error kept and attempts reset to 0 (if that task is
+   * `failed`). Returns `false` if there is no failed workflow with that ID.
    */
-  retryWorkflow(id: string, now: number): Promise<boolean>
+  retryWorkflow(retry: RetryRequest): Promise<boolean>
 
   /**
    * Deletes workflows (and their tasks) that have ended (`completed`, `failed`,

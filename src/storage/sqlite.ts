@@ -24,7 +24,8 @@ import type {
   NewWorkflow,
   StorageProvider,
   TaskRow,
-  TaskStatusUpdate,
+  RetryRequest,
+  WorkflowWrite,
   WorkflowFilter,
   WorkflowRow,
   WorkflowStatus,
@@ -168,10 +169,10 @@ export class SQLiteStorageProvider implements StorageProvider {
 
   private readonly insertTx: (workflows: NewWorkflow[]) => boolean[]
   private readonly claimTx: (claim: ClaimRequest) => WorkflowWithTasks[]
-  private readonly updateTx: (updates: TaskStatusUpdate[]) => boolean[]
+  private readonly updateTx: (writes: WorkflowWrite[]) => boolean[]
   private readonly renewTx: (renewal: LeaseRenewal) => string[]
   private readonly releaseTx: (release: LeaseRelease) => void
-  private readonly retryTx: (id: string, now: number) => boolean
+  private readonly retryTx: (retry: RetryRequest) => boolean
   private readonly deleteTx: (endedBefore: number) => number
   private readonly cancelTx: (id: string, now: number) => boolean
 
@@ -198,8 +199,8 @@ export class SQLiteStorageProvider implements StorageProvider {
     this.releaseTx(release)
   }
 
-  async updateWorkflowTaskStatuses(updates: TaskStatusUpdate[]): Promise<boolean[]> {
-    return this.updateTx(updates)
+  async applyWorkflowWrites(writes: WorkflowWrite[]): Promise<boolean[]> {
+    return this.updateTx(writes)
   }
 
   async getWorkflow(id: string): Promise<WorkflowWithTasks | null> {
@@ -257,8 +258,8 @@ export class SQLiteStorageProvider implements StorageProvider {
     return statuses
   }
 
-  async retryWorkflow(id: string, now: number): Promise<boolean> {
-    return this.retryTx(id, now)
+  async retryWorkflow(retry: RetryRequest): Promise<boolean> {
+    return this.retryTx(retry)
   }
 
   async deleteEndedWorkflows(endedBefore: number): Promise<number> {
@@ -320,23 +321,28 @@ export class SQLiteStorageProvider implements StorageProvider {
     return claimed
   }
 
-  private updateAll(updates: TaskStatusUpdate[]): boolean[] {
+  private updateAll(writes: WorkflowWrite[]): boolean[] {
     const s = this.statements
     const applied: boolean[] = []
-    for (const u of updates) {
-      // One small statement per shape of change: cheaper to bind and run than one statement with CASEs for all.
-      const w = u.workflow
-      const fenced =
-        u.crashes !== undefined
-          ? s.markCrash.run(u.now, u.crashes, u.workflowID, u.token)
-          : w === undefined
-          ? s.touchWorkflow.run(u.now, u.workflowID, u.token)
-          : w.status === "pending"
-            ? s.releaseWorkflowUntil.run(u.now, w.availableAt, u.workflowID, u.token)
-            : s.endWorkflow.run(u.now, w.status, u.workflowID, u.token)
+    for (const u of writes) {
+      // One small statement per kind of write: cheaper to bind and run than one statement with CASEs for all.
+      const { recoveries, crashes } = u.counts
+      let fenced: Database.RunResult
+      switch (u.kind) {
+        case "recordTask":
+        case "markCrash":
+          fenced = s.touchWorkflow.run(u.now, recoveries, crashes, u.workflowID, u.token)
+          break
+        case "parkUntil":
+          fenced = s.releaseWorkflowUntil.run(u.now, u.availableAt, recoveries, crashes, u.workflowID, u.token)
+          break
+        case "endWorkflow":
+          fenced = s.endWorkflow.run(u.now, u.status, recoveries, crashes, u.workflowID, u.token)
+          break
+      }
       const ok = fenced.changes === 1
-      const t = u.task
-      if (ok && t) s.updateTask.run(t.status, t.result ?? null, t.error ?? null, t.attempts, u.now, u.workflowID, t.seq)
+      const t = u.kind === "markCrash" ? undefined : u.task
+      if (ok && t) s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, u.workflowID, t.seq)
       applied.push(ok)
     }
     return applied
@@ -358,9 +364,9 @@ export class SQLiteStorageProvider implements StorageProvider {
     return this.statements.cancelWorkflow.run(now, id).changes === 1
   }
 
-  private retryOne(id: string, now: number): boolean {
-    if (this.statements.retryWorkflow.run(now, now, id).changes !== 1) return false
-    this.statements.retryLastFailedTask.run(now, id, id)
+  private retryOne({ id, now, resumeSeq, counts }: RetryRequest): boolean {
+    if (this.statements.retryWorkflow.run(now, now, counts.recoveries, counts.crashes, id).changes !== 1) return false
+    this.statements.resumeFailedTask.run(now, id, resumeSeq)
     return true
   }
 
@@ -479,18 +485,17 @@ function prepareStatements(db: Database.Database, p: string) {
     selectStatusesOfMany: db.prepare(`SELECT id, status FROM ${p}workflows WHERE id IN (${inList})`).raw(),
     selectWorkflow: db.prepare(`SELECT ${WORKFLOW_COLUMNS} FROM ${p}workflows WHERE id = ?`).raw(),
     selectTasks: db.prepare(`SELECT ${TASK_COLUMNS} FROM ${p}tasks WHERE workflow_id = ? ORDER BY seq`).raw(),
-    // The fenced workflow writes of updateWorkflowTaskStatuses: only a pending workflow leased under the writer's token changes.
-    // Every one of them but markCrash also clears the crash-loop counters: the execution made progress.
+    // The fenced workflow writes of applyWorkflowWrites: only a pending workflow leased under the writer's token changes.
+    // Each stores the crash-loop counters it is given.
     touchWorkflow: db.prepare(
-      `UPDATE ${p}workflows SET updated_at = ?, recoveries = 0, crashes = 0 WHERE id = ? AND lease_token = ? AND status = 'pending'`,
+      `UPDATE ${p}workflows SET updated_at = ?, recoveries = ?, crashes = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
-    markCrash: db.prepare(`UPDATE ${p}workflows SET updated_at = ?, crashes = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`),
     endWorkflow: db.prepare(
-      `UPDATE ${p}workflows SET updated_at = ?, status = ?, lease_owner = NULL, lease_token = NULL, recoveries = 0, crashes = 0
+      `UPDATE ${p}workflows SET updated_at = ?, status = ?, lease_owner = NULL, lease_token = NULL, recoveries = ?, crashes = ?
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
     releaseWorkflowUntil: db.prepare(
-      `UPDATE ${p}workflows SET updated_at = ?, available_at = ?, lease_owner = NULL, lease_token = NULL, recoveries = 0, crashes = 0
+      `UPDATE ${p}workflows SET updated_at = ?, available_at = ?, lease_owner = NULL, lease_token = NULL, recoveries = ?, crashes = ?
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
     updateTask: db.prepare(
@@ -517,12 +522,11 @@ function prepareStatements(db: Database.Database, p: string) {
     ),
     retryWorkflow: db.prepare(
       `UPDATE ${p}workflows SET status = 'pending', lease_owner = NULL, lease_token = NULL, available_at = ?, updated_at = ?,
-         recoveries = 0, crashes = 0
+         recoveries = ?, crashes = ?
        WHERE id = ? AND status = 'failed'`,
     ),
-    retryLastFailedTask: db.prepare(
-      `UPDATE ${p}tasks SET status = 'pending', attempts = 0, updated_at = ?
-       WHERE workflow_id = ? AND seq = (SELECT MAX(seq) FROM ${p}tasks WHERE workflow_id = ? AND status = 'failed')`,
+    resumeFailedTask: db.prepare(
+      `UPDATE ${p}tasks SET status = 'pending', attempts = 0, updated_at = ? WHERE workflow_id = ? AND seq = ? AND status = 'failed'`,
     ),
     deleteEndedTasks: db.prepare(
       `DELETE FROM ${p}tasks WHERE workflow_id IN

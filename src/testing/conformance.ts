@@ -12,7 +12,7 @@
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
 import { after, describe, it } from "node:test"
-import type { NewWorkflow, StorageProvider, TaskStatusUpdate, WorkflowWithTasks } from "../storage/provider.js"
+import type { NewWorkflow, RecordTask, StorageProvider, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 
 /** Options of {@link runProviderConformance}. */
 export interface ConformanceOptions {
@@ -199,17 +199,23 @@ export function runProviderConformance(
       const third = await claimOf(A, base + 2000)
       assert.equal(third.recoveries, 2)
       assert.equal(third.crashes, 0)
-      // A crash mark stores its count, keeps recoveries and the lease; fenced like any update.
-      const mark = (token: string, crashes: number): TaskStatusUpdate => ({ workflowID: id, token, now: base + 2001, crashes })
-      assert.deepEqual(await p.updateWorkflowTaskStatuses([mark(B.token, 5)]), [false])
-      assert.deepEqual(await p.updateWorkflowTaskStatuses([mark(A.token, 1)]), [true])
+      // A crash mark stores the counts it is given and keeps the lease; fenced like any write.
+      const mark = (token: string, crashes: number): WorkflowWrite => ({
+        kind: "markCrash",
+        workflowID: id,
+        token,
+        now: base + 2001,
+        counts: { recoveries: third.recoveries ?? 0, crashes },
+      })
+      assert.deepEqual(await p.applyWorkflowWrites([mark(B.token, 5)]), [false])
+      assert.deepEqual(await p.applyWorkflowWrites([mark(A.token, 1)]), [true])
       let stored = await p.getWorkflow(id)
       assert.equal(stored?.workflow.recoveries, 2)
       assert.equal(stored?.workflow.crashes, 1)
       assert.equal(stored?.workflow.leaseToken, A.token)
       assert.deepEqual(stored?.tasks.map((t) => t.status), ["pending", "pending"], "a crash mark changes no task")
-      // Progress: an update without crashes clears both.
-      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, A.token, 0, base + 2002)]), [true])
+      // Progress: the runner passes zero counts, and they are stored.
+      assert.deepEqual(await p.applyWorkflowWrites([completeTask(id, A.token, 0, base + 2002)]), [true])
       stored = await p.getWorkflow(id)
       assert.equal(stored?.workflow.recoveries, 0)
       assert.equal(stored?.workflow.crashes, 0)
@@ -232,13 +238,13 @@ export function runProviderConformance(
       assert.equal(new Set(claimed).size, claimed.length, "a workflow was claimed twice")
     })
 
-    it("applies a fenced update only with the lease token", async () => {
+    it("applies a fenced write only with the lease token", async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 2)
-      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, B.token, 0)]), [false])
+      assert.deepEqual(await p.applyWorkflowWrites([completeTask(id, B.token, 0)]), [false])
       let stored = await p.getWorkflow(id)
       assert.equal(stored?.tasks[0]?.status, "pending", "a fenced update changed the task")
-      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, A.token, 0)]), [true])
+      assert.deepEqual(await p.applyWorkflowWrites([completeTask(id, A.token, 0)]), [true])
       stored = await p.getWorkflow(id)
       assert.equal(stored?.tasks[0]?.status, "completed")
       assert.equal(stored?.tasks[0]?.result, '"r0"')
@@ -250,27 +256,29 @@ export function runProviderConformance(
     it("ends a workflow and its last task in one write, clearing the lease", async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 1)
-      const applied = await p.updateWorkflowTaskStatuses([{ ...completeTask(id, A.token, 0), workflow: { status: "completed" } }])
+      const applied = await p.applyWorkflowWrites([ending(completeTask(id, A.token, 0))])
       assert.deepEqual(applied, [true])
       const stored = await p.getWorkflow(id)
       assert.equal(stored?.workflow.status, "completed")
       assert.equal(stored?.workflow.leaseOwner, null)
       assert.equal(stored?.workflow.leaseToken, null)
       assert.equal(stored?.tasks[0]?.status, "completed")
-      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, A.token, 0)]), [false], "ended workflows take no writes")
+      assert.deepEqual(await p.applyWorkflowWrites([completeTask(id, A.token, 0)]), [false], "ended workflows take no writes")
     })
 
     it("fails a workflow with its task", async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 2)
-      const update: TaskStatusUpdate = {
+      const update: WorkflowWrite = {
+        kind: "endWorkflow",
+        status: "failed",
         workflowID: id,
         token: A.token,
         now: T0 + 9,
-        task: { seq: 0, status: "failed", error: "nope", attempts: 0 },
-        workflow: { status: "failed" },
+        counts: NO_CRASHES,
+        task: { seq: 0, status: "failed", result: null, error: "nope", attempts: 0 },
       }
-      assert.deepEqual(await p.updateWorkflowTaskStatuses([update]), [true])
+      assert.deepEqual(await p.applyWorkflowWrites([update]), [true])
       const stored = await p.getWorkflow(id)
       assert.equal(stored?.workflow.status, "failed")
       assert.equal(stored?.tasks[0]?.error, "nope")
@@ -281,14 +289,16 @@ export function runProviderConformance(
       const p = await open()
       const id = await claimedWorkflow(p, 1)
       const retryAt = T0 + 3e12
-      const update: TaskStatusUpdate = {
+      const update: WorkflowWrite = {
+        kind: "parkUntil",
+        availableAt: retryAt,
         workflowID: id,
         token: A.token,
         now: T0 + 9,
-        task: { seq: 0, status: "pending", error: "boom", attempts: 1 },
-        workflow: { status: "pending", availableAt: retryAt },
+        counts: NO_CRASHES,
+        task: { seq: 0, status: "pending", result: null, error: "boom", attempts: 1 },
       }
-      assert.deepEqual(await p.updateWorkflowTaskStatuses([update]), [true])
+      assert.deepEqual(await p.applyWorkflowWrites([update]), [true])
       const stored = await p.getWorkflow(id)
       assert.equal(stored?.workflow.status, "pending")
       assert.equal(stored?.workflow.leaseToken, null)
@@ -299,13 +309,13 @@ export function runProviderConformance(
       assert.ok(ids(await p.claimWorkflows(claim(B, retryAt, 100_000))).includes(id))
     })
 
-    it("applies a batch in order, fencing each update on its own", async () => {
+    it("applies a batch in order, fencing each write on its own", async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 2)
-      const results = await p.updateWorkflowTaskStatuses([
+      const results = await p.applyWorkflowWrites([
         completeTask(id, A.token, 0),
         completeTask(id, B.token, 1),
-        { ...completeTask(id, A.token, 1), workflow: { status: "completed" } },
+        ending(completeTask(id, A.token, 1)),
         completeTask(id, A.token, 0),
       ])
       assert.deepEqual(results, [true, false, true, false])
@@ -318,7 +328,7 @@ export function runProviderConformance(
       const p = await open()
       const mine = await claimedWorkflow(p, 1)
       const lost = await claimedWorkflow(p, 1)
-      await p.updateWorkflowTaskStatuses([{ ...completeTask(lost, A.token, 0), workflow: { status: "completed" } }])
+      await p.applyWorkflowWrites([ending(completeTask(lost, A.token, 0))])
       const renewed = await p.renewLeases({ token: A.token, workflowIDs: [mine, lost, uid()], expiresAt: T0 + 9e12 })
       assert.deepEqual(renewed, [mine])
       assert.equal((await p.getWorkflow(mine))?.workflow.availableAt, T0 + 9e12)
@@ -361,7 +371,7 @@ export function runProviderConformance(
       const stored = await p.getWorkflow(id)
       assert.equal(stored?.workflow.status, "cancelled")
       assert.equal(stored?.workflow.leaseToken, null)
-      assert.deepEqual(await p.updateWorkflowTaskStatuses([completeTask(id, A.token, 0)]), [false])
+      assert.deepEqual(await p.applyWorkflowWrites([completeTask(id, A.token, 0)]), [false])
       assert.equal(await p.cancelWorkflow(id, T0 + 12), false, "cancelling twice")
       assert.equal(await p.cancelWorkflow(uid(), T0), false)
       assert.deepEqual(await p.renewLeases({ token: A.token, workflowIDs: [id], expiresAt: T0 + 1e6 }), [])
@@ -373,7 +383,7 @@ export function runProviderConformance(
       const [pending, cancelled, completed] = [uid(), await claimedWorkflow(p, 1), await claimedWorkflow(p, 1)]
       await p.insertWorkflowsAndTasks([newWorkflow(pending, 1)])
       assert.equal(await p.cancelWorkflow(cancelled, T0 + 1), true)
-      await p.updateWorkflowTaskStatuses([{ ...completeTask(completed, A.token, 0), workflow: { status: "completed" } }])
+      await p.applyWorkflowWrites([ending(completeTask(completed, A.token, 0))])
       const missing = uid()
       const read = await p.getWorkflowStatuses([completed, missing, pending, cancelled, pending])
       assert.deepEqual(
@@ -398,32 +408,41 @@ export function runProviderConformance(
     it("resumes a failed workflow from its failed task", async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 3)
-      await p.updateWorkflowTaskStatuses([
-        { workflowID: id, token: A.token, now: T0 + 1, task: { seq: 0, status: "failed", error: "skipped", attempts: 0 } },
+      await p.applyWorkflowWrites([
         {
+          kind: "recordTask",
+          workflowID: id,
+          token: A.token,
+          now: T0 + 1,
+          counts: NO_CRASHES,
+          task: { seq: 0, status: "failed", result: null, error: "skipped", attempts: 0 },
+        },
+        {
+          kind: "endWorkflow",
+          status: "failed",
           workflowID: id,
           token: A.token,
           now: T0 + 2,
-          task: { seq: 1, status: "failed", error: "fatal", attempts: 4 },
-          workflow: { status: "failed" },
+          counts: NO_CRASHES,
+          task: { seq: 1, status: "failed", result: null, error: "fatal", attempts: 4 },
         },
       ])
-      assert.equal(await p.retryWorkflow(id, T0 + 50), true)
+      assert.equal(await p.retryWorkflow({ id, now: T0 + 50, resumeSeq: 1, counts: NO_CRASHES }), true)
       const stored = await p.getWorkflow(id)
       assert.equal(stored?.workflow.status, "pending")
       assert.equal(stored?.workflow.leaseToken, null)
       assert.equal(stored?.workflow.availableAt, T0 + 50)
       assert.deepEqual(stored?.tasks.map((t) => t.status), ["failed", "pending", "pending"])
       assert.equal(stored?.tasks[1]?.attempts, 0)
-      assert.equal(await p.retryWorkflow(id, T0 + 60), false, "only failed workflows resume")
+      assert.equal(await p.retryWorkflow({ id, now: T0 + 60, resumeSeq: 1, counts: NO_CRASHES }), false, "only failed workflows resume")
     })
 
     it("deletes only ended workflows older than the cutoff, with their tasks", async () => {
       const p = await open()
       const ended = await claimedWorkflow(p, 2)
-      await p.updateWorkflowTaskStatuses([{ ...completeTask(ended, A.token, 0, T0 + 100), workflow: { status: "completed" } }])
+      await p.applyWorkflowWrites([ending(completeTask(ended, A.token, 0, T0 + 100))])
       const recent = await claimedWorkflow(p, 1)
-      await p.updateWorkflowTaskStatuses([{ ...completeTask(recent, A.token, 0, T0 + 10_000), workflow: { status: "completed" } }])
+      await p.applyWorkflowWrites([ending(completeTask(recent, A.token, 0, T0 + 10_000))])
       const pending = uid()
       await p.insertWorkflowsAndTasks([newWorkflow(pending, 1, T0 - 1e9)])
       const deleted = await p.deleteEndedWorkflows(T0 + 5_000)
@@ -468,8 +487,22 @@ function claim(who: { owner: string; token: string }, now: number, limit: number
   return { lease: { ...who, expiresAt: now + 1000 }, now, limit, reclaimOwn: false }
 }
 
-function completeTask(workflowID: string, token: string, seq: number, now = T0 + 7): TaskStatusUpdate {
-  return { workflowID, token, now, task: { seq, status: "completed", result: JSON.stringify(`r${seq}`), error: null, attempts: 0 } }
+const NO_CRASHES = { recoveries: 0, crashes: 0 }
+
+function completeTask(workflowID: string, token: string, seq: number, now = T0 + 7): RecordTask {
+  return {
+    kind: "recordTask",
+    workflowID,
+    token,
+    now,
+    counts: NO_CRASHES,
+    task: { seq, status: "completed", result: JSON.stringify(`r${seq}`), error: null, attempts: 0 },
+  }
+}
+
+/** `write`'s task change, ending the workflow with it. */
+function ending(write: RecordTask, status: "completed" | "failed" = "completed"): WorkflowWrite {
+  return { ...write, kind: "endWorkflow", status }
 }
 
 function ids(claimed: WorkflowWithTasks[]): string[] {

@@ -30,7 +30,8 @@ import type {
   LeaseRenewal,
   NewWorkflow,
   StorageProvider,
-  TaskStatusUpdate,
+  RetryRequest,
+  WorkflowWrite,
   WorkflowFilter,
   WorkflowRow,
   WorkflowStatus,
@@ -45,7 +46,7 @@ export type StorageMethod =
   | "claimWorkflows"
   | "renewLeases"
   | "releaseLeases"
-  | "updateWorkflowTaskStatuses"
+  | "applyWorkflowWrites"
   | "getWorkflow"
   | "listWorkflows"
   | "cancelWorkflow"
@@ -62,7 +63,7 @@ export const STORAGE_METHODS: readonly StorageMethod[] = [
   "claimWorkflows",
   "renewLeases",
   "releaseLeases",
-  "updateWorkflowTaskStatuses",
+  "applyWorkflowWrites",
   "getWorkflow",
   "listWorkflows",
   "cancelWorkflow",
@@ -341,8 +342,8 @@ export class FaultInjectingStorage implements StorageProvider {
     return this.call("releaseLeases", () => this.inner.releaseLeases(release))
   }
 
-  updateWorkflowTaskStatuses(updates: TaskStatusUpdate[]): Promise<boolean[]> {
-    return this.call("updateWorkflowTaskStatuses", () => this.inner.updateWorkflowTaskStatuses(updates))
+  applyWorkflowWrites(writes: WorkflowWrite[]): Promise<boolean[]> {
+    return this.call("applyWorkflowWrites", () => this.inner.applyWorkflowWrites(writes))
   }
 
   getWorkflow(id: string): Promise<WorkflowWithTasks | null> {
@@ -357,8 +358,8 @@ export class FaultInjectingStorage implements StorageProvider {
     return this.call("cancelWorkflow", () => this.inner.cancelWorkflow(id, now))
   }
 
-  retryWorkflow(id: string, now: number): Promise<boolean> {
-    return this.call("retryWorkflow", () => this.inner.retryWorkflow(id, now))
+  retryWorkflow(retry: RetryRequest): Promise<boolean> {
+    return this.call("retryWorkflow", () => this.inner.retryWorkflow(retry))
   }
 
   deleteEndedWorkflows(endedBefore: number): Promise<number> {

@@ -1,10 +1,10 @@
 /**
- * `updateWorkflowTaskStatuses` on Postgres: fenced batch updates, one
+ * `applyWorkflowWrites` on Postgres: fenced batch writes, one
  * statement per "round" of the batch, all rounds in one transaction.
  *
  * @module
  */
-import type { TaskStatusUpdate } from "../provider.js"
+import type { WorkflowWrite } from "../provider.js"
 import type { PostgresConnection, Queryable } from "./connection.js"
 import type { PostgresNames } from "./names.js"
 import { notifyColumn } from "./notifier.js"
@@ -27,10 +27,10 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
         lease_owner = CASE WHEN u.status IS NULL THEN w.lease_owner END,
         lease_token = CASE WHEN u.status IS NULL THEN w.lease_token END,
         available_at = COALESCE(u.available_at, w.available_at),
-        recoveries = CASE WHEN u.crashes IS NULL THEN 0 ELSE w.recoveries END,
-        crashes = COALESCE(u.crashes, 0)
-      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $13::int[])
-        AS u(id, token, now, status, available_at, crashes)
+        recoveries = u.recoveries,
+        crashes = u.crashes
+      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $13::int[], $14::int[])
+        AS u(id, token, now, status, available_at, recoveries, crashes)
       WHERE w.id = u.id AND w.lease_token = u.token AND w.status = 'pending'
       RETURNING w.id, (u.status = 'pending' AND u.available_at <= u.now) AS claimable_now, (u.status <> 'pending') AS ended_now
     ), updated_tasks AS (
@@ -53,11 +53,11 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
  * one transaction. Listeners are woken when an update releases a workflow that
  * is claimable at once.
  */
-export async function updateWorkflowTaskStatuses(
+export async function applyWorkflowWrites(
   db: PostgresConnection,
   n: PostgresNames,
   notify: boolean,
-  updates: TaskStatusUpdate[],
+  updates: WorkflowWrite[],
 ): Promise<boolean[]> {
   if (updates.length === 0) return []
   const sql = roundSQL(n, notify)
@@ -73,14 +73,14 @@ export async function updateWorkflowTaskStatuses(
     for (const round of rounds) {
       const applied = await client.query<{ id: string }>(db.query(sql, roundParams(updates, round)))
       const ids = new Set(applied.rows.map((r) => r.id))
-      for (const i of round) results[i] = ids.has((updates[i] as TaskStatusUpdate).workflowID)
+      for (const i of round) results[i] = ids.has((updates[i] as WorkflowWrite).workflowID)
     }
     return results
   })
 }
 
 /** Indexes of the updates, grouped so that the k-th update of a workflow is in round k. */
-function splitIntoRounds(updates: TaskStatusUpdate[]): number[][] {
+function splitIntoRounds(updates: WorkflowWrite[]): number[][] {
   const seen = new Map<string, number>()
   const rounds: number[][] = []
   updates.forEach((u, i) => {
@@ -91,14 +91,15 @@ function splitIntoRounds(updates: TaskStatusUpdate[]): number[][] {
   return rounds
 }
 
-function roundParams(updates: TaskStatusUpdate[], round: number[]): unknown[] {
+function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
   const w = {
     id: [] as string[],
     token: [] as string[],
     now: [] as number[],
     status: [] as (string | null)[],
     availableAt: [] as (number | null)[],
-    crashes: [] as (number | null)[],
+    recoveries: [] as number[],
+    crashes: [] as number[],
   }
   const t = {
     workflowID: [] as string[],
@@ -110,24 +111,27 @@ function roundParams(updates: TaskStatusUpdate[], round: number[]): unknown[] {
     now: [] as number[],
   }
   for (const i of round) {
-    const u = updates[i] as TaskStatusUpdate
+    const u = updates[i] as WorkflowWrite
     w.id.push(u.workflowID)
     w.token.push(u.token)
     w.now.push(u.now)
-    w.status.push(u.workflow?.status ?? null)
-    w.availableAt.push(u.workflow?.status === "pending" ? u.workflow.availableAt : null)
-    w.crashes.push(u.crashes ?? null)
-    if (u.task) {
+    // The status column is the kind: none keeps the workflow leased (recordTask, markCrash).
+    w.status.push(u.kind === "endWorkflow" ? u.status : u.kind === "parkUntil" ? "pending" : null)
+    w.availableAt.push(u.kind === "parkUntil" ? u.availableAt : null)
+    w.recoveries.push(u.counts.recoveries)
+    w.crashes.push(u.counts.crashes)
+    const task = u.kind === "markCrash" ? undefined : u.task
+    if (task) {
       t.workflowID.push(u.workflowID)
-      t.seq.push(u.task.seq)
-      t.status.push(u.task.status)
-      t.result.push(u.task.result ?? null)
-      t.error.push(storableError(u.task.error))
-      t.attempts.push(u.task.attempts)
+      t.seq.push(task.seq)
+      t.status.push(task.status)
+      t.result.push(task.result)
+      t.error.push(storableError(task.error))
+      t.attempts.push(task.attempts)
       t.now.push(u.now)
     }
   }
-  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.crashes]
+  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes]
 }
 
 /** Postgres `text` cannot hold U+0000; an error message is not worth failing the write for. */
