@@ -2,7 +2,7 @@
  * The WorkflowRunner: a WorkflowClient that also executes. It wires the
  * runtime's parts together: the claim loop (src/runtime/claim-loop.ts), the
  * lease keeper (lease-keeper.ts), the completer (completer.ts), one
- * workflow's execution (src/execute.ts, wrapped by crash-loop protection),
+ * workflow's execution (execution.ts, wrapped by crash-loop.ts),
  * and background services (src/services/).
  */
 import { randomUUID } from "node:crypto"
@@ -17,8 +17,8 @@ import {
 } from "./client.js"
 import { RunnerStoppedError, ValidationError } from "./errors.js"
 import type { RunnerEventMap } from "./events.js"
-import { executeWorkflow, type ExecutionEnd, type ExecutionEnvironment } from "./execute.js"
-import { SuspectLane, executeSuspect, isSuspect } from "./crash-loop.js"
+import { executeWorkflow, type ExecutionEnd, type ExecutionEnvironment } from "./runtime/execution.js"
+import { SuspectLane, executeSuspect, isSuspect } from "./runtime/crash-loop.js"
 import type { WorkflowInfo, WorkflowSummary } from "./info.js"
 import { errorMessage, type Logger } from "./logger.js"
 import { CancelWatcher } from "./runtime/cancel-watcher.js"

@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { describe, it } from "node:test"
 import { WorkflowRunner } from "../src/index.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
-import { SUSPECT_AFTER_RECOVERIES, SuspectLane } from "../src/crash-loop.js"
+import { SUSPECT_AFTER_RECOVERIES, SuspectLane } from "../src/runtime/crash-loop.js"
 import { startFixture } from "./helpers/ledger.js"
 import { MemoryStorageProvider } from "../src/storage/memory.js"
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { ExpectedError, WorkflowRunner, type TaskRunner } from "../src/index.js"
-import { retryDelay } from "../src/execute.js"
+import { retryDelay } from "../src/runtime/execution.js"
 import { MemoryLogger, ALL_STORES, STORES, eventually, startRunner } from "./helpers/runner.js"
 
 for (const store of ALL_STORES) {

@@ -2,10 +2,10 @@
  * One workflow's task loop: runs its pending tasks in seq order, applies the
  * outcomes table, and writes each outcome with one fenced write.
  */
-import { SerializationError } from "./errors.js"
-import { fromJSONText, toJSONText } from "./json.js"
-import { errorMessage, type Logger } from "./logger.js"
-import type { TaskRow, WorkflowWithTasks, WorkflowWrite } from "./storage/provider.js"
+import { SerializationError } from "../errors.js"
+import { fromJSONText, toJSONText } from "../json.js"
+import { errorMessage, type Logger } from "../logger.js"
+import type { TaskRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import {
   ExpectedError,
   type RetryPolicy,
@@ -14,11 +14,11 @@ import {
   type TaskExecutionContext,
   type TaskExecutionResult,
   type TaskRunner,
-} from "./task.js"
-import type { RunnerEventMap } from "./events.js"
-import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "./engine.js"
+} from "../task.js"
+import type { RunnerEventMap } from "../events.js"
+import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "../engine.js"
 
-export { retryDelay, type ExecutionEnd } from "./engine.js"
+export { retryDelay, type ExecutionEnd } from "../engine.js"
 
 /** What the runner lends a workflow execution. */
 export interface ExecutionEnvironment {

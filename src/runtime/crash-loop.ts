@@ -14,9 +14,9 @@
  * at a time means a crash during a suspect's task is counted against that
  * workflow alone, not against the other suspects.
  */
-import { PROGRESS } from "./engine.js"
-import type { ExecutionEnd, ExecutionEnvironment } from "./execute.js"
-import type { TaskRow, WorkflowWithTasks } from "./storage/provider.js"
+import { PROGRESS } from "../engine.js"
+import type { ExecutionEnd, ExecutionEnvironment } from "./execution.js"
+import type { TaskRow, WorkflowWithTasks } from "../storage/provider.js"
 
 /** Takeovers in a row (with no progress between) after which a workflow is a suspect. */
 export const SUSPECT_AFTER_RECOVERIES = 2
