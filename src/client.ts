@@ -14,7 +14,7 @@ import { StorageFailureLog } from "./runtime/storage-failure-log.js"
 import type { NewWorkflow, StorageProvider, WorkflowStatus } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
 import type { TaskRunner } from "./task.js"
-import { validatePositiveNumber, validateWorkflowID, validateWorkflowInput } from "./validate.js"
+import { validatePositiveNumber, validateStartTime, validateWorkflowID, validateWorkflowInput } from "./validate.js"
 
 /** The loosest TaskRunner type: every typed runner is one. */
 export type AnyTaskRunner = TaskRunner<unknown, unknown, string, unknown>
@@ -43,6 +43,15 @@ export interface WorkflowInput<R extends AnyTaskRunner = AnyTaskRunner> {
    * form for them.
    */
   tasks: Record<string, TaskSpec<R>> | ReadonlyArray<NamedTaskSpec<R>>
+  /**
+   * Delayed start: the workflow is stored now and runs from this time on
+   * (a `Date`, an ISO 8601 string or epoch milliseconds), holding no lease
+   * and no concurrency slot meanwhile. A time in the past runs at once. Not
+   * with `delayMS`.
+   */
+  startAt?: Date | string | number
+  /** Delayed start: the workflow runs this many milliseconds from now (see `startAt`). Not with `startAt`. */
+  delayMS?: number
 }
 
 /** What the group commit of inserts tells each add (internal). */
@@ -251,7 +260,11 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
   /** @internal Checks `addWorkflow` input and builds the row to insert (nothing is written). */
   prepareWorkflow(input: WorkflowInput<Runners[number]>): NewWorkflow {
     const valid = validateWorkflowInput(input, this.isRegistered, this.maxPayloadBytes, this.registryName)
-    return { id: valid.id ?? randomUUID(), now: this.now(), tasks: valid.tasks }
+    const now = this.now()
+    const startAt = validateStartTime(input, now)
+    const workflow: NewWorkflow = { id: valid.id ?? randomUUID(), now, tasks: valid.tasks }
+    if (startAt !== undefined && startAt > now) workflow.availableAt = startAt
+    return workflow
   }
 
   /** @internal Inserts through group commit. Storage errors become StorageErrors. */

@@ -251,7 +251,9 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const workflow = this.client.prepareWorkflow(input)
     await this.client.init()
     const id = workflow.id
-    const claimNow = !this.stopping && this.claims.reserve()
+    // A delayed workflow is stored unleased; the claim loop takes it once it falls due.
+    const delayed = workflow.availableAt !== undefined
+    const claimNow = !this.stopping && !delayed && this.claims.reserve()
     if (claimNow) workflow.lease = this.leases.grant(workflow.now)
     let inserted: InsertOutcome
     try {
@@ -271,6 +273,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       // Committed again after its batch failed: the failed try may have stored it (its reply lost), leased to us.
       else if (inserted.afterFailure) await this.releaseOrphanedLease(id)
     }
+    if (delayed && created && !this.stopping) this.claims.wakeAt(workflow.availableAt as number)
     const handle = this.client.handle(id, created)
     return {
       id,

@@ -115,6 +115,12 @@ export interface NewWorkflow {
    * saves the claim round trip for work a runner adds for itself.
    */
   lease?: LeaseGrant
+  /**
+   * When set (and `lease` is not), the workflow is claimable only from this
+   * time: a delayed start. It is stored now, unleased, with `availableAt` set
+   * to this value, and holds nothing until then.
+   */
+  availableAt?: number
 }
 
 /** Who takes a lease, and until when. */
