@@ -440,6 +440,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       else await sleep(5)
     }
     clearTimeout(grace)
+    await Promise.all(this.services.map((service) => service.drained?.()))
     this.leases.stop()
     this.client.rejectWaiters(new RunnerStoppedError("runner stopped before the workflow ended"))
     if (options.closeStorage ?? true) await this.storage.close()

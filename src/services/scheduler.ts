@@ -40,7 +40,7 @@ export interface SchedulerOptions {
 export class SchedulerService implements Service {
   readonly name = "scheduler"
   private timer: NodeJS.Timeout | undefined
-  private running = false
+  private running: Promise<void> | undefined
   private stopped = true
   private failures = 0
   private readonly tickers = new Map<string, { key: string; ticker: CronTicker }>()
@@ -60,6 +60,11 @@ export class SchedulerService implements Service {
     this.timer = undefined
   }
 
+  /** Resolves once the pass under way (if any) has finished. */
+  async drained(): Promise<void> {
+    await this.running
+  }
+
   /** Looks at storage now (a schedule was declared or resumed in this process). */
   poke(): void {
     if (!this.stopped) this.wakeIn(0)
@@ -67,13 +72,14 @@ export class SchedulerService implements Service {
 
   private wakeIn(ms: number): void {
     clearTimeout(this.timer)
-    this.timer = setTimeout(() => void this.pass(), Math.max(0, ms))
+    this.timer = setTimeout(() => {
+      if (this.running || this.stopped) return
+      this.running = this.pass().finally(() => (this.running = undefined))
+    }, Math.max(0, ms))
   }
 
   /** Applies due steps until none is left, then sleeps until the soonest tick (at most a poll interval). */
   private async pass(): Promise<void> {
-    if (this.running || this.stopped) return
-    this.running = true
     let wait = this.o.pollIntervalMS
     try {
       for (let round = 0; round < MAX_ROUNDS && !this.stopped; round++) {
@@ -103,8 +109,6 @@ export class SchedulerService implements Service {
       this.failures++
       this.o.health.failed("scheduler", error)
       wait = backoff(this.failures)
-    } finally {
-      this.running = false
     }
     if (!this.stopped) this.wakeIn(wait)
   }
