@@ -12,10 +12,14 @@ import { toWorkflowInfo, toWorkflowSummary, type WorkflowInfo, type WorkflowSumm
 import { errorMessage, type Logger } from "./logger.js"
 import { ResultWaiters } from "./result-waiters.js"
 import { StorageFailureLog } from "./runtime/storage-failure-log.js"
-import type { NewWorkflow, StorageProvider, WorkflowStatus } from "./storage/provider.js"
+import type { NewWorkflow, StorageCapability, StorageProvider, WorkflowStatus } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
 import type { TaskRunner } from "./task.js"
-import { validatePositiveNumber, validateWorkflowID, validateWorkflowInput } from "./validate.js"
+import type { ScheduleDefinition } from "./schedules/definition.js"
+import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
+import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
+import { capabilitiesOf } from "./storage/capabilities.js"
+import { validatePositiveNumber, validateStartTime, validateWorkflowID, validateWorkflowInput } from "./validate.js"
 
 /** The loosest TaskRunner type: every typed runner is one. */
 export type AnyTaskRunner = TaskRunner<unknown, unknown, string, unknown>
@@ -44,6 +48,15 @@ export interface WorkflowInput<R extends AnyTaskRunner = AnyTaskRunner> {
    * form for them.
    */
   tasks: Record<string, TaskSpec<R>> | ReadonlyArray<NamedTaskSpec<R>>
+  /**
+   * Delayed start: the workflow is stored now and runs from this time on
+   * (a `Date`, an ISO 8601 string or epoch milliseconds), holding no lease
+   * and no concurrency slot meanwhile. A time in the past runs at once. Not
+   * with `delayMS`.
+   */
+  startAt?: Date | string | number
+  /** Delayed start: the workflow runs this many milliseconds from now (see `startAt`). Not with `startAt`. */
+  delayMS?: number
 }
 
 /** What the group commit of inserts tells each add (internal). */
@@ -129,6 +142,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly waiters: ResultWaiters
   private initialized: Promise<void> | undefined
   private closed = false
+  private readonly schedules: ScheduleOperations
 
   constructor(options: WorkflowClientOptions, internals: ClientInternals = {}) {
     if (typeof options !== "object" || options === null) throw new ValidationError("WorkflowClient needs an options object")
@@ -166,6 +180,16 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     const failureLog = new StorageFailureLog(logger, this.now)
     const onStorageError = internals.onStorageError ?? ((operation: string, error: unknown) => failureLog.failed(operation, error))
     this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError, this.now, internals.runsHere)
+    let capabilities: ReadonlySet<StorageCapability> | undefined
+    this.schedules = new ScheduleOperations({
+      storage,
+      capabilities: () => (capabilities ??= capabilitiesOf(storage)),
+      now: this.now,
+      isRegistered: this.isRegistered,
+      registryName: this.registryName,
+      maxPayloadBytes: this.maxPayloadBytes,
+      init: () => this.init(),
+    })
   }
 
   /**
@@ -239,6 +263,55 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     return this.storage.deleteEndedWorkflows(this.now() - olderThanMS)
   }
 
+  // ---- schedules (providers with the "schedules" capability) ----
+
+  /**
+   * Declares a schedule in storage: creates it, replaces the stored one if
+   * its definition differs (the last declaration wins), or leaves it as it
+   * is. Every runner sharing the store fires it, each tick exactly once. See
+   * the README, Schedules.
+   *
+   * @throws ValidationError for an invalid cron expression, time zone, policy or task (nothing written), or a provider without schedules
+   */
+  async schedule(definition: ScheduleDefinition<WorkflowInput<Runners[number]>["tasks"]>): Promise<ScheduleDeclared> {
+    return this.schedules.declare(this.schedules.validate(definition))
+  }
+
+  /** Pauses a schedule: it fires nothing until resumed. Returns `false` if there is no schedule with that ID. */
+  pauseSchedule(id: string): Promise<boolean> {
+    return this.schedules.pause(id)
+  }
+
+  /** Resumes a paused schedule from its first tick after now (ticks of the paused time never fire). `false` if there is none. */
+  resumeSchedule(id: string): Promise<boolean> {
+    return this.schedules.resume(id)
+  }
+
+  /**
+   * Adds the schedule's workflow now, once (ID `schedule:${id}:${nowISO}`),
+   * paused or not; the regular ticks go on. Returns its handle, or `null` if
+   * there is no schedule with that ID.
+   */
+  async triggerSchedule(id: string): Promise<WorkflowHandle | null> {
+    const fired = await this.schedules.trigger(id)
+    return fired ? this.handle(fired.workflowID, fired.created) : null
+  }
+
+  /** Deletes a schedule; the workflows it added stay. Returns `false` if there was none. */
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.schedules.delete(id)
+  }
+
+  /** Reads a schedule with its next and last fire times and its last workflow's status, or `null`. */
+  getSchedule(id: string): Promise<ScheduleInfo | null> {
+    return this.schedules.get(id)
+  }
+
+  /** Lists schedules in ID order, a page at a time. */
+  listSchedules(filter: ListSchedulesFilter = {}): Promise<ScheduleInfo[]> {
+    return this.schedules.list(filter)
+  }
+
   /**
    * Closes the client: waiting `result()` calls reject, later calls are
    * refused, and storage is closed unless `closeStorage` is `false`. Adds
@@ -257,7 +330,11 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
   /** @internal Checks `addWorkflow` input and builds the row to insert (nothing is written). */
   prepareWorkflow(input: WorkflowInput<Runners[number]>): NewWorkflow {
     const valid = validateWorkflowInput(input, this.isRegistered, this.maxPayloadBytes, this.registryName)
-    return { id: valid.id ?? randomUUID(), now: this.now(), tasks: valid.tasks }
+    const now = this.now()
+    const startAt = validateStartTime(input, now)
+    const workflow: NewWorkflow = { id: valid.id ?? randomUUID(), now, tasks: valid.tasks }
+    if (startAt !== undefined && startAt > now) workflow.availableAt = startAt
+    return workflow
   }
 
   /** @internal Inserts through group commit. Storage errors become StorageErrors. */
@@ -267,6 +344,11 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     } catch (error) {
       throw new StorageError(`could not store workflow "${workflow.id}": ${errorMessage(error)}`, { cause: error })
     }
+  }
+
+  /** @internal The schedule methods, for the runner (which checks runner names against its own). */
+  get scheduleOperations(): ScheduleOperations {
+    return this.schedules
   }
 
   /** @internal The handle of a stored workflow. */

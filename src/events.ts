@@ -28,4 +28,14 @@ export interface RunnerEventMap {
   leaseLost: [{ workflowID: string; reason: string }]
   /** A storage call failed; the runner backs off and tries again. */
   storageError: [{ operation: string; error: unknown }]
+  /**
+   * This process fired a schedule's tick: its step consumed the tick (no
+   * other runner's did) and added the tick's workflow (`created` is `false`
+   * only if a workflow with that ID existed).
+   */
+  scheduleFired: [{ scheduleID: string; tickAt: Date; workflowID: string; created: boolean }]
+  /** This process skipped `count` ticks of a schedule, up to `lastTickAt` (overlap, or missed beyond the catch-up window). */
+  scheduleSkipped: [{ scheduleID: string; count: number; lastTickAt: Date; reason: string }]
+  /** This process held a tick back behind the pending workflow of the previous one (`buffer-one`). */
+  scheduleBuffered: [{ scheduleID: string; tickAt: Date }]
 }

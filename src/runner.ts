@@ -28,6 +28,11 @@ import { LeaseKeeper, type ActiveExecution } from "./runtime/lease-keeper.js"
 import { StorageFailureLog } from "./runtime/storage-failure-log.js"
 import { sleep, type StorageHealth } from "./runtime/storage-health.js"
 import { RetentionService } from "./services/retention.js"
+import { SchedulerService } from "./services/scheduler.js"
+import type { ScheduleDefinition } from "./schedules/definition.js"
+import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
+import type { ListSchedulesFilter } from "./schedules/operations.js"
+import type { ScheduleStep } from "./schedules/plan.js"
 import { capabilitiesOf, requireCapability } from "./storage/capabilities.js"
 import type { Service } from "./services/service.js"
 import type { StorageProvider, WorkflowWithTasks } from "./storage/provider.js"
@@ -122,6 +127,10 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly prepared = new Map<string, Map<string, unknown>>()
   private readonly environment: ExecutionEnvironment
   private stopping = false
+  /** Fires due schedules (absent when the provider has no `schedules` capability). */
+  private readonly scheduler: SchedulerService | undefined
+  /** The definition hash of each schedule this runner declared, to report another runner's different one. */
+  private readonly declaredSchedules = new Map<string, string>()
   /** Says at `error`, first and then every 30 s, which storage call keeps failing and what to check. */
   private readonly failureLog: StorageFailureLog
 
@@ -212,6 +221,18 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       }),
     )
     if (retentionMS !== undefined) this.services.push(new RetentionService(retentionMS, (age) => this.deleteEndedWorkflows(age)))
+    if (capabilities.has("schedules") && storage.schedules) {
+      this.scheduler = new SchedulerService({
+        store: storage.schedules,
+        now,
+        pollIntervalMS,
+        health: this.health,
+        logger: this.logger,
+        declared: this.declaredSchedules,
+        applied: (schedule, step, created) => this.scheduleStepApplied(schedule.id, step, created),
+      })
+      this.services.push(this.scheduler)
+    }
     this.environment = {
       runners: this.runners,
       token: this.token,
@@ -256,7 +277,9 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const workflow = this.client.prepareWorkflow(input)
     await this.client.init()
     const id = workflow.id
-    const claimNow = !this.stopping && this.claims.reserve()
+    // A delayed workflow is stored unleased; the claim loop takes it once it falls due.
+    const delayed = workflow.availableAt !== undefined
+    const claimNow = !this.stopping && !delayed && this.claims.reserve()
     if (claimNow) workflow.lease = this.leases.grant(workflow.now)
     let inserted: InsertOutcome
     try {
@@ -276,6 +299,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       // Committed again after its batch failed: the failed try may have stored it (its reply lost), leased to us.
       else if (inserted.afterFailure) await this.releaseOrphanedLease(id)
     }
+    if (delayed && created && !this.stopping) this.claims.wakeAt(workflow.availableAt as number)
     const handle = this.client.handle(id, created)
     return {
       id,
@@ -323,6 +347,83 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     return this.client.deleteEndedWorkflows(olderThanMS)
   }
 
+  // ---- schedules -----------------------------------------------------------
+
+  /**
+   * Declares a schedule in storage (call it at start, in every runner that
+   * has it): creates it, replaces the stored one if this definition differs
+   * (the last declaration wins; a runner that declared another logs a
+   * warning), or leaves it. Every runner fires every stored schedule, each
+   * tick exactly once across all of them, from `recover()` on.
+   *
+   * @throws ValidationError for an invalid cron expression, time zone, policy, or a task naming a runner this runner lacks (nothing written), or a provider without schedules
+   */
+  async schedule(definition: ScheduleDefinition<WorkflowInput<Runners[number]>["tasks"]>): Promise<ScheduleDeclared> {
+    if (this.stopping) throw new RunnerStoppedError("this runner was stopped; create a new WorkflowRunner")
+    const operations = this.client.scheduleOperations
+    const valid = operations.validate(definition)
+    this.declaredSchedules.set(valid.schedule.id, valid.schedule.hash)
+    const declared = await operations.declare(valid)
+    if (declared.outcome === "replaced") {
+      this.logger.info?.(`schedule "${declared.id}": its definition changed, replaced the stored one`, { scheduleID: declared.id })
+    }
+    this.scheduler?.poke()
+    return declared
+  }
+
+  /** Pauses a schedule: it fires nothing until resumed. Returns `false` if there is no schedule with that ID. */
+  pauseSchedule(id: string): Promise<boolean> {
+    return this.client.pauseSchedule(id)
+  }
+
+  /** Resumes a paused schedule from its first tick after now. Returns `false` if there is no schedule with that ID. */
+  async resumeSchedule(id: string): Promise<boolean> {
+    const resumed = await this.client.resumeSchedule(id)
+    this.scheduler?.poke()
+    return resumed
+  }
+
+  /** Adds the schedule's workflow now, once; the regular ticks go on. Returns its handle, or `null` if there is no such schedule. */
+  async triggerSchedule(id: string): Promise<WorkflowHandle | null> {
+    const handle = await this.client.triggerSchedule(id)
+    if (handle?.created) this.claims.requestFill()
+    return handle
+  }
+
+  /** Deletes a schedule; the workflows it added stay. Returns `false` if there was none. */
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.client.deleteSchedule(id)
+  }
+
+  /** Reads a schedule with its next and last fire times and its last workflow's status, or `null`. */
+  getSchedule(id: string): Promise<ScheduleInfo | null> {
+    return this.client.getSchedule(id)
+  }
+
+  /** Lists schedules in ID order, a page at a time. */
+  listSchedules(filter: ListSchedulesFilter = {}): Promise<ScheduleInfo[]> {
+    return this.client.listSchedules(filter)
+  }
+
+  private scheduleStepApplied(scheduleID: string, step: ScheduleStep, created: boolean): void {
+    const tickAt = new Date(step.tickAt)
+    switch (step.kind) {
+      case "fire":
+        if (created) this.claims.requestFill()
+        this.logger.debug?.(`schedule "${scheduleID}" fired its tick ${tickAt.toISOString()}`, { scheduleID, workflowID: step.workflowID })
+        this.emit("scheduleFired", { scheduleID, tickAt, workflowID: step.workflowID, created })
+        return
+      case "skip":
+        this.logger.info?.(`schedule "${scheduleID}" skipped ${step.count} tick(s) up to ${tickAt.toISOString()}: ${step.reason}`, { scheduleID })
+        this.emit("scheduleSkipped", { scheduleID, count: step.count, lastTickAt: tickAt, reason: step.reason })
+        return
+      case "buffer":
+        this.logger.debug?.(`schedule "${scheduleID}" held back its tick ${tickAt.toISOString()} behind the pending one`, { scheduleID })
+        this.emit("scheduleBuffered", { scheduleID, tickAt })
+        return
+    }
+  }
+
   /**
    * Stops gracefully: claims nothing more, lets in-flight tasks finish (firing
    * their signals after `timeoutMS`), releases the leases of unfinished
@@ -344,6 +445,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       else await sleep(5)
     }
     clearTimeout(grace)
+    await Promise.all(this.services.map((service) => service.drained?.()))
     this.leases.stop()
     this.client.rejectWaiters(new RunnerStoppedError("runner stopped before the workflow ended"))
     if (options.closeStorage ?? true) await this.storage.close()

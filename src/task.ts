@@ -57,6 +57,10 @@ export interface SpawnWorkflowInput {
   workflowID?: string
   /** `{ label: { task, data } }`, or `[{ name, task, data }]` (see `WorkflowInput.tasks`). */
   tasks: Record<string, { task: string; data?: unknown }> | ReadonlyArray<{ name: string; task: string; data?: unknown }>
+  /** Delayed start (see `WorkflowInput.startAt`). */
+  startAt?: Date | string | number
+  /** Delayed start (see `WorkflowInput.delayMS`). */
+  delayMS?: number
 }
 
 /** What a spawn returns: the ID, and whether this call created it. */

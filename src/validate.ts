@@ -247,3 +247,39 @@ function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)
   return typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`
 }
+
+/**
+ * Checks the delayed start of `addWorkflow` (`startAt` or `delayMS`, not
+ * both) and returns when the workflow may first run, in ms since the epoch,
+ * or `undefined` when it may run at once.
+ *
+ * @param now - the runner's or client's clock, for `delayMS`
+ * @throws ValidationError
+ */
+export function validateStartTime(input: { startAt?: unknown; delayMS?: unknown }, now: number): number | undefined {
+  const { startAt, delayMS } = input
+  if (startAt !== undefined && delayMS !== undefined) {
+    throw new ValidationError("give startAt or delayMS, not both: startAt is a point in time, delayMS a delay from now")
+  }
+  if (delayMS !== undefined) return now + validatePositiveNumber(delayMS, "delayMS", { allowZero: true })
+  if (startAt === undefined) return undefined
+  return validateInstant(startAt, "startAt")
+}
+
+/**
+ * Checks a point in time given as a `Date`, an ISO 8601 string or epoch
+ * milliseconds, and returns it in epoch milliseconds.
+ *
+ * @throws ValidationError
+ */
+export function validateInstant(value: unknown, what: string): number {
+  let ms: number
+  if (value instanceof Date) ms = value.getTime()
+  else if (typeof value === "string") ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN
+  else if (typeof value === "number") ms = value
+  else throw new ValidationError(`${what} must be a Date, an ISO 8601 string or epoch milliseconds, got ${describe(value)}`)
+  if (!Number.isFinite(ms)) {
+    throw new ValidationError(`${what} is not a valid point in time: ${describe(value)} (use a Date, an ISO 8601 string such as "2030-01-01T09:00:00Z", or epoch milliseconds)`)
+  }
+  return ms
+}

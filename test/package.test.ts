@@ -1,7 +1,7 @@
 /**
  * The published package: `npm pack` output, unpacked into a fresh project,
  * (built by its `prepare` script) imports through every documented module path, type-checks, and runs a
- * workflow. (The native better-sqlite3 is linked in rather than rebuilt.)
+ * workflow. (The runtime dependencies, better-sqlite3 (native) and croner, are linked in rather than installed.)
  */
 import assert from "node:assert/strict"
 import { execFileSync } from "node:child_process"
@@ -29,7 +29,7 @@ describe("npm package", { timeout: 120_000 }, () => {
     const modules = join(project, "node_modules")
     mkdirSync(join(modules, "durabletasks"), { recursive: true })
     execFileSync("tar", ["-xzf", join(project, packed[0]!.filename), "-C", join(modules, "durabletasks"), "--strip-components=1"])
-    for (const dep of ["better-sqlite3", "@types"]) symlinkSync(join(root, "node_modules", dep), join(modules, dep))
+    for (const dep of ["better-sqlite3", "croner", "@types"]) symlinkSync(join(root, "node_modules", dep), join(modules, dep))
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "fresh-app", type: "module", private: true }))
     writeFileSync(
       join(project, "app.ts"),

@@ -6,4 +6,6 @@ export interface Service {
   start(): void
   /** Stops its timers; work under way may finish on its own. */
   stop(): void
+  /** Optional: resolves once work under way has finished (the runner waits for it before closing storage). */
+  drained?(): Promise<void>
 }

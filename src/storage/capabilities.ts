@@ -12,6 +12,7 @@ export function capabilitiesOf(storage: StorageProvider): ReadonlySet<StorageCap
     const found = new Set<StorageCapability>(["core"])
     if (typeof storage.getWorkflowStatuses === "function") found.add("status-reads")
     if (typeof storage.onWorkAvailable === "function") found.add("notifications")
+    if (typeof storage.schedules === "object" && storage.schedules !== null) found.add("schedules")
     return found
   }
   if (typeof declared !== "object" || declared === null || !Array.isArray(declared.supports)) {

@@ -21,12 +21,24 @@ import type {
   WorkflowWithTasks,
 } from "./provider.js"
 import { newWorkflowRows } from "./rows.js"
+import { MemoryScheduleStore } from "./memory/schedules.js"
+import type { ScheduleStore } from "./schedule-store.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts and status reads. */
-  readonly capabilities: StorageCapabilities = { contract: STORAGE_CONTRACT_VERSION, supports: ["crash-counts", "status-reads"] }
+  /** Contract 1, with crash counts, status reads and schedules. */
+  readonly capabilities: StorageCapabilities = { contract: STORAGE_CONTRACT_VERSION, supports: ["crash-counts", "status-reads", "schedules"] }
   private readonly workflows = new Map<string, WorkflowWithTasks>()
+  /** Schedules, next to the workflows their ticks add. */
+  readonly schedules: ScheduleStore = new MemoryScheduleStore({
+    insert: (w) => {
+      if (this.workflows.has(w.id)) return false
+      this.workflows.set(w.id, newWorkflowRows(w))
+      return true
+    },
+    status: (id) => this.workflows.get(id)?.workflow.status ?? null,
+    assertOpen: () => this.assertOpen(),
+  })
   private readonly cancelListeners = new Set<(ids: string[]) => void>()
   private closed = false
 

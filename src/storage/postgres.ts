@@ -70,6 +70,8 @@ import { getWorkflow, getWorkflowStatuses, getWorkflows, listWorkflows } from ".
 import { retryWorkflow } from "./postgres/retry.js"
 import { migrate } from "./postgres/schema.js"
 import { applyWorkflowWrites } from "./postgres/update.js"
+import { PostgresScheduleStore } from "./postgres/schedules.js"
+import type { ScheduleStore } from "./schedule-store.js"
 import { STORAGE_CONTRACT_VERSION } from "./provider.js"
 import type {
   StorageCapabilities,
@@ -143,11 +145,13 @@ export interface PostgresStorageOptions {
  * ```
  */
 export class PostgresStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads and LISTEN/NOTIFY notifications. */
+  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications and schedules. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "notifications"],
+    supports: ["crash-counts", "status-reads", "notifications", "schedules"],
   }
+  /** Schedules, in the same schema as the workflows their ticks add. */
+  readonly schedules: ScheduleStore
   /**
    * The pool all statements run on: the one you passed, or the one created
    * from your connection string.
@@ -206,6 +210,7 @@ export class PostgresStorageProvider implements StorageProvider {
     // An 'error' event without a listener would crash the process.
     this.pool.on("error", this.onPoolError)
     this.db = new PostgresConnection(this.pool, options.preparedStatements ?? true)
+    this.schedules = new PostgresScheduleStore(this.db, this.names, () => this.notify)
     this.notifier = new WorkNotifier(
       { work: this.names.channel, cancel: this.names.cancelChannel, ended: this.names.endedChannel },
       () => new pg.Client({ ...listenConfig, keepAlive: true, keepAliveInitialDelayMillis: 10_000 }),

@@ -20,6 +20,18 @@
  *
  * @module
  */
+import type { ScheduleStore } from "./schedule-store.js"
+
+export type {
+  NewSchedule,
+  OverlapPolicy,
+  ScheduleAdvance,
+  ScheduleAdvanceOutcome,
+  ScheduleDeclareOutcome,
+  ScheduleFilter,
+  ScheduleRow,
+  ScheduleStore,
+} from "./schedule-store.js"
 
 /** Status of a workflow. Only `pending` workflows are ever claimed or run. */
 export type WorkflowStatus = "pending" | "completed" | "failed" | "cancelled"
@@ -114,6 +126,12 @@ export interface NewWorkflow {
    * saves the claim round trip for work a runner adds for itself.
    */
   lease?: LeaseGrant
+  /**
+   * When set (and `lease` is not), the workflow is claimable only from this
+   * time: a delayed start. It is stored now, unleased, with `availableAt` set
+   * to this value, and holds nothing until then.
+   */
+  availableAt?: number
 }
 
 /** Who takes a lease, and until when. */
@@ -254,8 +272,10 @@ export const STORAGE_CONTRACT_VERSION = 1
  *   reach running tasks within a poll; `result()` polls in one read).
  * - `notifications`: `onWorkAvailable`, `onWorkflowsCancelled`,
  *   `onWorkflowsEnded` tell of other processes' changes at once.
+ * - `schedules`: `schedules`, a {@link ScheduleStore} (cron schedules that
+ *   fire exactly once across runners).
  */
-export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications"
+export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules"
 
 /** What a provider implements: a contract version and its capabilities. */
 export interface StorageCapabilities {
@@ -399,6 +419,12 @@ export interface StorageProvider {
    * delays the stop. Returns an unsubscribe function.
    */
   onWorkflowsCancelled?(listener: (ids: string[]) => void): () => void
+
+  /**
+   * Optional (the `schedules` capability): where schedules are stored and
+   * advanced; see {@link ScheduleStore}.
+   */
+  readonly schedules?: ScheduleStore
 
   /**
    * Optional: how many write batches (inserts, and task status updates) the

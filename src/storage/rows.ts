@@ -9,7 +9,7 @@ export function newWorkflowRows(w: NewWorkflow): WorkflowWithTasks {
       status: "pending",
       createdAt: w.now,
       updatedAt: w.now,
-      availableAt: w.lease?.expiresAt ?? w.now,
+      availableAt: w.lease?.expiresAt ?? w.availableAt ?? w.now,
       leaseOwner: w.lease?.owner ?? null,
       leaseToken: w.lease?.token ?? null,
       taskCount: w.tasks.length,

@@ -32,6 +32,8 @@ import type {
   WorkflowWithTasks,
 } from "./provider.js"
 import { WalCheckpointer } from "./sqlite/checkpoints.js"
+import { SQLiteScheduleStore, createScheduleTables } from "./sqlite/schedules.js"
+import type { ScheduleStore } from "./schedule-store.js"
 
 /** Options of {@link SQLiteStorageProvider}. */
 export interface SQLiteStorageOptions {
@@ -50,7 +52,7 @@ export interface SQLiteStorageOptions {
   busyTimeoutMS?: number
 }
 
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 /** Workflows per claim statement. */
 const IN_LIST_SIZE = 64
 const TABLE_PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,48}$/
@@ -95,8 +97,10 @@ function toTaskRow(r: unknown[]): TaskRow {
 
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts and status reads (several processes on one file find each other's changes by polling). */
-  readonly capabilities: StorageCapabilities = { contract: STORAGE_CONTRACT_VERSION, supports: ["crash-counts", "status-reads"] }
+  /** Contract 1, with crash counts, status reads and schedules (several processes on one file find each other's changes by polling). */
+  readonly capabilities: StorageCapabilities = { contract: STORAGE_CONTRACT_VERSION, supports: ["crash-counts", "status-reads", "schedules"] }
+  /** Schedules, in the same file (and transactions) as the workflows their ticks add. */
+  readonly schedules: ScheduleStore
   /** The better-sqlite3 connection, for inspection in tests and tools. */
   readonly db: Database.Database
   private readonly statements: ReturnType<typeof prepareStatements>
@@ -165,6 +169,12 @@ export class SQLiteStorageProvider implements StorageProvider {
     this.retryTx = this.inTransaction(this.retryOne.bind(this))
     this.deleteTx = this.inTransaction(this.deleteEnded.bind(this))
     this.cancelTx = this.inTransaction(this.cancelOne.bind(this))
+    this.schedules = new SQLiteScheduleStore({
+      db: this.db,
+      prefix,
+      inTransaction: this.inTransaction,
+      insertWorkflows: (workflows) => this.insertAll(workflows),
+    })
   }
 
   private readonly insertTx: (workflows: NewWorkflow[]) => boolean[]
@@ -272,7 +282,7 @@ export class SQLiteStorageProvider implements StorageProvider {
     for (const w of workflows) {
       const lease = w.lease
       const created =
-        s.insertWorkflow.run(w.id, w.now, w.now, lease ? lease.expiresAt : w.now, lease?.owner ?? null, lease?.token ?? null, w.tasks.length)
+        s.insertWorkflow.run(w.id, w.now, w.now, lease ? lease.expiresAt : (w.availableAt ?? w.now), lease?.owner ?? null, lease?.token ?? null, w.tasks.length)
           .changes === 1
       if (created) {
         for (let seq = 0; seq < w.tasks.length; seq++) {
@@ -421,6 +431,8 @@ function createSchema(db: Database.Database, p: string): void {
       CREATE INDEX IF NOT EXISTS ${p}workflows_ended ON ${p}workflows (updated_at) WHERE status <> 'pending';
       CREATE INDEX IF NOT EXISTS ${p}workflows_status ON ${p}workflows (status, id);
     `)
+    // Version 3: schedules (sqlite/schedules.ts), created here on new and migrated files alike.
+    createScheduleTables(db, p)
     const row = db.prepare(`SELECT version FROM ${p}schema`).get() as { version: number } | undefined
     if (!row) db.prepare(`INSERT INTO ${p}schema (version) VALUES (?)`).run(SCHEMA_VERSION)
     else if (row.version > SCHEMA_VERSION) {
@@ -441,6 +453,7 @@ function migrate(db: Database.Database, p: string, from: number): void {
     if (!columns.has("recoveries")) db.exec(`ALTER TABLE ${p}workflows ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0`)
     if (!columns.has("crashes")) db.exec(`ALTER TABLE ${p}workflows ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0`)
   }
+  // Version 3 (schedules) adds tables only: createScheduleTables, run by createSchema before this, made them.
 }
 
 function prepareStatements(db: Database.Database, p: string) {

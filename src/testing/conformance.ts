@@ -13,6 +13,7 @@ import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
 import { after, describe, it } from "node:test"
 import type { NewWorkflow, RecordTask, StorageProvider, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
+import { scheduleConformanceTests } from "./schedule-conformance.js"
 
 /** Options of {@link runProviderConformance}. */
 export interface ConformanceOptions {
@@ -452,6 +453,9 @@ export function runProviderConformance(
       assert.ok(await p.getWorkflow(pending), "a pending workflow was deleted")
       assert.equal((await p.getWorkflow(pending))?.tasks.length, 1)
     })
+
+    // The "schedules" capability has its own part; its tests skip for providers that do not declare it.
+    describe("schedules", () => scheduleConformanceTests(open, shared))
 
     if (shared) {
       it("shows one instance's writes to another (one shared store)", async () => {

@@ -37,6 +37,7 @@ import type {
   WorkflowStatus,
   WorkflowWithTasks,
 } from "../storage/provider.js"
+import type { ScheduleStore } from "../storage/schedule-store.js"
 
 /** A method of {@link StorageProvider} that faults can hit. */
 export type StorageMethod =
@@ -228,6 +229,9 @@ export class FaultInjectingStorage implements StorageProvider {
   /** The wrapped provider's `getWorkflows`, with faults; absent when the wrapped provider lacks it. */
   readonly getWorkflows?: (ids: string[]) => Promise<WorkflowWithTasks[]>
 
+  /** The wrapped provider's schedules, passed through without faults; absent when it has none. */
+  readonly schedules?: ScheduleStore
+
   /**
    * @param inner - the provider to wrap; it is initialized and closed through this wrapper
    * @param options - random faults; none by default
@@ -242,6 +246,7 @@ export class FaultInjectingStorage implements StorageProvider {
     if (readStatuses) this.getWorkflowStatuses = (ids) => this.call("getWorkflowStatuses", () => readStatuses(ids))
     const readMany = inner.getWorkflows?.bind(inner)
     if (readMany) this.getWorkflows = (ids) => this.call("getWorkflows", () => readMany(ids))
+    if (inner.schedules) this.schedules = inner.schedules
     this.options = resolve(NO_FAULTS, options)
     this.random = mulberry32(options.seed ?? 1)
     this.counters = {

@@ -61,7 +61,7 @@ export async function insertWorkflowsAndTasks(
     assertStorableText(w.id, "a workflow ID")
     wf.id.push(w.id)
     wf.now.push(w.now)
-    wf.availableAt.push(w.lease ? w.lease.expiresAt : w.now)
+    wf.availableAt.push(w.lease ? w.lease.expiresAt : (w.availableAt ?? w.now))
     wf.owner.push(w.lease?.owner ?? null)
     wf.token.push(w.lease?.token ?? null)
     wf.count.push(w.tasks.length)

@@ -22,6 +22,10 @@ export interface PostgresNames {
   tasks: string
   /** `schema.prefixschema_version` */
   schemaVersion: string
+  /** `schema.prefixschedules` */
+  schedules: string
+  /** Indexes of the schedules table (no schema, as for `indexes`). */
+  scheduleIndexes: { due: string; buffered: string }
   /** Index names carry no schema: Postgres puts an index in its table's schema. */
   indexes: { claimable: string; leased: string; ended: string; status: string }
   /** LISTEN/NOTIFY channel of work becoming claimable: distinct per schema and prefix, at most 63 bytes. */
@@ -57,6 +61,8 @@ export function postgresNames(schema: unknown, prefix: unknown): PostgresNames {
     workflows: `${schema}.${prefix}workflows`,
     tasks: `${schema}.${prefix}tasks`,
     schemaVersion: `${schema}.${prefix}schema_version`,
+    schedules: `${schema}.${prefix}schedules`,
+    scheduleIndexes: { due: `${prefix}schedules_due`, buffered: `${prefix}schedules_buffered` },
     indexes: {
       claimable: `${prefix}workflows_claimable`,
       leased: `${prefix}workflows_leased`,

@@ -5,6 +5,7 @@
  */
 import type { PostgresConnection, Queryable } from "./connection.js"
 import type { PostgresNames } from "./names.js"
+import { scheduleTables } from "./schedules.js"
 
 /** Which Postgres-compatible server this is, as far as the SQL must care. */
 export type DatabaseKind = "postgres" | "cockroachdb" | "yugabytedb"
@@ -56,6 +57,8 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
     `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS recoveries integer NOT NULL DEFAULT 0`,
     `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS crashes integer NOT NULL DEFAULT 0`,
   ],
+  // ---- Version 3: schedules (issue 12; see postgres/schedules.ts). A step of its own, adding tables only. ----
+  (n, kind) => scheduleTables(n, kind),
 ]
 
 /** The schema version this code writes and reads. */
