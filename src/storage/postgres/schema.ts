@@ -4,6 +4,7 @@
  * @module
  */
 import type { PostgresConnection, Queryable } from "./connection.js"
+import { inspectionIndexes } from "./inspection.js"
 import type { PostgresNames } from "./names.js"
 
 /** Which Postgres-compatible server this is, as far as the SQL must care. */
@@ -56,6 +57,8 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
     `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS recoveries integer NOT NULL DEFAULT 0`,
     `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS crashes integer NOT NULL DEFAULT 0`,
   ],
+  // Version 3: newest-first listing for the CLI and the dashboard (see inspection.ts).
+  (n) => inspectionIndexes(n),
 ]
 
 /** The schema version this code writes and reads. */
