@@ -12,6 +12,7 @@
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
 import { after, describe, it } from "node:test"
+import { runInspectionConformance } from "./conformance-inspection.js"
 import type { NewWorkflow, RecordTask, StorageProvider, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 
 /** Options of {@link runProviderConformance}. */
@@ -452,6 +453,9 @@ export function runProviderConformance(
       assert.ok(await p.getWorkflow(pending), "a pending workflow was deleted")
       assert.equal((await p.getWorkflow(pending))?.tasks.length, 1)
     })
+
+    // The inspection part; its tests skip for providers that do not declare it.
+    runInspectionConformance(open)
 
     if (shared) {
       it("shows one instance's writes to another (one shared store)", async () => {
