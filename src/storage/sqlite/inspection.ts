@@ -35,8 +35,9 @@ function listQuery(p: string, columns: string, filter: WorkflowFilter): { key: s
     params.push(filter.afterID)
   }
   if (newest && filter.cursor !== undefined) {
-    where.push("(w.created_at < ? OR (w.created_at = ? AND w.id < ?))")
-    params.push(filter.cursor.createdAt, filter.cursor.createdAt, filter.cursor.id)
+    // A row value, not an OR of two comparisons: the index seeks to the cursor instead of scanning from the newest.
+    where.push("(w.created_at, w.id) < (?, ?)")
+    params.push(filter.cursor.createdAt, filter.cursor.id)
   }
   if (filter.createdAfter !== undefined) {
     where.push("w.created_at >= ?")
