@@ -11,6 +11,15 @@ import { GroupCommitter } from "./group-commit.js"
 import { toWorkflowInfo, toWorkflowSummary, type WorkflowInfo, type WorkflowSummary } from "./info.js"
 import { errorMessage, type Logger } from "./logger.js"
 import { ResultWaiters } from "./result-waiters.js"
+import {
+  type DeleteEndedOptions,
+  type ListWorkflowsFilter,
+  type WorkflowStatsInfo,
+  type WorkflowStatsOptions,
+  endedStatusesOf,
+  statsWindowOf,
+  toWorkflowFilter,
+} from "./inspection.js"
 import { StorageFailureLog } from "./runtime/storage-failure-log.js"
 import type { NewWorkflow, StorageCapability, StorageProvider, WorkflowStatus } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
@@ -20,6 +29,8 @@ import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
 import { capabilitiesOf } from "./storage/capabilities.js"
 import { validatePositiveNumber, validateStartTime, validateWorkflowID, validateWorkflowInput } from "./validate.js"
+
+export type { ListWorkflowsFilter } from "./inspection.js"
 
 /** The loosest TaskRunner type: every typed runner is one. */
 export type AnyTaskRunner = TaskRunner<unknown, unknown, string, unknown>
@@ -74,15 +85,6 @@ export interface WorkflowHandle {
   readonly created: boolean
   /** Waits until the workflow has ended (completed, failed or cancelled), wherever it runs, and returns it. */
   result(): Promise<WorkflowInfo>
-}
-
-/** Filter of `listWorkflows`. */
-export interface ListWorkflowsFilter {
-  status?: WorkflowStatus
-  /** Continue after this ID (the last ID of the previous page). */
-  afterID?: string
-  /** Page size, 1 to 1,000. Default 100. */
-  limit?: number
 }
 
 /** Options of a {@link WorkflowClient}. */
@@ -215,19 +217,39 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     return stored ? toWorkflowInfo(stored, this.now()) : null
   }
 
-  /** Lists workflows in ID order, a page at a time. */
+  /**
+   * Lists workflows a page at a time: in ID order (continue with `afterID`),
+   * or newest first (`order: "newest"`, continue with `cursor`), optionally
+   * filtered by runner name, creation time and ID prefix (those need a
+   * provider with the `inspection` capability, as all of this library's have).
+   */
   async listWorkflows(filter: ListWorkflowsFilter = {}): Promise<WorkflowSummary[]> {
-    if (typeof filter !== "object" || filter === null) throw new ValidationError("listWorkflows takes a filter object")
-    if (filter.status !== undefined && !WORKFLOW_STATUSES.includes(filter.status)) {
-      throw new ValidationError(`status must be one of ${WORKFLOW_STATUSES.join(", ")}, got ${JSON.stringify(filter.status)}`)
-    }
-    if (filter.afterID !== undefined) validateWorkflowID(filter.afterID, "afterID")
-    const limit = validatePositiveNumber(filter.limit ?? 100, "limit", { integer: true })
-    if (limit > 1_000) throw new ValidationError(`limit must be at most 1000, got ${limit}`)
+    const storageFilter = toWorkflowFilter(filter, this.storage)
     await this.init()
-    const rows = await this.storage.listWorkflows({ status: filter.status, afterID: filter.afterID, limit })
+    const rows = await this.storage.listWorkflows(storageFilter)
     const now = this.now()
     return rows.map((row) => toWorkflowSummary(row, now))
+  }
+
+  /**
+   * Counts workflows by status, finds the oldest pending one, and counts
+   * those that ended within the last `windowMS` (default one hour). Needs a
+   * provider with the `inspection` capability.
+   */
+  async getWorkflowStats(options: WorkflowStatsOptions = {}): Promise<WorkflowStatsInfo> {
+    const windowMS = statsWindowOf(options, this.storage)
+    await this.init()
+    const now = this.now()
+    const stats = await (this.storage.getWorkflowStats as NonNullable<StorageProvider["getWorkflowStats"]>).call(this.storage, {
+      endedSince: now - windowMS,
+    })
+    const oldest = stats.oldestPending
+    return {
+      counts: stats.counts,
+      oldestPending: oldest ? { id: oldest.id, createdAt: new Date(oldest.createdAt) } : null,
+      windowMS,
+      endedInWindow: stats.endedSince,
+    }
   }
 
   /**
@@ -256,11 +278,21 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     return this.storage.retryWorkflow({ id, now: this.now(), resumeSeq: resumePoint(stored.tasks) ?? -1, counts: PROGRESS })
   }
 
-  /** Deletes ended workflows whose last change is older than `olderThanMS`; returns how many. Pending ones are kept. */
-  async deleteEndedWorkflows(olderThanMS: number): Promise<number> {
+  /**
+   * Deletes ended workflows whose last change is older than `olderThanMS`
+   * (only those with `options.statuses`, if given); returns how many. Pending
+   * ones are kept. With `dryRun`, counts them and deletes nothing.
+   */
+  async deleteEndedWorkflows(olderThanMS: number, options: DeleteEndedOptions = {}): Promise<number> {
     validatePositiveNumber(olderThanMS, "olderThanMS", { allowZero: true })
+    const { statuses, needsInspection } = endedStatusesOf(options, this.storage)
     await this.init()
-    return this.storage.deleteEndedWorkflows(this.now() - olderThanMS)
+    const endedBefore = this.now() - olderThanMS
+    if (!needsInspection) return this.storage.deleteEndedWorkflows(endedBefore)
+    const storage = this.storage as Required<Pick<StorageProvider, "countEndedWorkflows" | "deleteEndedWorkflowsByStatus">>
+    return options.dryRun === true
+      ? storage.countEndedWorkflows({ endedBefore, statuses })
+      : storage.deleteEndedWorkflowsByStatus({ endedBefore, statuses })
   }
 
   // ---- schedules (providers with the "schedules" capability) ----

@@ -9,13 +9,13 @@ export { WorkflowClient } from "./client.js"
 export type {
   AnyTaskRunner,
   CloseOptions,
-  ListWorkflowsFilter,
   NamedTaskSpec,
   TaskSpec,
   WorkflowClientOptions,
   WorkflowHandle,
   WorkflowInput,
 } from "./client.js"
+export type { DeleteEndedOptions, ListWorkflowsFilter, WorkflowStatsInfo, WorkflowStatsOptions } from "./inspection.js"
 export { ExpectedError, defineTask } from "./task.js"
 export type {
   AbortScope,
@@ -30,7 +30,7 @@ export { RunnerStoppedError, SerializationError, StorageError, ValidationError }
 export type { Logger } from "./logger.js"
 export type { RunnerEventMap, TaskEventBase } from "./events.js"
 export type { PendingState, TaskInfo, WorkflowInfo, WorkflowSummary } from "./info.js"
-export type { StorageProvider, TaskStatus, WorkflowStatus } from "./storage/provider.js"
+export type { EndedStatus, StorageProvider, TaskStatus, WorkflowStatus } from "./storage/provider.js"
 export type { ScheduleDefinition } from "./schedules/definition.js"
 export type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 export type { ListSchedulesFilter } from "./schedules/operations.js"

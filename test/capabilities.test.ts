@@ -18,12 +18,15 @@ function declaring(capabilities: StorageCapabilities): StorageProvider {
 
 describe("storage capabilities", () => {
   it("our providers declare the contract version and what they support", () => {
-    assert.deepEqual(new MemoryStorageProvider().capabilities, { contract: STORAGE_CONTRACT_VERSION, supports: ["crash-counts", "status-reads", "schedules"] })
+    assert.deepEqual(new MemoryStorageProvider().capabilities, {
+      contract: STORAGE_CONTRACT_VERSION,
+      supports: ["crash-counts", "status-reads", "schedules", "inspection"],
+    })
     const sqlite = new SQLiteStorageProvider(":memory:")
-    assert.deepEqual(sqlite.capabilities.supports, ["crash-counts", "status-reads", "schedules"])
+    assert.deepEqual(sqlite.capabilities.supports, ["crash-counts", "status-reads", "schedules", "inspection"])
     void sqlite.close()
     const pg = new PostgresStorageProvider("postgres://127.0.0.1:1/none")
-    assert.deepEqual(pg.capabilities.supports, ["crash-counts", "status-reads", "notifications", "schedules"])
+    assert.deepEqual(pg.capabilities.supports, ["crash-counts", "status-reads", "notifications", "schedules", "inspection"])
     void pg.close()
   })
 

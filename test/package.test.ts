@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict"
 import { execFileSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { after, describe, it } from "node:test"
@@ -62,5 +62,12 @@ await runner.stop()
       const out = execFileSync(process.execPath, [join(project, "app.js"), store], { cwd: project, encoding: "utf8" })
       assert.equal(out.trim(), '["hello package","Task completed successfully"] ExpectedError')
     }
+    // The CLI: package.json's bin names a packed file with a shebang, and it runs from the installed package.
+    const installed = join(modules, "durabletasks")
+    const bin = (JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { bin: Record<string, string> }).bin.durabletasks
+    assert.equal(bin, "./dist/cli.js")
+    assert.match(readFileSync(join(installed, bin), "utf8"), /^#!\/usr\/bin\/env node\n/)
+    const help = execFileSync(process.execPath, [join(installed, bin), "--help"], { cwd: project, encoding: "utf8" })
+    assert.match(help, /^Usage: durabletasks <command>/)
   })
 })

@@ -55,7 +55,7 @@ describe("schedules on a store made by schema version 2", () => {
     }
   })
 
-  it("Postgres: migrates version 2 tables to version 3", async (t) => {
+  it("Postgres: migrates version 2 tables to version 3 (schedules) and on", async (t) => {
     const reason = await postgresSkipReason()
     if (reason !== undefined) return t.skip(reason)
     const schema = uniqueSchemaName()
@@ -65,12 +65,12 @@ describe("schedules on a store made by schema version 2", () => {
       await made.insertWorkflowsAndTasks([{ id: "from-version-2", now: 1, tasks: [{ name: "a", task: "T", data: "1" }] }])
       await made.close()
       await adminQuery(`DROP TABLE ${schema}.durabletasks_schedules`)
-      await adminQuery(`DELETE FROM ${schema}.durabletasks_schema_version WHERE version = 3`)
+      await adminQuery(`DELETE FROM ${schema}.durabletasks_schema_version WHERE version >= 3`)
 
       const migrated = new PostgresStorageProvider(connectionString, { schema })
       await migrated.init()
       const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version ORDER BY version`)
-      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3])
+      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4])
       const indexes = await adminQuery<{ indexname: string }>(
         "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'durabletasks_schedules' ORDER BY indexname",
         [schema],

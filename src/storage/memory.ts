@@ -19,15 +19,22 @@ import type {
   WorkflowRow,
   WorkflowStatus,
   WorkflowWithTasks,
+  EndedWorkflowsSelector,
+  StatsRequest,
+  WorkflowStats,
 } from "./provider.js"
 import { newWorkflowRows } from "./rows.js"
 import { MemoryScheduleStore } from "./memory/schedules.js"
 import type { ScheduleStore } from "./schedule-store.js"
+import { isSelectedEnded, listFiltered, statsOf } from "./memory/inspection.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads and schedules. */
-  readonly capabilities: StorageCapabilities = { contract: STORAGE_CONTRACT_VERSION, supports: ["crash-counts", "status-reads", "schedules"] }
+  /** Contract 1, with crash counts, status reads, schedules and inspection. */
+  readonly capabilities: StorageCapabilities = {
+    contract: STORAGE_CONTRACT_VERSION,
+    supports: ["crash-counts", "status-reads", "schedules", "inspection"],
+  }
   private readonly workflows = new Map<string, WorkflowWithTasks>()
   /** Schedules, next to the workflows their ticks add. */
   readonly schedules: ScheduleStore = new MemoryScheduleStore({
@@ -136,12 +143,31 @@ export class MemoryStorageProvider implements StorageProvider {
 
   async listWorkflows(filter: WorkflowFilter): Promise<WorkflowRow[]> {
     this.assertOpen()
-    return [...this.workflows.values()]
-      .map((e) => e.workflow)
-      .filter((w) => (filter.status === undefined || w.status === filter.status) && (filter.afterID === undefined || w.id > filter.afterID))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .slice(0, filter.limit)
-      .map((w) => ({ ...w }))
+    return listFiltered(this.workflows.values(), filter)
+  }
+
+  async getWorkflowStats(request: StatsRequest): Promise<WorkflowStats> {
+    this.assertOpen()
+    return statsOf(this.workflows.values(), request)
+  }
+
+  async countEndedWorkflows(selector: EndedWorkflowsSelector): Promise<number> {
+    this.assertOpen()
+    let count = 0
+    for (const { workflow } of this.workflows.values()) if (isSelectedEnded(workflow, selector)) count++
+    return count
+  }
+
+  async deleteEndedWorkflowsByStatus(selector: EndedWorkflowsSelector): Promise<number> {
+    this.assertOpen()
+    let deleted = 0
+    for (const [id, { workflow }] of this.workflows) {
+      if (isSelectedEnded(workflow, selector)) {
+        this.workflows.delete(id)
+        deleted++
+      }
+    }
+    return deleted
   }
 
   async cancelWorkflow(id: string, now: number): Promise<boolean> {

@@ -62,7 +62,9 @@ import { claimWorkflows } from "./postgres/claim.js"
 import { cancelWorkflow } from "./postgres/cancel.js"
 import { PostgresConnection } from "./postgres/connection.js"
 import { deleteEndedWorkflows } from "./postgres/delete-ended.js"
+import { usesInspectionFields } from "./filter.js"
 import { insertWorkflowsAndTasks } from "./postgres/insert.js"
+import { countEndedWorkflows, deleteEndedWorkflowsByStatus, getWorkflowStats, listFilteredWorkflows } from "./postgres/inspection.js"
 import { releaseLeases, renewLeases } from "./postgres/leases.js"
 import { type PostgresNames, postgresNames } from "./postgres/names.js"
 import { WorkNotifier } from "./postgres/notifier.js"
@@ -86,6 +88,9 @@ import type {
   WorkflowRow,
   WorkflowStatus,
   WorkflowWithTasks,
+  EndedWorkflowsSelector,
+  StatsRequest,
+  WorkflowStats,
 } from "./provider.js"
 
 /** Options of {@link PostgresStorageProvider}. */
@@ -145,10 +150,10 @@ export interface PostgresStorageOptions {
  * ```
  */
 export class PostgresStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications and schedules. */
+  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules and inspection. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "notifications", "schedules"],
+    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection"],
   }
   /** Schedules, in the same schema as the workflows their ticks add. */
   readonly schedules: ScheduleStore
@@ -278,7 +283,23 @@ export class PostgresStorageProvider implements StorageProvider {
 
   /** Lists workflows in byte order of ID (keyset pagination with `afterID`), without tasks. */
   listWorkflows(filter: WorkflowFilter): Promise<WorkflowRow[]> {
+    if (usesInspectionFields(filter)) return listFilteredWorkflows(this.db, this.names, filter)
     return listWorkflows(this.db, this.names, filter)
+  }
+
+  /** Counts by status, the oldest pending workflow and recent ends, in one statement. */
+  getWorkflowStats(request: StatsRequest): Promise<WorkflowStats> {
+    return getWorkflowStats(this.db, this.names, request)
+  }
+
+  /** Counts the ended workflows of the given statuses last updated before the cutoff. */
+  countEndedWorkflows(selector: EndedWorkflowsSelector): Promise<number> {
+    return countEndedWorkflows(this.db, this.names, selector)
+  }
+
+  /** Deletes the ended workflows of the given statuses last updated before the cutoff, with their tasks, in one statement. */
+  deleteEndedWorkflowsByStatus(selector: EndedWorkflowsSelector): Promise<number> {
+    return deleteEndedWorkflowsByStatus(this.db, this.names, selector)
   }
 
   /** Cancels a pending workflow, clearing whoever's lease, and notifies the cancel channel; `false` if none is pending with that ID. */

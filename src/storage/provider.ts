@@ -257,6 +257,49 @@ export interface WorkflowFilter {
   afterID?: string
   /** At most this many rows; the provider may cap it. */
   limit: number
+  /** Only workflows with a task run by the TaskRunner of this name (`inspection`). */
+  runner?: string
+  /** Only workflows created at or after this time (`inspection`). */
+  createdAfter?: number
+  /** Only workflows created before this time (`inspection`). */
+  createdBefore?: number
+  /** Only workflows whose ID starts with this (`inspection`). */
+  idPrefix?: string
+  /**
+   * `"id"` (default): ID order, continued by `afterID`. `"newest"`
+   * (`inspection`): newest `createdAt` first, equal times by ID descending,
+   * continued by `cursor`.
+   */
+  order?: "id" | "newest"
+  /** With `order: "newest"`: only workflows after this one in that order (the last row of the previous page). */
+  cursor?: { createdAt: number; id: string }
+}
+
+/** The statuses of a workflow that has ended. */
+export type EndedStatus = Exclude<WorkflowStatus, "pending">
+
+/** Input of {@link StorageProvider.getWorkflowStats}. */
+export interface StatsRequest {
+  /** Workflows that ended at or after this time (by `updatedAt`) are counted in `endedSince`. */
+  endedSince: number
+}
+
+/** What {@link StorageProvider.getWorkflowStats} returns. */
+export interface WorkflowStats {
+  /** How many workflows have each status (every status present, 0 when none). */
+  counts: Record<WorkflowStatus, number>
+  /** The pending workflow created first, or `null` when none is pending. */
+  oldestPending: { id: string; createdAt: number } | null
+  /** How many workflows have ended with each status since `endedSince` (every ended status present). */
+  endedSince: Record<EndedStatus, number>
+}
+
+/** Which ended workflows {@link StorageProvider.countEndedWorkflows} and {@link StorageProvider.deleteEndedWorkflowsByStatus} mean. */
+export interface EndedWorkflowsSelector {
+  /** Only workflows whose `updatedAt` is before this. */
+  endedBefore: number
+  /** Only workflows with one of these statuses (an empty list selects none). */
+  statuses: readonly EndedStatus[]
 }
 
 /** The version of this contract; a provider declares the one it implements in {@link StorageCapabilities}. */
@@ -274,8 +317,11 @@ export const STORAGE_CONTRACT_VERSION = 1
  *   `onWorkflowsEnded` tell of other processes' changes at once.
  * - `schedules`: `schedules`, a {@link ScheduleStore} (cron schedules that
  *   fire exactly once across runners).
+ * - `inspection`: the filter fields of `listWorkflows` beyond status and
+ *   `afterID`, `getWorkflowStats`, `countEndedWorkflows` and
+ *   `deleteEndedWorkflowsByStatus` (the CLI and the dashboard).
  */
-export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules"
+export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection"
 
 /** What a provider implements: a contract version and its capabilities. */
 export interface StorageCapabilities {
@@ -345,7 +391,11 @@ export interface StorageProvider {
   /** Reads one workflow with its tasks, or `null` if there is none. */
   getWorkflow(id: string): Promise<WorkflowWithTasks | null>
 
-  /** Lists workflows in ID order, without their tasks. */
+  /**
+   * Lists workflows without their tasks, in ID order (or newest first, with
+   * `inspection`). A provider without `inspection` is never given the filter
+   * fields marked so.
+   */
   listWorkflows(filter: WorkflowFilter): Promise<WorkflowRow[]>
 
   /**
@@ -368,6 +418,23 @@ export interface StorageProvider {
    * workflows are never deleted. Returns how many workflows were deleted.
    */
   deleteEndedWorkflows(endedBefore: number): Promise<number>
+
+  /**
+   * Optional (`inspection`): counts by status, the oldest pending workflow,
+   * and how many ended since `endedSince`, as of one moment where the store
+   * allows.
+   */
+  getWorkflowStats?(request: StatsRequest): Promise<WorkflowStats>
+
+  /** Optional (`inspection`): how many workflows {@link deleteEndedWorkflowsByStatus} would delete now. */
+  countEndedWorkflows?(selector: EndedWorkflowsSelector): Promise<number>
+
+  /**
+   * Optional (`inspection`): {@link deleteEndedWorkflows} for the given ended
+   * statuses only. Pending workflows are never deleted. Returns how many
+   * workflows were deleted.
+   */
+  deleteEndedWorkflowsByStatus?(selector: EndedWorkflowsSelector): Promise<number>
 
   /**
    * Optional: the statuses of the given workflows, in one read; IDs with no

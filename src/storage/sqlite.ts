@@ -30,10 +30,15 @@ import type {
   WorkflowRow,
   WorkflowStatus,
   WorkflowWithTasks,
+  EndedWorkflowsSelector,
+  StatsRequest,
+  WorkflowStats,
 } from "./provider.js"
 import { WalCheckpointer } from "./sqlite/checkpoints.js"
 import { SQLiteScheduleStore, createScheduleTables } from "./sqlite/schedules.js"
 import type { ScheduleStore } from "./schedule-store.js"
+import { usesInspectionFields } from "./filter.js"
+import { SQLiteInspection, createInspectionIndexes } from "./sqlite/inspection.js"
 
 /** Options of {@link SQLiteStorageProvider}. */
 export interface SQLiteStorageOptions {
@@ -59,6 +64,10 @@ const TABLE_PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,48}$/
 
 const WORKFLOW_COLUMNS =
   "id, status, created_at AS createdAt, updated_at AS updatedAt, available_at AS availableAt, lease_owner AS leaseOwner, lease_token AS leaseToken, task_count AS taskCount, recoveries, crashes"
+/** WORKFLOW_COLUMNS of a table aliased `w`, same order. */
+const WORKFLOW_COLUMNS_OF_W = WORKFLOW_COLUMNS.split(", ")
+  .map((c) => `w.${c}`)
+  .join(", ")
 const TASK_COLUMNS =
   "workflow_id AS workflowID, seq, name, task, data, status, result, error, attempts, created_at AS createdAt, updated_at AS updatedAt"
 
@@ -97,13 +106,17 @@ function toTaskRow(r: unknown[]): TaskRow {
 
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads and schedules (several processes on one file find each other's changes by polling). */
-  readonly capabilities: StorageCapabilities = { contract: STORAGE_CONTRACT_VERSION, supports: ["crash-counts", "status-reads", "schedules"] }
+  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules and inspection. */
+  readonly capabilities: StorageCapabilities = {
+    contract: STORAGE_CONTRACT_VERSION,
+    supports: ["crash-counts", "status-reads", "schedules", "inspection"],
+  }
   /** Schedules, in the same file (and transactions) as the workflows their ticks add. */
   readonly schedules: ScheduleStore
   /** The better-sqlite3 connection, for inspection in tests and tools. */
   readonly db: Database.Database
   private readonly statements: ReturnType<typeof prepareStatements>
+  private readonly inspection: SQLiteInspection
   /** Absent for `":memory:"`, which has no log. */
   private readonly checkpointer: WalCheckpointer | undefined
   private readonly inTransaction: <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A) => R
@@ -142,6 +155,7 @@ export class SQLiteStorageProvider implements StorageProvider {
       this.db.pragma(`synchronous = ${synchronous}`)
       createSchema(this.db, prefix)
       this.statements = prepareStatements(this.db, prefix)
+      this.inspection = new SQLiteInspection(this.db, prefix, WORKFLOW_COLUMNS_OF_W)
       checkpointer = wal ? new WalCheckpointer(this.db, busyTimeoutMS) : undefined
     } catch (error) {
       this.db.close()
@@ -175,6 +189,7 @@ export class SQLiteStorageProvider implements StorageProvider {
       inTransaction: this.inTransaction,
       insertWorkflows: (workflows) => this.insertAll(workflows),
     })
+    this.deleteByStatusTx = this.inTransaction((selector: EndedWorkflowsSelector) => this.inspection.deleteEnded(selector))
   }
 
   private readonly insertTx: (workflows: NewWorkflow[]) => boolean[]
@@ -185,6 +200,7 @@ export class SQLiteStorageProvider implements StorageProvider {
   private readonly retryTx: (retry: RetryRequest) => boolean
   private readonly deleteTx: (endedBefore: number) => number
   private readonly cancelTx: (id: string, now: number) => boolean
+  private readonly deleteByStatusTx: (selector: EndedWorkflowsSelector) => number
 
   async init(): Promise<void> {}
 
@@ -220,6 +236,7 @@ export class SQLiteStorageProvider implements StorageProvider {
   }
 
   async listWorkflows(filter: WorkflowFilter): Promise<WorkflowRow[]> {
+    if (usesInspectionFields(filter)) return this.inspection.list(filter).map(toWorkflowRow)
     // Every ID sorts after "" (IDs are never empty).
     const afterID = filter.afterID ?? ""
     const rows =
@@ -227,6 +244,18 @@ export class SQLiteStorageProvider implements StorageProvider {
         ? this.statements.listWorkflows.all(afterID, filter.limit)
         : this.statements.listWorkflowsByStatus.all(filter.status, afterID, filter.limit)
     return (rows as unknown[][]).map(toWorkflowRow)
+  }
+
+  async getWorkflowStats(request: StatsRequest): Promise<WorkflowStats> {
+    return this.inspection.stats(request)
+  }
+
+  async countEndedWorkflows(selector: EndedWorkflowsSelector): Promise<number> {
+    return this.inspection.countEnded(selector)
+  }
+
+  async deleteEndedWorkflowsByStatus(selector: EndedWorkflowsSelector): Promise<number> {
+    return this.deleteByStatusTx(selector)
   }
 
   async cancelWorkflow(id: string, now: number): Promise<boolean> {
@@ -433,6 +462,7 @@ function createSchema(db: Database.Database, p: string): void {
     `)
     // Version 3: schedules (sqlite/schedules.ts), created here on new and migrated files alike.
     createScheduleTables(db, p)
+    createInspectionIndexes(db, p)
     const row = db.prepare(`SELECT version FROM ${p}schema`).get() as { version: number } | undefined
     if (!row) db.prepare(`INSERT INTO ${p}schema (version) VALUES (?)`).run(SCHEMA_VERSION)
     else if (row.version > SCHEMA_VERSION) {

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
 import { after, describe, it } from "node:test"
+import { runInspectionConformance } from "./conformance-inspection.js"
 import type { NewWorkflow, RecordTask, StorageProvider, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import { scheduleConformanceTests } from "./schedule-conformance.js"
 
@@ -456,6 +457,8 @@ export function runProviderConformance(
 
     // The "schedules" capability has its own part; its tests skip for providers that do not declare it.
     describe("schedules", () => scheduleConformanceTests(open, shared))
+    // The inspection part; its tests skip for providers that do not declare it.
+    runInspectionConformance(open)
 
     if (shared) {
       it("shows one instance's writes to another (one shared store)", async () => {

@@ -4,6 +4,7 @@
  * @module
  */
 import type { PostgresConnection, Queryable } from "./connection.js"
+import { inspectionIndexes } from "./inspection.js"
 import type { PostgresNames } from "./names.js"
 import { scheduleTables } from "./schedules.js"
 
@@ -59,6 +60,8 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
   ],
   // ---- Version 3: schedules (issue 12; see postgres/schedules.ts). A step of its own, adding tables only. ----
   (n, kind) => scheduleTables(n, kind),
+  // ---- Version 4: newest-first listing for the CLI and the dashboard (issue 13; see inspection.ts). Indexes only. ----
+  (n) => inspectionIndexes(n),
 ]
 
 /** The schema version this code writes and reads. */

@@ -1,0 +1,60 @@
+/**
+ * `durabletasks show ID`: one workflow with its tasks: state, attempts,
+ * errors, times and payloads.
+ *
+ * @module
+ */
+import type { WorkflowInfo } from "../../info.js"
+import { EXIT, UsageError, type Command, type CommandContext } from "../command.js"
+import { payload, printable, time } from "../output.js"
+
+/** Payloads longer than this are cut in the human output, unless `--full`. */
+const PAYLOAD_CHARS = 200
+
+/** The `show` command. */
+export const showCommand: Command = {
+  name: "show",
+  summary: "show a workflow and its tasks (state, attempts, errors, times, payloads)",
+  help: `Usage: durabletasks show ID [options]
+
+Shows one workflow and its tasks.
+
+Options:
+  --full                   print payloads (data, results) whole; by default they are cut at ${PAYLOAD_CHARS} characters`,
+  options: { full: { type: "boolean" } },
+  check(_values, positionals) {
+    if (positionals.length !== 1) throw new UsageError(`show takes exactly one workflow ID, got ${positionals.length}`)
+    if (positionals[0] === "") throw new UsageError("show: the workflow ID must not be empty")
+  },
+  async run(context) {
+    const id = context.positionals[0] as string
+    const workflow = await context.client.getWorkflow(id)
+    if (!workflow) {
+      context.out.error(`durabletasks show: no workflow with ID ${JSON.stringify(id)}`)
+      return EXIT.failure
+    }
+    if (context.json) context.out.json(workflow)
+    else print(context, workflow, context.values.full === true ? Infinity : PAYLOAD_CHARS)
+    return EXIT.ok
+  },
+}
+
+function print(context: CommandContext, w: WorkflowInfo, max: number): void {
+  const line = (text: string) => context.out.line(text)
+  line(`workflow  ${printable(w.id)}`)
+  line(`status    ${w.status}${w.state ? ` (${w.state})` : ""}`)
+  line(`created   ${time(w.createdAt)}`)
+  line(`updated   ${time(w.updatedAt)}`)
+  if (w.lease) line(`lease     ${printable(w.lease.owner)} until ${time(w.lease.expiresAt)}`)
+  if (w.nextRunAt) line(`next run  ${time(w.nextRunAt)}`)
+  if (w.recoveries > 0 || w.crashes > 0) line(`crashes   ${w.crashes} (taken over ${w.recoveries} times in a row)`)
+  line(`tasks     ${w.taskCount}`)
+  for (const t of w.tasks) {
+    line("")
+    line(`  #${t.seq} ${printable(t.name)}  runner ${printable(t.task)}  ${t.status}  attempts ${t.attempts}`)
+    line(`     created ${time(t.createdAt)}  updated ${time(t.updatedAt)}`)
+    line(`     data    ${printable(payload(t.data, max))}`)
+    if (t.status === "completed") line(`     result  ${printable(payload(t.result, max))}`)
+    if (t.error !== null) line(`     error   ${printable(t.error)}`)
+  }
+}

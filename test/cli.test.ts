@@ -1,0 +1,362 @@
+/**
+ * The `durabletasks` CLI, run as a real child process (the built
+ * `dist/cli.js`) on SQLite and Postgres: each command, its `--json` output,
+ * its exit codes (0 ok, 1 failure, 2 usage), and usage errors.
+ */
+import assert from "node:assert/strict"
+import { execFile } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, it } from "node:test"
+import { fileURLToPath } from "node:url"
+import type { StorageProvider, WorkflowWrite } from "../src/storage/provider.js"
+import { PostgresStorageProvider } from "../src/storage/postgres.js"
+import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
+import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
+
+const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url))
+const MINUTE = 60_000
+/** How long one CLI run may take before the test fails. */
+const RUN_LIMIT_MS = 20_000
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs the CLI with `args`, stdin not a terminal, none of the store variables set unless `env` sets them. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { timeout: RUN_LIMIT_MS, env: { ...process.env, DURABLETASKS_SQLITE: "", DURABLETASKS_POSTGRES: "", ...env } },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== "number") {
+          reject(new Error(`durabletasks ${args.join(" ")} did not exit within ${RUN_LIMIT_MS} ms (${error.message}); stderr: ${stderr}`))
+        } else resolve({ code: error ? (error.code as number) : 0, stdout, stderr })
+      },
+    )
+  })
+}
+
+function jsonLines(run: Run): Array<Record<string, unknown>> {
+  return run.stdout
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+}
+
+function ids(run: Run): unknown[] {
+  assert.equal(run.code, 0, run.stderr)
+  return jsonLines(run).map((w) => w.id)
+}
+
+/** A store the CLI opens: its command-line arguments, and a provider on it for seeding and checking. */
+interface CLIStore {
+  args: string[]
+  storage: StorageProvider
+  cleanup(): Promise<void>
+}
+
+const postgresReason = await postgresSkipReason()
+
+const STORES: Array<{ name: string; skip?: string; open(): Promise<CLIStore> }> = [
+  {
+    name: "sqlite",
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), "dt-cli-"))
+      const file = join(dir, "store.sqlite")
+      const storage = new SQLiteStorageProvider(file)
+      return {
+        args: ["--sqlite", file],
+        storage,
+        async cleanup() {
+          await storage.close()
+          rmSync(dir, { recursive: true, force: true })
+        },
+      }
+    },
+  },
+  {
+    name: "postgres",
+    ...(postgresReason === undefined ? {} : { skip: postgresReason }),
+    async open() {
+      const schema = uniqueSchemaName()
+      const storage = new PostgresStorageProvider(connectionString, { schema })
+      await storage.init()
+      return {
+        args: ["--postgres", connectionString, "--schema", schema],
+        storage,
+        async cleanup() {
+          await storage.close()
+          await dropSchema(schema)
+        },
+      }
+    },
+  },
+]
+
+const LEASE = { owner: "seeder", token: "seed-token", expiresAt: 1e13 }
+const COUNTS = { recoveries: 0, crashes: 0 }
+
+/**
+ * Six workflows, newest first: invoice-3 (failed a minute ago), invoice-2
+ * (cancelled), invoice-1 (pending, a payload with markup), order-3
+ * (completed 50 minutes ago), order-2 (failed 2 hours ago, 3 attempts),
+ * order-1 (pending, the oldest).
+ */
+async function seed(storage: StorageProvider, now: number): Promise<void> {
+  const task = (task: string, data: unknown = null) => ({ name: task.toLowerCase(), task, data: JSON.stringify(data) })
+  await storage.insertWorkflowsAndTasks([
+    { id: "order-1", now: now - 180 * MINUTE, tasks: [task("Charge", { amount: 5 })] },
+    { id: "order-2", now: now - 120 * MINUTE, tasks: [task("Charge", { amount: 7 }), task("Ship")], lease: LEASE },
+    { id: "order-3", now: now - 60 * MINUTE, tasks: [task("Ship")], lease: LEASE },
+    { id: "invoice-1", now: now - 10 * MINUTE, tasks: [task("Mail", { html: "<script>alert(1)</script>" })] },
+    { id: "invoice-2", now: now - 5 * MINUTE, tasks: [task("Mail")] },
+    { id: "invoice-3", now: now - 3 * MINUTE, tasks: [task("Mail")], lease: LEASE },
+  ])
+  const end = (workflowID: string, at: number, status: "completed" | "failed", error: string | null): WorkflowWrite => ({
+    kind: "endWorkflow",
+    workflowID,
+    token: LEASE.token,
+    now: at,
+    counts: COUNTS,
+    status,
+    task: { seq: 0, status, result: status === "completed" ? JSON.stringify({ shipped: true }) : null, error, attempts: status === "failed" ? 3 : 0 },
+  })
+  const applied = await storage.applyWorkflowWrites([
+    end("order-2", now - 119 * MINUTE, "failed", "card declined"),
+    end("order-3", now - 50 * MINUTE, "completed", null),
+    end("invoice-3", now - MINUTE, "failed", "smtp timeout"),
+  ])
+  assert.deepEqual(applied, [true, true, true])
+  assert.equal(await storage.cancelWorkflow("invoice-2", now - 4 * MINUTE), true)
+}
+
+const NEWEST_FIRST = ["invoice-3", "invoice-2", "invoice-1", "order-3", "order-2", "order-1"]
+
+describe("durabletasks CLI", { timeout: 120_000 }, () => {
+  it("is built (run npm run build first)", () => {
+    assert.ok(existsSync(CLI), `${CLI} is missing: run npm run build`)
+  })
+
+  for (const store of STORES) {
+    describe(`on ${store.name}`, { skip: store.skip ?? false }, () => {
+      /** A fresh, seeded store for one test, removed after it. */
+      async function seeded(t: { after(fn: () => Promise<void>): void }): Promise<CLIStore> {
+        const opened = await store.open()
+        t.after(() => opened.cleanup())
+        await seed(opened.storage, Date.now())
+        return opened
+      }
+
+      it("list: newest first, filtered by status, runner, creation time and ID prefix, as JSON Lines", async (t) => {
+        const { args } = await seeded(t)
+        assert.deepEqual(ids(await cli(["list", ...args, "--json"])), NEWEST_FIRST)
+        assert.deepEqual(ids(await cli(["list", ...args, "--json", "--status", "failed"])), ["invoice-3", "order-2"])
+        assert.deepEqual(ids(await cli(["list", ...args, "--json", "--runner", "Ship"])), ["order-3", "order-2"])
+        assert.deepEqual(ids(await cli(["list", ...args, "--json", "--id-prefix", "order-"])), ["order-3", "order-2", "order-1"])
+        assert.deepEqual(ids(await cli(["list", ...args, "--json", "--created-after", "90m"])), ["invoice-3", "invoice-2", "invoice-1", "order-3"])
+        assert.deepEqual(ids(await cli(["list", ...args, "--json", "--created-before", "90m", "--runner", "Charge"])), ["order-2", "order-1"])
+        assert.deepEqual(ids(await cli(["list", ...args, "--json", "--order", "id", "--status", "pending"])), ["invoice-1", "order-1"])
+        const [first] = jsonLines(await cli(["list", ...args, "--json", "--limit", "1"]))
+        assert.equal(first?.status, "failed")
+        assert.equal(first?.taskCount, 1)
+        assert.equal(typeof first?.createdAt, "string")
+      })
+
+      it("list: pages with --limit and --after, and tells people how to get the next page", async (t) => {
+        const { args } = await seeded(t)
+        const pages: unknown[][] = []
+        let after: string[] = []
+        for (let i = 0; i < 4; i++) {
+          const page = ids(await cli(["list", ...args, "--json", "--limit", "4", ...after]))
+          pages.push(page)
+          if (page.length < 4) break
+          after = ["--after", String(page.at(-1))]
+        }
+        assert.deepEqual(pages, [NEWEST_FIRST.slice(0, 4), NEWEST_FIRST.slice(4)])
+        const human = await cli(["list", ...args, "--limit", "2"])
+        assert.equal(human.code, 0)
+        assert.match(human.stdout, /^ID\s+STATUS\s+TASKS\s+CREATED\s+UPDATED\n/)
+        assert.match(human.stdout, /invoice-3\s+failed\s+1/)
+        assert.match(human.stderr, /more: add --after invoice-2/)
+        const gone = await cli(["list", ...args, "--after", "no-such-workflow"])
+        assert.equal(gone.code, 1, "continuing after a workflow that does not exist fails")
+        assert.match(gone.stderr, /no workflow with ID "no-such-workflow"/)
+      })
+
+      it("show: a workflow's tasks with state, attempts, errors, times and payloads; 1 when there is none", async (t) => {
+        const { args } = await seeded(t)
+        const run = await cli(["show", "order-2", ...args, "--json"])
+        assert.equal(run.code, 0, run.stderr)
+        const shown = JSON.parse(run.stdout) as { id: string; status: string; tasks: Array<Record<string, unknown>> }
+        assert.equal(shown.status, "failed")
+        assert.deepEqual(
+          shown.tasks.map((task) => [task.seq, task.name, task.task, task.status, task.attempts, task.error, task.data]),
+          [
+            [0, "charge", "Charge", "failed", 3, "card declined", { amount: 7 }],
+            [1, "ship", "Ship", "pending", 0, null, null],
+          ],
+        )
+        assert.equal(typeof shown.tasks[0]?.updatedAt, "string")
+        const human = await cli(["show", "invoice-1", ...args])
+        assert.equal(human.code, 0, human.stderr)
+        assert.match(human.stdout, /status\s+pending \(queued\)/)
+        assert.match(human.stdout, /data\s+\{"html":"<script>alert\(1\)<\/script>"\}/)
+        const failed = await cli(["show", "order-2", ...args])
+        assert.match(failed.stdout, /#0 charge\s+runner Charge\s+failed\s+attempts 3/)
+        assert.match(failed.stdout, /error\s+card declined/)
+        const missing = await cli(["show", "nope", ...args, "--json"])
+        assert.equal(missing.code, 1)
+        assert.equal(missing.stdout, "")
+        assert.match(missing.stderr, /no workflow with ID "nope"/)
+      })
+
+      it("cancel: cancels pending workflows; 1, with a reason per ID, when any is not pending", async (t) => {
+        const { args, storage } = await seeded(t)
+        const ok = await cli(["cancel", "invoice-1", "order-1", ...args, "--json"])
+        assert.equal(ok.code, 0, ok.stderr)
+        assert.deepEqual(jsonLines(ok), [
+          { id: "invoice-1", cancelled: true },
+          { id: "order-1", cancelled: true },
+        ])
+        assert.equal((await storage.getWorkflow("invoice-1"))?.workflow.status, "cancelled")
+        const mixed = await cli(["cancel", "order-3", "nope", ...args, "--json"])
+        assert.equal(mixed.code, 1)
+        assert.deepEqual(jsonLines(mixed), [
+          { id: "order-3", cancelled: false, status: "completed", reason: "not pending" },
+          { id: "nope", cancelled: false, status: null, reason: "not found" },
+        ])
+        assert.equal((await storage.getWorkflow("order-3"))?.workflow.status, "completed")
+        const human = await cli(["cancel", "order-3", ...args])
+        assert.equal(human.code, 1)
+        assert.match(human.stderr, /order-3: not pending \(it is completed\), left unchanged/)
+      })
+
+      it("retry: resumes failed workflows from the failed task; 1 when any is not failed", async (t) => {
+        const { args, storage } = await seeded(t)
+        const ok = await cli(["retry", "order-2", ...args])
+        assert.equal(ok.code, 0, ok.stderr)
+        assert.equal(ok.stdout, "retried order-2\n")
+        const stored = await storage.getWorkflow("order-2")
+        assert.equal(stored?.workflow.status, "pending")
+        assert.deepEqual(stored?.tasks.map((task) => [task.status, task.attempts]), [["pending", 0], ["pending", 0]])
+        const mixed = await cli(["retry", "invoice-3", "order-1", ...args, "--json"])
+        assert.equal(mixed.code, 1)
+        assert.deepEqual(jsonLines(mixed), [
+          { id: "invoice-3", retried: true },
+          { id: "order-1", retried: false, status: "pending", reason: "not failed" },
+        ])
+      })
+
+      it("purge: counts with --dry-run, refuses without --yes off a terminal, deletes by age and status, never pending", async (t) => {
+        const { args, storage } = await seeded(t)
+        const dry = await cli(["purge", "--older-than", "30m", ...args, "--dry-run", "--json"])
+        assert.equal(dry.code, 0, dry.stderr)
+        assert.deepEqual(
+          (({ dryRun, wouldDelete, statuses }) => ({ dryRun, wouldDelete, statuses }))(JSON.parse(dry.stdout) as Record<string, unknown>),
+          { dryRun: true, wouldDelete: 2, statuses: ["completed", "failed", "cancelled"] },
+        )
+        const refused = await cli(["purge", "--older-than", "30m", ...args])
+        assert.equal(refused.code, 2)
+        assert.match(refused.stderr, /pass --yes/)
+        assert.ok(await storage.getWorkflow("order-2"), "a refused purge deleted something")
+        const failedOnly = await cli(["purge", "--older-than", "30m", "--status", "failed", "--yes", ...args, "--json"])
+        assert.equal(failedOnly.code, 0, failedOnly.stderr)
+        assert.equal((JSON.parse(failedOnly.stdout) as { deleted: number }).deleted, 1)
+        assert.equal(await storage.getWorkflow("order-2"), null)
+        assert.ok(await storage.getWorkflow("order-3"), "a completed workflow was purged by --status failed")
+        const all = await cli(["purge", "--older-than", "1s", "--yes", ...args])
+        assert.equal(all.code, 0, all.stderr)
+        assert.match(all.stdout, /^deleted 3 completed, failed, cancelled workflows/)
+        assert.deepEqual(ids(await cli(["list", ...args, "--json"])), ["invoice-1", "order-1"], "pending workflows are never purged")
+      })
+
+      it("stats: counts by status, the oldest pending workflow, failures in the last hour", async (t) => {
+        const { args } = await seeded(t)
+        const run = await cli(["stats", ...args, "--json"])
+        assert.equal(run.code, 0, run.stderr)
+        const stats = JSON.parse(run.stdout) as Record<string, unknown>
+        assert.deepEqual(stats.counts, { pending: 2, completed: 1, failed: 2, cancelled: 1 })
+        assert.equal((stats.oldestPending as { id: string }).id, "order-1")
+        assert.deepEqual(stats.endedInWindow, { completed: 1, failed: 1, cancelled: 1 })
+        assert.equal(stats.windowMS, 3_600_000)
+        const wide = JSON.parse((await cli(["stats", ...args, "--json", "--window", "3h"])).stdout) as { endedInWindow: unknown }
+        assert.deepEqual(wide.endedInWindow, { completed: 1, failed: 2, cancelled: 1 })
+        const human = await cli(["stats", ...args])
+        assert.match(human.stdout, /failed\s+2/)
+        assert.match(human.stdout, /oldest pending: order-1/)
+        assert.match(human.stdout, /ended in the last 1h: 1 completed, 1 failed, 1 cancelled/)
+      })
+
+      it("finds the store in DURABLETASKS_SQLITE / DURABLETASKS_POSTGRES", async (t) => {
+        const { args } = await seeded(t)
+        const env: Record<string, string> = args[0] === "--sqlite" ? { DURABLETASKS_SQLITE: args[1] as string } : { DURABLETASKS_POSTGRES: args[1] as string }
+        assert.deepEqual(ids(await cli(["list", "--json", "--limit", "1", ...args.slice(2)], env)), ["invoice-3"])
+      })
+    })
+  }
+
+  describe("usage", () => {
+    const sqlite = ["--sqlite", ":memory:"]
+    const usageErrors: Array<[string, string[], RegExp]> = [
+      ["no command", [], /Usage: durabletasks <command>/],
+      ["an unknown command", ["frobnicate", ...sqlite], /unknown command "frobnicate"/],
+      ["an unknown option", ["list", "--bogus", ...sqlite], /Unknown option '--bogus'/],
+      ["an option without its value", ["list", ...sqlite, "--limit"], /--limit/],
+      ["a bad status", ["list", "--status", "done", ...sqlite], /--status takes one of pending, completed, failed, cancelled/],
+      ["a bad limit", ["list", "--limit", "0", ...sqlite], /--limit takes a whole number from 1 to 1000/],
+      ["a bad time", ["list", "--created-after", "yesterday", ...sqlite], /--created-after takes an ISO date/],
+      ["a bad order", ["list", "--order", "oldest", ...sqlite], /--order takes newest or id/],
+      ["arguments to list", ["list", "extra", ...sqlite], /list takes no arguments/],
+      ["show without an ID", ["show", ...sqlite], /show takes exactly one workflow ID/],
+      ["cancel without an ID", ["cancel", ...sqlite], /cancel needs at least one workflow ID/],
+      ["purge without --older-than", ["purge", "--yes", ...sqlite], /purge needs --older-than/],
+      ["purge of pending workflows", ["purge", "--older-than", "1d", "--status", "pending", ...sqlite], /pending workflows are never purged/],
+      ["a bad duration", ["purge", "--older-than", "7 days", ...sqlite], /--older-than takes a duration/],
+      ["no store", ["list"], /give --sqlite PATH or --postgres URL/],
+      ["two stores", ["list", "--sqlite", "x", "--postgres", "postgres://h/db"], /not both/],
+      ["--schema with SQLite", ["list", ...sqlite, "--schema", "jobs"], /--schema is for Postgres/],
+    ]
+    for (const [what, args, message] of usageErrors) {
+      it(`exits with 2 and a usage error on stderr for ${what}`, async () => {
+        const run = await cli(args)
+        assert.equal(run.code, 2, `exit code of durabletasks ${args.join(" ")}; stderr: ${run.stderr}`)
+        assert.equal(run.stdout, "")
+        assert.match(run.stderr, message)
+      })
+    }
+
+    it("prints each command's help with --help, and exits with 0", async () => {
+      for (const command of ["list", "show", "cancel", "retry", "purge", "stats"]) {
+        const run = await cli([command, "--help"])
+        assert.equal(run.code, 0, run.stderr)
+        assert.match(run.stdout, new RegExp(`^Usage: durabletasks ${command}`))
+        assert.match(run.stdout, /--sqlite PATH/)
+      }
+      const main = await cli(["--help"])
+      assert.equal(main.code, 0)
+      assert.match(main.stdout, /Commands:\n\s+list/)
+    })
+
+    it("exits with 1 for a SQLite file that does not exist, creating none", async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), "dt-cli-"))
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      const file = join(dir, "typo.sqlite")
+      const run = await cli(["stats", "--sqlite", file])
+      assert.equal(run.code, 1)
+      assert.match(run.stderr, /no SQLite database at/)
+      assert.equal(existsSync(file), false)
+    })
+
+    it("exits with 1 when Postgres cannot be reached", async () => {
+      const run = await cli(["stats", "--postgres", "postgres://postgres@127.0.0.1:1/none"])
+      assert.equal(run.code, 1)
+      assert.match(run.stderr, /durabletasks stats: .*ECONNREFUSED|connect/)
+    })
+  })
+})
