@@ -132,6 +132,7 @@ interface Child {
   cpuMS?: number
   error?: string
   latencyMS?: number[]
+  prepared?: boolean
   onLine?: () => void
   ready: Promise<void>
   exited: Promise<number | null>
@@ -157,6 +158,7 @@ function startChild(system: string, options: Record<string, unknown>): Child {
     if (typeof m.cpuMS === "number") child.cpuMS = m.cpuMS
     if (typeof m.error === "string") child.error = m.error
     if (Array.isArray(m.latencyMS)) child.latencyMS = m.latencyMS as number[]
+    if (m.prepared) child.prepared = true
     child.onLine?.()
   })
   return child
@@ -206,6 +208,22 @@ async function untilNoneRemain(url: string, remainingSQL: string, timeoutMS: num
   }
 }
 
+/** Installs `system`'s tables in `url` and stores `jobs` jobs, in a process of its own. */
+async function prepare(system: string, url: string, jobs: number): Promise<void> {
+  const child = startChild(system, { connectionString: url, processName: "bench-prepare" })
+  try {
+    await child.ready
+    const done = new Promise<void>((resolve, reject) => {
+      child.onLine = () => child.prepared && resolve()
+      void child.exited.then((code) => reject(new Error(`preparing ${system} failed (code ${code})`)))
+    })
+    child.process.stdin!.write(`prepare ${jobs}\n`)
+    await done
+  } finally {
+    await stopChildren([child])
+  }
+}
+
 interface ThroughputRun {
   jobsPerSec: number
   totalMS: number
@@ -218,8 +236,7 @@ async function runThroughput(systemName: string, jobs: number, processes: number
   const db = await freshDatabase(systemName)
   const children: Child[] = []
   try {
-    await system.install(db.url)
-    if (preload) await system.preload(db.url, jobs)
+    await prepare(systemName, db.url, preload ? jobs : 0)
     for (let p = 0; p < processes; p++) {
       const share = preload ? 0 : Math.floor((jobs * (p + 1)) / processes) - Math.floor((jobs * p) / processes)
       children.push(startChild(systemName, { connectionString: db.url, processName: `bench-${p}`, add: share }))
@@ -244,9 +261,9 @@ async function runThroughput(systemName: string, jobs: number, processes: number
 async function runLatency(systemName: string, samples: number): Promise<number[]> {
   const system = await loadSystem(systemName)
   const db = await freshDatabase(systemName)
+  await prepare(systemName, db.url, 0)
   const child = startChild(systemName, { connectionString: db.url, processName: "bench-latency" })
   try {
-    await system.install(db.url)
     await child.ready
     const done = new Promise<number[]>((resolve, reject) => {
       child.onLine = () => {

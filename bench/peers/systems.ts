@@ -15,6 +15,10 @@ export async function loadSystem(name: string): Promise<PeerSystem> {
       return (await import("./durabletasks.js")).durabletasks
     case "graphile-worker":
       return (await import("./graphile-worker.js")).graphileWorker
+    case "pg-boss":
+      return (await import("./pg-boss.js")).pgBoss
+    case "dbos":
+      return (await import("./dbos.js")).dbos
     default:
       throw new Error(`unknown system "${name}": use ${SYSTEM_NAMES.join(", ")}`)
   }

@@ -8,6 +8,9 @@
  *   while the count of handler starts changes;
  * - `latency N`: starts the worker, waits for it to idle, then N times adds
  *   one job and waits for its handler to start; prints `{"latencyMS":[…]}`;
+ * - `prepare N`: installs the system's tables and stores N jobs (untimed),
+ *   prints `{"prepared":true}` (a process of its own, as some systems are
+ *   process-wide singletons);
  * - `stop`: stops the worker, prints `{"stopped":true,"cpuMS":…}` and exits.
  *
  * @module
@@ -45,7 +48,11 @@ say({ ready: true })
 
 for await (const line of createInterface({ input: process.stdin })) {
   const [command, arg] = line.split(" ")
-  if (command === "go") {
+  if (command === "prepare") {
+    await system.install(o.connectionString)
+    if (Number(arg) > 0) await system.preload(o.connectionString, Number(arg))
+    say({ prepared: true })
+  } else if (command === "go") {
     let reported = -1
     reporter = setInterval(() => {
       if (started === reported) return
