@@ -6,8 +6,10 @@
  * - `go`: starts the worker (it begins on stored jobs at once), and adds
  *   `options.add` jobs if set; prints `{"started":n,"lastAt":t}` every 20 ms
  *   while the count of handler starts changes;
- * - `latency N`: starts the worker, waits for it to idle, then N times adds
- *   one job and waits for its handler to start; prints `{"latencyMS":[…]}`;
+ * - `latency N`: starts the worker, waits for it to idle, then N times (or
+ *   for 30 s, whichever ends first: a polling system takes its poll interval
+ *   per sample) adds one job and waits for its handler to start; prints
+ *   `{"latencyMS":[…]}`;
  * - `prepare N`: installs the system's tables and stores N jobs (untimed),
  *   prints `{"prepared":true}` (a process of its own, as some systems are
  *   process-wide singletons);
@@ -65,7 +67,8 @@ for await (const line of createInterface({ input: process.stdin })) {
     worker = await system.start({ connectionString: o.connectionString, processName: o.processName, onJobStart })
     await new Promise((r) => setTimeout(r, 500))
     const latencyMS: number[] = []
-    for (let i = 0; i < Number(arg); i++) {
+    const until = epochMS() + 30_000
+    for (let i = 0; i < Number(arg) && epochMS() < until; i++) {
       const id = `lat-${i}-`
       const jobStarted = new Promise<number>((resolve) => (waiting = { id: `${id}0`, resolve }))
       const t0 = epochMS()
