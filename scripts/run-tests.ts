@@ -7,10 +7,12 @@
  * or timed out.
  *
  * Each file runs under `node --test` with `--test-timeout` (the whole file is
- * cancelled past it) and `--test-force-exit` (a file whose tests are done
- * exits even if something it started is still alive); the runner also kills
- * the file's whole process group, child processes included, when it
- * overstays or when it is done.
+ * cancelled past it, and reported with the tests it finished); the runner
+ * also kills the file's whole process group, child processes included, when
+ * it overstays or when it is done. A file whose tests leave something running
+ * (a runner never stopped) does not exit, so it times out and fails: tests
+ * must clean up. (`--test-force-exit` would hide that, and on Node 20 it can
+ * end a file before all its tests have run, reporting success.)
  *
  * Usage: node build/scripts/run-tests.js [--timeout-ms N] [--exclude NAME]... [FILE or NAME...]
  * (NAME: `outcomes` for build/test/outcomes.test.js). `npm test -- --exclude postgres-restart`
@@ -78,7 +80,7 @@ function zero(): Counts {
 /** Runs one test file in a process group of its own; never rejects. */
 export function runTestFile(file: string, options: RunFileOptions = {}): Promise<FileResult> {
   const timeoutMS = options.timeoutMS ?? DEFAULT_FILE_TIMEOUT_MS
-  const args = ["--test", "--test-concurrency=1", "--test-force-exit", "--test-reporter=tap", `--test-timeout=${timeoutMS}`]
+  const args = ["--test", "--test-concurrency=1", "--test-reporter=tap", `--test-timeout=${timeoutMS}`]
   if (options.namePattern !== undefined) args.push(`--test-name-pattern=${options.namePattern}`)
   args.push(file)
   const started = Date.now()
