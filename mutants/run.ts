@@ -22,7 +22,7 @@
  * @module
  */
 import { execFile } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -72,16 +72,18 @@ function problemsWith(mutants: readonly Mutant[]): string[] {
     if (ids.has(m.id)) problems.push(`mutant ${m.id}: the id is used twice`)
     ids.add(m.id)
     const path = join(root, m.file)
-    if (!existsSync(path)) {
-      problems.push(`mutant ${m.id}: ${m.file} does not exist (was it moved or split? re-point "file" in mutants/list.ts)`)
-      continue
-    }
-    const count = readFileSync(path, "utf8").split(m.find).length - 1
+    const count = existsSync(path) ? readFileSync(path, "utf8").split(m.find).length - 1 : 0
     if (count !== 1) {
-      problems.push(
-        `mutant ${m.id}: its "find" text occurs ${count} times in ${m.file}, not exactly once ` +
-          `(${count === 0 ? "the code moved or changed: re-point file/find" : "make it longer, so it is unique"}): ${JSON.stringify(m.find)}`,
-      )
+      // Moved code keeps its text: say where it is now, so re-pointing `file` is all it takes.
+      const elsewhere = count === 0 ? sourceFiles().filter((file) => file !== m.file && readFileSync(join(root, file), "utf8").includes(m.find)) : []
+      const hint =
+        count > 1
+          ? "make it longer, so that it is unique"
+          : elsewhere.length > 0
+            ? `it is now in ${elsewhere.join(", ")}: re-point "file"`
+            : "the code changed: re-point file and find"
+      const where = existsSync(path) ? `occurs ${count} times in ${m.file}, not exactly once` : `cannot be looked for: ${m.file} does not exist`
+      problems.push(`mutant ${m.id}: its "find" text ${where} (${hint}): ${JSON.stringify(m.find)}`)
     }
     if (m.find === m.replace) problems.push(`mutant ${m.id}: replace equals find`)
     if (m.tests.length === 0) problems.push(`mutant ${m.id}: names no test`)
@@ -91,6 +93,13 @@ function problemsWith(mutants: readonly Mutant[]): string[] {
     }
   }
   return problems
+}
+
+/** Every TypeScript file under src/, relative to the repository root. */
+function sourceFiles(dir = "src"): string[] {
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : [],
+  )
 }
 
 /** A copy of what the tests need (src, test, configs), with node_modules linked, built once. */
