@@ -57,7 +57,7 @@ for (const store of ALL_STORES) {
       assert.equal(again.created, false)
       assert.equal((await client.getWorkflow("from-client"))?.status, "pending")
 
-      const runner = await startRunner(storage, [{ Name: "Greet", Execute: async (ctx) => ({ data: `hello ${String(ctx.data)}` }) }])
+      const runner = await startRunner(t, storage, [{ Name: "Greet", Execute: async (ctx) => ({ data: `hello ${String(ctx.data)}` }) }])
       t.after(() => runner.stop({ closeStorage: false }))
       const info = await handle.result()
       assert.equal(info.status, "completed")
@@ -76,7 +76,7 @@ for (const store of ALL_STORES) {
       let release: () => void = () => {}
       const gate = new Promise<void>((r) => (release = r))
       t.after(() => release())
-      const runner = await startRunner(
+      const runner = await startRunner(t, 
         storage,
         [
           { Name: "Block", Execute: async () => (await gate, { data: 1 }) },
@@ -195,7 +195,7 @@ describe("WorkflowClient on Postgres", { timeout: 30_000 }, () => {
     await new Promise((r) => setTimeout(r, 200)) // the waiters' first look is over, the LISTEN connection is up
     // A second provider (its own pool and LISTEN connection), as another process would have.
     const elsewhere = new PostgresStorageProvider(connectionString, { schema })
-    const runner = await startRunner(elsewhere, [{ Name: "Quick", Execute: async () => ({ data: 1 }) }])
+    const runner = await startRunner(t, elsewhere, [{ Name: "Quick", Execute: async () => ({ data: 1 }) }])
     t.after(() => runner.stop())
     const started = Date.now()
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("result() was not woken within 5 s of the workflows ending")), 5_000).unref())

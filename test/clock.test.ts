@@ -15,7 +15,8 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import type { TaskRunner, WorkflowRunner } from "../src/index.js"
-import { STORES, eventually, startRunner } from "./helpers/runner.js"
+import { STORES, eventually, openStore, resultOf, startRunner } from "./helpers/runner.js"
+import { nextEvent, onTestEnd, waitFor } from "./helpers/wait.js"
 
 const HOUR = 3_600_000
 
@@ -77,118 +78,109 @@ function timedTask(runs: Run[], ms: number): TaskRunner {
 }
 
 for (const store of STORES) {
-  describe(`clock jumps (${store.name})`, { timeout: 60_000 }, () => {
-    it("+1 h during a 1-minute retry delay: the retry fires at once, exactly once", async () => {
-      const { storage, cleanup } = store.open()
+  describe(`clock jumps (${store.name})`, () => {
+    it("+1 h during a 1-minute retry delay: the retry fires at once, exactly once", { timeout: 30_000 }, async (t) => {
+      const storage = openStore(t, store)
       const clock = jumpingClock()
       const attempts: number[] = []
       const runner = await startRunner(
+        t,
         storage,
         [{ Name: "FailOnce", Execute: async (ctx) => (attempts.push(ctx.attempt), ctx.attempt === 0 ? Promise.reject(new Error("first try fails")) : { data: "ok" }) }],
         { clock: clock.now, retryDelayMS: 60_000, leaseMS: 3_000 },
       )
-      try {
-        const failed = new Promise<void>((resolve) => runner.once("taskFailed", () => resolve()))
-        const handle = await runner.addWorkflow({ tasks: { t: { task: "FailOnce" } } })
-        await failed
-        const waiting = await runner.getWorkflow(handle.id)
-        assert.equal(waiting?.status, "pending")
-        assert.ok(waiting.nextRunAt && waiting.nextRunAt.getTime() >= clock.now() + 50_000, "the retry is a minute away")
-        const jumpedAt = Date.now()
-        clock.jump(HOUR)
-        const info = await handle.result()
-        assert.equal(info.status, "completed")
-        assert.ok(Date.now() - jumpedAt < 5_000, `the retry fired soon after the jump (${Date.now() - jumpedAt} ms), not a minute later`)
-        assert.deepEqual(attempts, [0, 1], "one retry")
-        await new Promise((r) => setTimeout(r, 300)) // the original wake-up timers and polls find nothing more to run
-        assert.deepEqual(attempts, [0, 1])
-      } finally {
-        await runner.stop()
-        cleanup()
-      }
+      const failed = nextEvent(runner, "taskFailed", { what: "the first attempt failing" })
+      const handle = await runner.addWorkflow({ tasks: { t: { task: "FailOnce" } } })
+      await failed
+      const waiting = await runner.getWorkflow(handle.id)
+      assert.equal(waiting?.status, "pending")
+      assert.ok(waiting.nextRunAt && waiting.nextRunAt.getTime() >= clock.now() + 50_000, "the retry is a minute away")
+      const jumpedAt = Date.now()
+      clock.jump(HOUR)
+      const info = await resultOf(handle)
+      assert.equal(info.status, "completed")
+      assert.ok(Date.now() - jumpedAt < 5_000, `the retry fired soon after the jump (${Date.now() - jumpedAt} ms), not a minute later`)
+      assert.deepEqual(attempts, [0, 1], "one retry")
+      await new Promise((r) => setTimeout(r, 300)) // the original wake-up timers and polls find nothing more to run
+      assert.deepEqual(attempts, [0, 1])
     })
 
-    it("−1 h during a retry delay: the retry fires once, when the clock is back at its due time; never twice", async () => {
-      const { storage, cleanup } = store.open()
+    it("−1 h during a retry delay: the retry fires once, when the clock is back at its due time; never twice", { timeout: 30_000 }, async (t) => {
+      const storage = openStore(t, store)
       const clock = jumpingClock()
       const attempts: number[] = []
       const runner = await startRunner(
+        t,
         storage,
         [{ Name: "FailOnce", Execute: async (ctx) => (attempts.push(ctx.attempt), ctx.attempt === 0 ? Promise.reject(new Error("first try fails")) : { data: "ok" }) }],
         { clock: clock.now, retryDelayMS: 200, leaseMS: 3_000 },
       )
-      try {
-        const failed = new Promise<void>((resolve) => runner.once("taskFailed", () => resolve()))
-        const handle = await runner.addWorkflow({ tasks: { t: { task: "FailOnce" } } })
-        await failed
-        clock.jump(-HOUR)
-        // Past the real retry delay the retry is not due by the clock: the workflow stays pending and visible.
-        await new Promise((r) => setTimeout(r, 500))
-        const waiting = await runner.getWorkflow(handle.id)
-        assert.equal(waiting?.status, "pending")
-        assert.equal(waiting.tasks[0]!.attempts, 1, "the failed attempt is recorded")
-        assert.deepEqual(attempts, [0])
-        clock.jump(HOUR) // the clock catches up
-        const info = await handle.result()
-        assert.equal(info.status, "completed")
-        assert.deepEqual(attempts, [0, 1], "the retry ran exactly once")
-      } finally {
-        await runner.stop()
-        cleanup()
-      }
+      const failed = nextEvent(runner, "taskFailed", { what: "the first attempt failing" })
+      const handle = await runner.addWorkflow({ tasks: { t: { task: "FailOnce" } } })
+      await failed
+      clock.jump(-HOUR)
+      // Past the real retry delay the retry is not due by the clock: the workflow stays pending and visible.
+      await new Promise((r) => setTimeout(r, 500))
+      const waiting = await runner.getWorkflow(handle.id)
+      assert.equal(waiting?.status, "pending")
+      assert.equal(waiting.tasks[0]!.attempts, 1, "the failed attempt is recorded")
+      assert.deepEqual(attempts, [0])
+      clock.jump(HOUR) // the clock catches up
+      const info = await resultOf(handle)
+      assert.equal(info.status, "completed")
+      assert.deepEqual(attempts, [0, 1], "the retry ran exactly once")
     })
 
     for (const jump of [HOUR, -HOUR]) {
-      it(`${jump > 0 ? "+" : "−"}1 h while tasks run: no overlap, no re-run of a stored result${jump > 0 ? "; a task holding a pre-jump lease may run once more" : "; every task runs once"}`, async (t) => {
-        const { storage, cleanup } = store.open()
+      it(`${jump > 0 ? "+" : "−"}1 h while tasks run: no overlap, no re-run of a stored result${jump > 0 ? "; a task holding a pre-jump lease may run once more" : "; every task runs once"}`, { timeout: 30_000 }, async (t) => {
+        const storage = openStore(t, store)
         const clock = jumpingClock()
         const runs: Run[] = []
         // Tasks outlast a heartbeat, so the lease guard sees the jump while they run.
-        const runner = await startRunner(storage, [timedTask(runs, 400)], { clock: clock.now, leaseMS: 5_000, heartbeatMS: 300 })
+        const runner = await startRunner(t, storage, [timedTask(runs, 400)], { clock: clock.now, leaseMS: 5_000, heartbeatMS: 300 })
         const storedAt = watchStored(runner, runs)
-        try {
-          const handles = await Promise.all(
-            Array.from({ length: 4 }, (_, w) =>
-              runner.addWorkflow({ workflowID: `w${w}`, tasks: Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`t${i}`, { task: "Timed" }])) }),
-            ),
-          )
-          await eventually(() => (runs.filter((r) => r.event === "end").length >= 4 ? true : undefined), 5_000, "tasks to run")
-          const runningAtJump = new Set<string>()
-          for (const r of runs) r.event === "start" ? runningAtJump.add(r.key) : runningAtJump.delete(r.key)
-          clock.jump(jump)
-          const jumpedAt = Date.now()
-          const infos = await Promise.all(handles.map((h) => h.result()))
-          const took = Date.now() - jumpedAt
-          assert.deepEqual(infos.map((i) => i.status), Array(4).fill("completed"))
+        const handles = await Promise.all(
+          Array.from({ length: 4 }, (_, w) =>
+            runner.addWorkflow({ workflowID: `w${w}`, tasks: Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`t${i}`, { task: "Timed" }])) }),
+          ),
+        )
+        await eventually(() => (runs.filter((r) => r.event === "end").length >= 4 ? true : undefined), 5_000, "tasks to run")
+        const runningAtJump = new Set<string>()
+        for (const r of runs) r.event === "start" ? runningAtJump.add(r.key) : runningAtJump.delete(r.key)
+        // The tasks that held a lease from before the jump: running, or their result not yet stored (its write in flight).
+        const heldAtJump = new Set(runs.filter((r) => r.event === "start" && !storedAt.has(r.key)).map((r) => r.key))
+        clock.jump(jump)
+        const jumpedAt = Date.now()
+        const infos = await Promise.all(handles.map((h) => resultOf(h)))
+        const took = Date.now() - jumpedAt
+        assert.deepEqual(infos.map((i) => i.status), Array(4).fill("completed"))
 
-          const { overlaps, rerunAfterStored } = check(runs, storedAt)
-          assert.deepEqual(overlaps, [], "no task ran twice at once")
-          assert.deepEqual(rerunAfterStored, [], "no task ran again after its result was stored")
-          const starts = new Map<string, number>()
-          for (const r of runs) if (r.event === "start") starts.set(r.key, (starts.get(r.key) ?? 0) + 1)
-          const again = [...starts].filter(([, n]) => n > 1).map(([key]) => key)
-          if (jump < 0) assert.deepEqual(again, [], "every task ran once")
-          else {
-            // Tasks that held a lease from before the jump (running then, or starting in the same instant) may be stopped by
-            // their signal, or have their result refused because the workflow was claimed afresh, and run again, once.
-            assert.ok(again.every((key) => starts.get(key) === 2), `at most once more: ${JSON.stringify([...starts].filter(([, n]) => n > 1))}`)
-          }
-          // 3 tasks of 400 ms are left per workflow; waiting out a 5 s lease would show.
-          assert.ok(took < 4_000, `the rest ran without waiting for leases to expire (${took} ms)`)
-          t.diagnostic(`running at the jump: ${runningAtJump.size}; run again: ${again.length}; the rest took ${took} ms`)
-        } finally {
-          await runner.stop()
-          cleanup()
+        const { overlaps, rerunAfterStored } = check(runs, storedAt)
+        assert.deepEqual(overlaps, [], "no task ran twice at once")
+        assert.deepEqual(rerunAfterStored, [], "no task ran again after its result was stored")
+        const starts = new Map<string, number>()
+        for (const r of runs) if (r.event === "start") starts.set(r.key, (starts.get(r.key) ?? 0) + 1)
+        const again = [...starts].filter(([, n]) => n > 1).map(([key]) => key)
+        if (jump < 0) assert.deepEqual(again, [], "every task ran once")
+        else {
+          // Only tasks that held a lease from before the jump may be stopped by their signal, or have their result refused
+          // because the workflow was claimed afresh, and run again, once; a task started after the jump runs once.
+          assert.deepEqual(again.filter((key) => !heldAtJump.has(key)), [], `only tasks holding a pre-jump lease run again (held: ${[...heldAtJump].join(", ")})`)
+          assert.ok(again.every((key) => starts.get(key) === 2), `at most once more: ${JSON.stringify([...starts].filter(([, n]) => n > 1))}`)
         }
+        // 3 tasks of 400 ms are left per workflow; waiting out a 5 s lease would show.
+        assert.ok(took < 4_000, `the rest ran without waiting for leases to expire (${took} ms)`)
+        t.diagnostic(`running at the jump: ${runningAtJump.size}; holding a pre-jump lease: ${heldAtJump.size}; run again: ${again.length}; the rest took ${took} ms`)
       })
     }
 
-    it("retention across ±1 h jumps deletes only ended workflows older than retentionMS, never pending ones", async () => {
-      const { storage, cleanup } = store.open()
+    it("retention across ±1 h jumps deletes only ended workflows older than retentionMS, never pending ones", { timeout: 30_000 }, async (t) => {
+      const storage = openStore(t, store)
       const clock = jumpingClock()
       let release: () => void = () => {}
       const gate = new Promise<void>((r) => (release = r))
       const runner = await startRunner(
+        t,
         storage,
         [
           { Name: "Done", Execute: async () => ({ data: 1 }) },
@@ -198,39 +190,35 @@ for (const store of STORES) {
         // The sweep runs every second (retentionMS / 10, at least 1 s).
         { clock: clock.now, retentionMS: 5_000, retryDelayMS: 2 * HOUR, leaseMS: 3_000 },
       )
-      try {
-        const done = await runner.addWorkflow({ workflowID: "done", tasks: { a: { task: "Done" } } })
-        await done.result()
-        const retryFailed = new Promise<void>((resolve) => runner.once("taskFailed", () => resolve()))
-        const waitingResult = (await runner.addWorkflow({ workflowID: "waiting", tasks: { a: { task: "FailOnce" } } })).result()
-        await retryFailed
-        const started = new Promise<void>((resolve) => runner.on("taskStarted", (e) => e.workflowID === "running" && resolve()))
-        const running = await runner.addWorkflow({ workflowID: "running", tasks: { a: { task: "Block" } } })
-        await started
+      onTestEnd(t, "open the gate", release)
+      const done = await runner.addWorkflow({ workflowID: "done", tasks: { a: { task: "Done" } } })
+      await resultOf(done)
+      const retryFailed = nextEvent(runner, "taskFailed", { what: "FailOnce's first attempt failing" })
+      const waitingResult = (await runner.addWorkflow({ workflowID: "waiting", tasks: { a: { task: "FailOnce" } } })).result()
+      await retryFailed
+      const started = nextEvent(runner, "taskStarted", { what: "the blocking task starting", filter: (e) => e.workflowID === "running" })
+      const running = await runner.addWorkflow({ workflowID: "running", tasks: { a: { task: "Block" } } })
+      await started
 
-        // Backward: the ended workflow now looks changed in the future; nothing is deleted.
-        clock.jump(-HOUR)
-        assert.equal(await runner.deleteEndedWorkflows(0), 0)
-        await new Promise((r) => setTimeout(r, 1_300)) // at least one periodic sweep
-        assert.deepEqual((await runner.listWorkflows()).map((w) => w.id).sort(), ["done", "running", "waiting"])
+      // Backward: the ended workflow now looks changed in the future; nothing is deleted.
+      clock.jump(-HOUR)
+      assert.equal(await runner.deleteEndedWorkflows(0), 0)
+      await new Promise((r) => setTimeout(r, 1_300)) // at least one periodic sweep
+      assert.deepEqual((await runner.listWorkflows()).map((w) => w.id).sort(), ["done", "running", "waiting"])
 
-        // Forward past the retention age (an hour ahead of real time): the ended one goes, the pending ones stay.
-        clock.jump(2 * HOUR)
-        await eventually(async () => ((await runner.getWorkflow("done")) === null ? true : undefined), 5_000, "the periodic sweep to delete the ended workflow")
-        assert.equal(await runner.deleteEndedWorkflows(0), 0, "nothing else has ended")
-        const waiting = await runner.getWorkflow("waiting")
-        const stillRunning = await runner.getWorkflow("running")
-        assert.ok(waiting && stillRunning, "pending workflows are never deleted")
-        assert.equal(stillRunning.status, "pending")
+      // Forward past the retention age (an hour ahead of real time): the ended one goes, the pending ones stay.
+      clock.jump(2 * HOUR)
+      await eventually(async () => ((await runner.getWorkflow("done")) === null ? true : undefined), 5_000, "the periodic sweep to delete the ended workflow")
+      assert.equal(await runner.deleteEndedWorkflows(0), 0, "nothing else has ended")
+      const waiting = await runner.getWorkflow("waiting")
+      const stillRunning = await runner.getWorkflow("running")
+      assert.ok(waiting && stillRunning, "pending workflows are never deleted")
+      assert.equal(stillRunning.status, "pending")
 
-        release()
-        assert.equal((await running.result()).status, "completed")
-        clock.jump(2 * HOUR) // past the retry's due time
-        assert.equal((await waitingResult).status, "completed")
-      } finally {
-        await runner.stop()
-        cleanup()
-      }
+      release()
+      assert.equal((await resultOf(running)).status, "completed")
+      clock.jump(2 * HOUR) // past the retry's due time
+      assert.equal((await waitFor(waitingResult, { what: "the retry due in 2 h running after the jump" })).status, "completed")
     })
   })
 }

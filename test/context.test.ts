@@ -1,14 +1,15 @@
 /** What a task sees: its identity, earlier results, spawning, and its abort signal. */
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { ALL_STORES, startRunner } from "./helpers/runner.js"
+import { ALL_STORES, openStore, resultOf, startRunner } from "./helpers/runner.js"
+import { nextEvent, waitFor } from "./helpers/wait.js"
 
 for (const store of ALL_STORES) {
-  describe(`task context (${store.name})`, { timeout: 30_000, skip: store.skip }, () => {
-    it("gives workflowID, seq, label, data, attempt and a stable idempotencyKey", async () => {
-      const { storage, cleanup } = store.open()
+  describe(`task context (${store.name})`, { skip: store.skip }, () => {
+    it("gives workflowID, seq, label, data, attempt and a stable idempotencyKey", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       const seen: unknown[] = []
-      const runner = await startRunner(storage, [
+      const runner = await startRunner(t, storage, [
         {
           Name: "Look",
           Execute: async (ctx) => {
@@ -17,19 +18,17 @@ for (const store of ALL_STORES) {
           },
         },
       ])
-      await (await runner.addWorkflow({ workflowID: "ctx", tasks: { first: { task: "Look", data: { a: 1 } }, again: { task: "Look", data: [] } } })).result()
+      await resultOf(await runner.addWorkflow({ workflowID: "ctx", tasks: { first: { task: "Look", data: { a: 1 } }, again: { task: "Look", data: [] } } }))
       assert.deepEqual(seen, [
         { id: "ctx", seq: 0, name: "first", data: { a: 1 }, attempt: 0, key: "ctx:0" },
         { id: "ctx", seq: 1, name: "again", data: [], attempt: 0, key: "ctx:1" },
       ])
-      await runner.stop()
-      await cleanup()
     })
 
-    it("reads earlier tasks' stored results by seq or label, as stored JSON", async () => {
-      const { storage, cleanup } = store.open()
+    it("reads earlier tasks' stored results by seq or label, as stored JSON", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       const lookups: unknown[] = []
-      const runner = await startRunner(storage, [
+      const runner = await startRunner(t, storage, [
         { Name: "Make", Execute: async () => ({ data: { at: new Date(0), n: 1 } }) },
         { Name: "Skip", Execute: async () => ({ abort: "task" as const }) },
         {
@@ -40,18 +39,16 @@ for (const store of ALL_STORES) {
           },
         },
       ])
-      await (await runner.addWorkflow({ tasks: { make: { task: "Make" }, skip: { task: "Skip" }, read: { task: "Read" } } })).result()
+      await resultOf(await runner.addWorkflow({ tasks: { make: { task: "Make" }, skip: { task: "Skip" }, read: { task: "Read" } } }))
       const stored = { at: "1970-01-01T00:00:00.000Z", n: 1 }
       assert.deepEqual(lookups, [stored, stored, undefined, undefined, undefined])
-      await runner.stop()
-      await cleanup()
     })
 
-    it("spawns a workflow with a deterministic ID once, even when the spawning task runs again", async () => {
-      const { storage, cleanup } = store.open()
+    it("spawns a workflow with a deterministic ID once, even when the spawning task runs again", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       const created: boolean[] = []
       const children: string[] = []
-      const runner = await startRunner(storage, [
+      const runner = await startRunner(t, storage, [
         {
           Name: "Parent",
           Execute: async (ctx) => {
@@ -63,40 +60,49 @@ for (const store of ALL_STORES) {
         },
         { Name: "Child", Execute: async (ctx) => (children.push(ctx.workflowID), { data: ctx.data }) },
       ])
-      const parent = await (await runner.addWorkflow({ workflowID: "p", tasks: { spawn: { task: "Parent" } } })).result()
+      const parent = await resultOf(await runner.addWorkflow({ workflowID: "p", tasks: { spawn: { task: "Parent" } } }))
       assert.equal(parent.tasks[0]?.result, "p-child")
       assert.deepEqual(created, [true, false, false])
       const child = await runner.getWorkflow("p-child")
       assert.equal(child?.status === "completed" || child?.status === "pending", true)
-      const done = await (await runner.addWorkflow({ workflowID: "p-child", tasks: { c: { task: "Child" } } })).result()
+      const done = await resultOf(await runner.addWorkflow({ workflowID: "p-child", tasks: { c: { task: "Child" } } }))
       assert.equal(done.tasks[0]?.result, 0, "the child keeps the data of the first spawn")
       assert.deepEqual(children, ["p-child"])
-      await runner.stop()
-      await cleanup()
     })
 
-    it("fires the signal of a running task when its workflow is cancelled, and runs no later task", async () => {
-      const { storage, cleanup } = store.open()
+    it("fires the signal of a running task when its workflow is cancelled, at once, and runs no later task", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let later = 0
-      const runner = await startRunner(storage, [
+      let reason: unknown
+      const runner = await startRunner(t, storage, [
         {
           Name: "Wait",
           Execute: (ctx) =>
-            new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve({ data: "stopped early" }), { once: true })),
+            new Promise((resolve) =>
+              ctx.signal.addEventListener(
+                "abort",
+                () => {
+                  reason = ctx.signal.reason
+                  resolve({ data: "stopped early" })
+                },
+                { once: true },
+              ),
+            ),
         },
         { Name: "Later", Execute: async () => (later++, {}) },
       ])
-      const started = new Promise((r) => runner.once("taskStarted", r))
+      const started = nextEvent(runner, "taskStarted", { what: "task w starting" })
       const handle = await runner.addWorkflow({ workflowID: "c", tasks: { w: { task: "Wait" }, l: { task: "Later" } } })
       await started
       assert.equal(await runner.cancelWorkflow("c"), true)
-      const info = await handle.result()
+      // At once: not when stop()'s grace period (10 s) would fire it.
+      await waitFor(() => reason !== undefined, { what: "the running task's signal firing on cancel", timeoutMS: 2_000 })
+      assert.match(String((reason as Error).message), /cancelled/)
+      const info = await resultOf(handle)
       assert.equal(info.status, "cancelled")
       assert.equal(info.tasks[0]?.status, "pending", "a cancelled workflow takes no more writes")
       assert.equal(later, 0)
       assert.equal(await runner.cancelWorkflow("c"), false)
-      await runner.stop()
-      await cleanup()
     })
   })
 }

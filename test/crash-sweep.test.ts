@@ -12,23 +12,30 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, it } from "node:test"
 import { checkOracle, dumpSQLite, readIDs, readLedger, snapshotResults, startFixture, violations } from "./helpers/ledger.js"
+import { waitFor } from "./helpers/wait.js"
 
-/** Runs one sweep-worker life to its end; returns how it ended and its stdout. */
+/** Runs one sweep-worker life to its end (it exits by itself within 20 s); returns how it ended and its stdout. */
 async function life(args: string[]) {
   const child = startFixture("sweep-worker", args)
-  const exit = await child.exited
-  return { ...exit, pid: child.pid, stdout: child.stdout(), stderr: child.stderr() }
+  try {
+    const exit = await waitFor(child.exited, { what: `sweep worker (${args.join(" ")}) ending`, timeoutMS: 30_000 })
+    return { ...exit, pid: child.pid, stdout: child.stdout(), stderr: child.stderr() }
+  } finally {
+    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
+  }
 }
 
-describe("crash sweep: SIGKILL at every storage call", { timeout: 180_000 }, () => {
-  it("loses nothing, keeps the file sound and every rule of the oracle, wherever the process dies", async (t) => {
+describe("crash sweep: SIGKILL at every storage call", () => {
+  it("loses nothing, keeps the file sound and every rule of the oracle, wherever the process dies", { timeout: 180_000 }, async (t) => {
     const calibration = mkdtempSync(join(tmpdir(), "dt-sweep-"))
     let total: number
     try {
       const run = await life(["work", join(calibration, "store.sqlite"), calibration, "0", "never"])
       assert.equal(run.code, 0, run.stderr)
       total = Number(/calls (\d+)/.exec(run.stdout)?.[1])
-      assert.ok(total >= 5, `a whole run made ${total} storage calls`)
+      // README: "about 30 in a run". How many result writes share a commit, and how often the worker polls, depend on
+      // timing: 29 to 31 on an idle machine, down to about 20 on a busy one.
+      assert.ok(total >= 20 && total <= 35, `a whole run made ${total} storage calls; the README says about 30`)
     } finally {
       rmSync(calibration, { recursive: true, force: true })
     }

@@ -25,10 +25,10 @@ function recordingRunner(): { runner: TaskRunner; startedAt: Map<string, number>
 
 for (const store of ALL_STORES) {
   describe(`delayed start (${store.name})`, { timeout: 30_000, skip: store.skip }, () => {
-    it("runs no earlier than startAt, and shows the workflow waiting until then", async () => {
+    it("runs no earlier than startAt, and shows the workflow waiting until then", async (t) => {
       const { storage, cleanup } = store.open()
       const { runner: task, startedAt } = recordingRunner()
-      const runner = await startRunner(storage, [task])
+      const runner = await startRunner(t, storage, [task])
       try {
         const startAt = new Date(Date.now() + 600)
         const handle = await runner.addWorkflow({ workflowID: "later", startAt, tasks: { a: { task: "Record" } } })
@@ -50,10 +50,10 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("holds no concurrency slot while it waits", async () => {
+    it("holds no concurrency slot while it waits", async (t) => {
       const { storage, cleanup } = store.open()
       const { runner: task, startedAt } = recordingRunner()
-      const runner = await startRunner(storage, [task], { concurrency: 1 })
+      const runner = await startRunner(t, storage, [task], { concurrency: 1 })
       try {
         await runner.addWorkflow({ workflowID: "far-future", delayMS: 3_600_000, tasks: { a: { task: "Record" } } })
         await runner.addWorkflow({ workflowID: "other-later", startAt: Date.now() + 3_600_000, tasks: { a: { task: "Record" } } })
@@ -73,10 +73,10 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("survives a restart of the runner before its start time", async () => {
+    it("survives a restart of the runner before its start time", async (t) => {
       const { storage, cleanup } = store.open()
       const { runner: task, startedAt } = recordingRunner()
-      let first: WorkflowRunner | undefined = await startRunner(storage, [task])
+      let first: WorkflowRunner | undefined = await startRunner(t, storage, [task])
       let second: WorkflowRunner | undefined
       try {
         const startAt = Date.now() + 700
@@ -84,7 +84,7 @@ for (const store of ALL_STORES) {
         // The runner that added it (and set a timer for it) goes away; the start time lives in storage only.
         await first.stop({ closeStorage: false })
         first = undefined
-        second = await startRunner(storage, [task])
+        second = await startRunner(t, storage, [task])
         const info = await eventually(
           async () => {
             const w = await second?.getWorkflow("across-restart")
@@ -103,7 +103,7 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("takes delayMS and ISO strings from a client with no task code", async () => {
+    it("takes delayMS and ISO strings from a client with no task code", async (t) => {
       const { storage, cleanup } = store.open()
       const client = new WorkflowClient({ storageProvider: storage })
       const { runner: task, startedAt } = recordingRunner()
@@ -114,7 +114,7 @@ for (const store of ALL_STORES) {
         const iso = new Date(Date.now() + 400).toISOString()
         await client.addWorkflow({ workflowID: "by-iso", startAt: iso, tasks: { a: { task: "Record" } } })
         assert.equal((await client.getWorkflow("by-iso"))?.nextRunAt?.toISOString(), iso)
-        runner = await startRunner(storage, [task])
+        runner = await startRunner(t, storage, [task])
         await eventually(() => (startedAt.size === 2 ? true : undefined), 5_000, "both delayed workflows to start")
         assert.ok(startedAt.get("by-delay")! >= before + 400, "delayMS was not waited out")
         assert.ok(startedAt.get("by-iso")! >= Date.parse(iso), "startAt (ISO) was not waited out")

@@ -26,7 +26,7 @@ function controlledCommit() {
 const turn = () => new Promise((resolve) => setImmediate(resolve))
 const keyOf = (item: string) => item.split(":")[0]!
 
-describe("GroupCommitter", () => {
+describe("GroupCommitter", { timeout: 10_000 }, () => {
   it("commits what arrives together in one call and resolves each caller only after it", async () => {
     const c = controlledCommit()
     const committer = new GroupCommitter(c.commit)

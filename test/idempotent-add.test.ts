@@ -7,18 +7,18 @@ import { join } from "node:path"
 import { describe, it } from "node:test"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
-import { WorkflowRunner } from "../src/index.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
-import { ALL_STORES, startRunner } from "./helpers/runner.js"
+import { ALL_STORES, openStore, resultOf, startRunner } from "./helpers/runner.js"
+import { nextEvent, onTestEnd } from "./helpers/wait.js"
 
 for (const store of ALL_STORES) {
-  describe(`idempotent add (${store.name})`, { timeout: 30_000, skip: store.skip }, () => {
-    it("50 parallel adds of one ID: one workflow, one task set, one execution, the same ID for all", async () => {
-      const { storage, cleanup } = store.open()
+  describe(`idempotent add (${store.name})`, { skip: store.skip }, () => {
+    it("50 parallel adds of one ID: one workflow, one task set, one execution, the same ID for all", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let running = 0
       let maxRunning = 0
       let executions = 0
-      const runner = await startRunner(storage, [
+      const runner = await startRunner(t, storage, [
         {
           Name: "Once",
           Execute: async () => {
@@ -35,65 +35,60 @@ for (const store of ALL_STORES) {
       )
       assert.equal(handles.filter((h) => h.created).length, 1)
       assert.ok(handles.every((h) => h.id === "order-42"))
-      const infos = await Promise.all(handles.map((h) => h.result()))
+      const infos = await Promise.all(handles.map((h) => resultOf(h)))
       assert.ok(infos.every((i) => i.status === "completed" && i.tasks.length === 1))
       assert.equal(executions, 1)
       assert.equal(maxRunning, 1)
-      await runner.stop()
-      await cleanup()
     })
 
-    it("adding an existing ID with a different payload leaves the stored workflow unchanged", async () => {
-      const { storage, cleanup } = store.open()
-      const runner = await startRunner(storage, [{ Name: "Echo", Execute: async (ctx) => ({ data: ctx.data }) }])
+    it("adding an existing ID with a different payload leaves the stored workflow unchanged", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
+      const runner = await startRunner(t, storage, [{ Name: "Echo", Execute: async (ctx) => ({ data: ctx.data }) }])
       const first = await runner.addWorkflow({ workflowID: "same", tasks: { a: { task: "Echo", data: "original" } } })
-      await first.result()
+      await resultOf(first)
       const second = await runner.addWorkflow({ workflowID: "same", tasks: { x: { task: "Echo", data: "other" }, y: { task: "Echo" } } })
       assert.equal(second.created, false)
-      const info = await second.result()
+      const info = await resultOf(second)
       assert.deepEqual(info.tasks.map((t) => [t.name, t.data, t.result]), [["a", "original", "original"]])
-      await runner.stop()
-      await cleanup()
     })
 
-    it("adding the ID of a workflow running in this process starts no second executor", async () => {
-      const { storage, cleanup } = store.open()
+    it("adding the ID of a workflow running in this process starts no second executor", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let executions = 0
       let release: () => void = () => {}
       const gate = new Promise<void>((r) => (release = r))
-      const runner = await startRunner(storage, [{ Name: "Slow", Execute: async () => (executions++, await gate, { data: 1 }) }])
-      const started = new Promise((r) => runner.once("taskStarted", r))
+      const runner = await startRunner(t, storage, [{ Name: "Slow", Execute: async () => (executions++, await gate, { data: 1 }) }])
+      onTestEnd(t, "open the gate", release)
+      const started = nextEvent(runner, "taskStarted", { what: "the slow task starting" })
       const first = await runner.addWorkflow({ workflowID: "busy", tasks: { s: { task: "Slow" } } })
       await started
       const again = await runner.addWorkflow({ workflowID: "busy", tasks: { s: { task: "Slow" } } })
       assert.equal(again.created, false)
       release()
-      await first.result()
+      await resultOf(first)
       assert.equal(executions, 1)
-      await runner.stop()
-      await cleanup()
     })
   })
 }
 
-describe("idempotent add across processes (sqlite)", { timeout: 60_000 }, () => {
-  it("two processes adding the same IDs at once create each workflow once", async () => {
+describe("idempotent add across processes (sqlite)", () => {
+  it("two processes adding the same IDs at once create each workflow once", { timeout: 60_000 }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "dt-idem-"))
+    onTestEnd(t, "remove the store", () => rmSync(dir, { recursive: true, force: true }))
     const file = join(dir, "store.sqlite")
     new SQLiteStorageProvider(file).db.close()
     const script = fileURLToPath(new URL("./fixtures/add-same-ids.js", import.meta.url))
     const run = promisify(execFile)
-    const outputs = await Promise.all([run(process.execPath, [script, file, "40"]), run(process.execPath, [script, file, "40"])])
+    // A process that hangs is killed (and fails the test) rather than holding the file open.
+    const outputs = await Promise.all([1, 2].map(() => run(process.execPath, [script, file, "40"], { timeout: 30_000, killSignal: "SIGKILL" })))
     const created = outputs.map((o) => JSON.parse(o.stdout) as boolean[])
     for (let i = 0; i < 40; i++) {
       assert.equal(Number(created[0]![i]) + Number(created[1]![i]), 1, `workflow ${i} created ${Number(created[0]![i]) + Number(created[1]![i])} times`)
     }
     const storage = new SQLiteStorageProvider(file)
-    const runner = new WorkflowRunner({ taskRunners: [{ Name: "Echo", Execute: async () => ({}) }], storageProvider: storage })
+    onTestEnd(t, "close the store", () => storage.close())
     const rows = storage.db.prepare("SELECT workflow_id, COUNT(*) AS n FROM durabletasks_tasks GROUP BY workflow_id").all() as Array<{ n: number }>
     assert.equal(rows.length, 40)
     assert.ok(rows.every((r) => r.n === 2))
-    await runner.stop()
-    rmSync(dir, { recursive: true, force: true })
   })
 })

@@ -107,9 +107,9 @@ for (const store of ALL_STORES) {
       ["U+0000", "bad-\u0000-id"],
       ["a lone surrogate", "bad-\ud800-id"],
     ] as const) {
-      it(`two adds in one tick, one with ${what} in its ID: the good one is stored, the bad one alone is refused with a ValidationError`, async () => {
+      it(`two adds in one tick, one with ${what} in its ID: the good one is stored, the bad one alone is refused with a ValidationError`, async (t) => {
         const { storage, cleanup } = store.open()
-        const runner = await startRunner(storage, [echo])
+        const runner = await startRunner(t, storage, [echo])
         try {
           const [good, bad] = await Promise.allSettled([
             runner.addWorkflow({ workflowID: "innocent", tasks: { a: { task: "Echo" } } }),

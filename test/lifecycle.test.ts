@@ -2,121 +2,110 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { ExpectedError, RunnerStoppedError, WorkflowRunner } from "../src/index.js"
-import { ALL_STORES, eventually, startRunner } from "./helpers/runner.js"
+import { ALL_STORES, eventually, openStore, resultOf, startRunner, stopOnEnd } from "./helpers/runner.js"
+import { nextEvent, onTestEnd, waitFor } from "./helpers/wait.js"
 
 for (const store of ALL_STORES) {
-  describe(`runner lifecycle (${store.name})`, { timeout: 30_000, skip: store.skip }, () => {
-    it("executes nothing before recover(); added workflows wait in storage", async () => {
-      const { storage, cleanup } = store.open()
+  describe(`runner lifecycle (${store.name})`, { skip: store.skip }, () => {
+    it("executes nothing before recover(); added workflows wait in storage", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let runs = 0
       const runner = new WorkflowRunner({ taskRunners: [{ Name: "T", Execute: async () => (runs++, {}) }], storageProvider: storage, pollIntervalMS: 20 })
+      stopOnEnd(t, runner)
       const handle = await runner.addWorkflow({ workflowID: "waiting", tasks: { t: { task: "T" } } })
       await new Promise((r) => setTimeout(r, 100))
       assert.equal(runs, 0)
       assert.equal((await runner.getWorkflow("waiting"))?.status, "pending")
       await runner.recover()
       await runner.recover()
-      assert.equal((await handle.result()).status, "completed")
+      assert.equal((await resultOf(handle)).status, "completed")
       assert.equal(runs, 1)
-      await runner.stop()
-      await cleanup()
     })
 
-    it("reports a lease that a renewal finds gone (cancelled elsewhere) as leaseLost, and fires the task's signal", async () => {
-      const { storage, cleanup } = store.open()
-      let started: (() => void) | undefined
-      const running = new Promise<void>((r) => (started = r))
+    it("reports a lease that a renewal finds gone (cancelled elsewhere) as leaseLost, and fires the task's signal", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let aborted = false
       const waiter = {
         Name: "Waiter",
         Execute: (ctx: { signal: AbortSignal }) =>
           new Promise<{ data: string }>((resolve) => {
-            started?.()
             ctx.signal.addEventListener("abort", () => ((aborted = true), resolve({ data: "stopped" })), { once: true })
           }),
       }
-      const runner = await startRunner(storage, [waiter], { leaseMS: 2_000, heartbeatMS: 40 })
-      try {
-        const lost = new Promise<{ workflowID: string; reason: string }>((r) => runner.once("leaseLost", r))
-        await runner.addWorkflow({ workflowID: "cancelled-elsewhere", tasks: { w: { task: "Waiter" } } })
-        await running
-        // Another process cancels it: only a renewal can tell this runner.
-        assert.equal(await storage.cancelWorkflow("cancelled-elsewhere", Date.now()), true)
-        const event = await lost
-        assert.equal(event.workflowID, "cancelled-elsewhere")
-        assert.match(event.reason, /the workflow is cancelled/)
-        assert.equal(aborted, true)
-        assert.equal((await runner.getWorkflow("cancelled-elsewhere"))?.status, "cancelled")
-      } finally {
-        await runner.stop()
-        await cleanup()
-      }
+      const runner = await startRunner(t, storage, [waiter], { leaseMS: 2_000, heartbeatMS: 40 })
+      const running = nextEvent(runner, "taskStarted", { what: "the task starting" })
+      const lost = nextEvent(runner, "leaseLost", { what: "a renewal reporting the lease lost" })
+      await runner.addWorkflow({ workflowID: "cancelled-elsewhere", tasks: { w: { task: "Waiter" } } })
+      await running
+      // Another process cancels it: only a renewal can tell this runner.
+      assert.equal(await storage.cancelWorkflow("cancelled-elsewhere", Date.now()), true)
+      const event = await lost
+      assert.equal(event.workflowID, "cancelled-elsewhere")
+      assert.match(event.reason, /the workflow is cancelled/)
+      assert.equal(aborted, true)
+      assert.equal((await runner.getWorkflow("cancelled-elsewhere"))?.status, "cancelled")
     })
 
-    it("never runs more workflows at once than the concurrency limit", async () => {
-      const { storage, cleanup } = store.open()
+    it("never runs more workflows at once than the concurrency limit", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let running = 0
       let peak = 0
       const runner = await startRunner(
+        t,
         storage,
         [{ Name: "Slow", Execute: async () => { peak = Math.max(peak, ++running); await new Promise((r) => setTimeout(r, 5)); running--; return {} } }],
         { concurrency: 3 },
       )
       const handles = await Promise.all(Array.from({ length: 20 }, () => runner.addWorkflow({ tasks: { a: { task: "Slow" }, b: { task: "Slow" } } })))
-      await Promise.all(handles.map((h) => h.result()))
+      await Promise.all(handles.map((h) => resultOf(h)))
       assert.equal(peak, 3)
-      await runner.stop()
-      await cleanup()
     })
 
-    it("stops gracefully: the running task finishes and is stored, the rest stays pending and unleased", async () => {
-      const { storage, cleanup } = store.open()
+    it("stops gracefully: the running task finishes and is stored, the rest stays pending and unleased", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let release: () => void = () => {}
       const gate = new Promise<void>((r) => (release = r))
-      const runner = await startRunner(storage, [{ Name: "Step", Execute: async (ctx) => (ctx.seq === 0 ? await gate : undefined, { data: ctx.seq }) }])
-      const started = new Promise((r) => runner.once("taskStarted", r))
+      const runner = await startRunner(t, storage, [{ Name: "Step", Execute: async (ctx) => (ctx.seq === 0 ? await gate : undefined, { data: ctx.seq }) }])
+      onTestEnd(t, "open the gate", release)
+      const started = nextEvent(runner, "taskStarted", { what: "task a starting" })
       const handle = await runner.addWorkflow({ workflowID: "halfway", tasks: { a: { task: "Step" }, b: { task: "Step" } } })
       await started
       const stopped = runner.stop({ closeStorage: false })
       await assert.rejects(runner.addWorkflow({ tasks: { a: { task: "Step" } } }), RunnerStoppedError)
-      await assert.rejects(handle.result(), RunnerStoppedError)
+      await assert.rejects(waitFor(handle.result(), { what: "result() rejecting at stop" }), RunnerStoppedError)
       release()
-      await stopped
+      await waitFor(stopped, { what: "the runner stopping once its task finished" })
       const stored = await storage.getWorkflow("halfway")
       assert.equal(stored?.workflow.status, "pending")
       assert.deepEqual(stored?.tasks.map((t) => t.status), ["completed", "pending"])
       assert.equal(stored?.workflow.leaseOwner, null, "the lease was released for other runners")
-      await storage.close()
-      await cleanup()
     })
 
-    it("fires the signals of tasks still running when the stop grace period ends", async () => {
-      const { storage, cleanup } = store.open()
+    it("fires the signals of tasks still running when the stop grace period ends", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let aborted: unknown
-      const runner = await startRunner(storage, [
+      const runner = await startRunner(t, storage, [
         { Name: "Stuck", Execute: (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject((aborted = ctx.signal.reason)))) },
       ])
-      const started = new Promise((r) => runner.once("taskStarted", r))
+      const started = nextEvent(runner, "taskStarted", { what: "the stuck task starting" })
       await runner.addWorkflow({ workflowID: "stuck", tasks: { s: { task: "Stuck" } } })
       await started
-      await runner.stop({ timeoutMS: 20, closeStorage: false })
+      await waitFor(runner.stop({ timeoutMS: 20, closeStorage: false }), { what: "stop() firing the stuck task's signal after its grace period" })
       assert.ok(aborted instanceof RunnerStoppedError)
       const stored = await storage.getWorkflow("stuck")
       assert.equal(stored?.workflow.status, "pending", "an interrupted workflow is not lost")
       assert.equal(stored?.workflow.leaseOwner, null, "its lease was released")
       assert.equal(stored?.tasks[0]?.attempts, 0, "an interruption is not a failed attempt")
-      await storage.close()
-      await cleanup()
     })
 
-    it("lists workflows by status, a page at a time", async () => {
-      const { storage, cleanup } = store.open()
-      const runner = await startRunner(storage, [
+    it("lists workflows by status, a page at a time", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
+      const runner = await startRunner(t, storage, [
         { Name: "Ok", Execute: async () => ({}) },
         { Name: "Bad", Execute: async () => { throw new ExpectedError("no", "workflow") } },
       ])
-      for (const id of ["w1", "w2", "w3"]) await (await runner.addWorkflow({ workflowID: id, tasks: { a: { task: "Ok" } } })).result()
-      await (await runner.addWorkflow({ workflowID: "w4", tasks: { a: { task: "Bad" } } })).result()
+      for (const id of ["w1", "w2", "w3"]) await resultOf(await runner.addWorkflow({ workflowID: id, tasks: { a: { task: "Ok" } } }))
+      await resultOf(await runner.addWorkflow({ workflowID: "w4", tasks: { a: { task: "Bad" } } }))
       const page = await runner.listWorkflows({ status: "completed", limit: 2 })
       assert.deepEqual(page.map((w) => w.id), ["w1", "w2"])
       const next = await runner.listWorkflows({ status: "completed", afterID: "w2" })
@@ -124,37 +113,38 @@ for (const store of ALL_STORES) {
       const failed = await runner.listWorkflows({ status: "failed" })
       assert.deepEqual(failed.map((w) => [w.id, w.taskCount, w.lease]), [["w4", 1, null]])
       assert.equal(await runner.getWorkflow("missing"), null)
-      await runner.stop()
-      await cleanup()
     })
 
-    it("resumes a failed workflow from the task that failed", async () => {
-      const { storage, cleanup } = store.open()
+    it("resumes a failed workflow from the task that failed", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let fixed = false
       const ran: string[] = []
-      const runner = await startRunner(storage, [
+      const runner = await startRunner(t, storage, [
         { Name: "Step", Execute: async (ctx) => (ran.push(ctx.name), {}) },
         { Name: "Charge", Execute: async (ctx) => { ran.push(ctx.name); if (!fixed) throw new ExpectedError("card declined", "workflow"); return { data: "paid" } } },
       ])
       const handle = await runner.addWorkflow({ workflowID: "order", tasks: { a: { task: "Step" }, pay: { task: "Charge" }, ship: { task: "Step" } } })
-      assert.equal((await handle.result()).status, "failed")
+      assert.equal((await resultOf(handle)).status, "failed")
       assert.equal(await runner.retryWorkflow("missing"), false)
       fixed = true
       assert.equal(await runner.retryWorkflow("order"), true)
-      const info = await eventually(async () => {
-        const w = await runner.getWorkflow("order")
-        return w?.status === "completed" ? w : undefined
-      })
+      const info = await eventually(
+        async () => {
+          const w = await runner.getWorkflow("order")
+          return w?.status === "completed" ? w : undefined
+        },
+        5_000,
+        "the retried workflow completing",
+      )
       assert.deepEqual(ran, ["a", "pay", "pay", "ship"])
       assert.equal(info.tasks[1]?.result, "paid")
-      await runner.stop()
-      await cleanup()
     })
 
-    it("deletes ended workflows past the retention period, never pending ones", async () => {
-      const { storage, cleanup } = store.open()
+    it("deletes ended workflows past the retention period, never pending ones", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       let now = Date.now()
       const runner = await startRunner(
+        t,
         storage,
         [
           { Name: "Ok", Execute: async () => ({}) },
@@ -162,17 +152,15 @@ for (const store of ALL_STORES) {
         ],
         { clock: () => now, retryDelayMS: 60_000 },
       )
-      await (await runner.addWorkflow({ workflowID: "old-done", tasks: { a: { task: "Ok" } } })).result()
+      await resultOf(await runner.addWorkflow({ workflowID: "old-done", tasks: { a: { task: "Ok" } } }))
       await runner.addWorkflow({ workflowID: "old-pending", tasks: { a: { task: "Never" } } })
-      await eventually(async () => ((await runner.getWorkflow("old-pending"))?.tasks[0]?.attempts === 1 ? true : undefined))
+      await eventually(async () => ((await runner.getWorkflow("old-pending"))?.tasks[0]?.attempts === 1 ? true : undefined), 5_000, "the first failed attempt being recorded")
       now += 3_600_000
-      await (await runner.addWorkflow({ workflowID: "new-done", tasks: { a: { task: "Ok" } } })).result()
+      await resultOf(await runner.addWorkflow({ workflowID: "new-done", tasks: { a: { task: "Ok" } } }))
       assert.equal(await runner.deleteEndedWorkflows(60_000), 1)
       assert.equal(await runner.getWorkflow("old-done"), null)
       assert.equal((await runner.getWorkflow("old-pending"))?.status, "pending")
       assert.equal((await runner.getWorkflow("new-done"))?.status, "completed")
-      await runner.stop()
-      await cleanup()
     })
   })
 }

@@ -18,7 +18,7 @@ after(() => rmSync(project, { recursive: true, force: true }))
 describe("npm package", { timeout: 120_000 }, () => {
   it("packs dist/ with every exported path, installs in a fresh project, type-checks and runs", () => {
     const packed = JSON.parse(
-      execFileSync("npm", ["pack", "--json", "--pack-destination", project], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }),
+      execFileSync("npm", ["pack", "--json", "--pack-destination", project], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 90_000 }),
     ) as Array<{ filename: string; files: Array<{ path: string }> }>
     const files = packed[0]!.files.map((f) => f.path)
     for (const path of ["dist/index.js", "dist/index.d.ts", "dist/storage/provider.d.ts", "dist/storage/sqlite.js", "dist/storage/memory.js", "dist/testing/index.js", "README.md", "package.json"]) {
@@ -28,7 +28,7 @@ describe("npm package", { timeout: 120_000 }, () => {
 
     const modules = join(project, "node_modules")
     mkdirSync(join(modules, "durabletasks"), { recursive: true })
-    execFileSync("tar", ["-xzf", join(project, packed[0]!.filename), "-C", join(modules, "durabletasks"), "--strip-components=1"])
+    execFileSync("tar", ["-xzf", join(project, packed[0]!.filename), "-C", join(modules, "durabletasks"), "--strip-components=1"], { timeout: 30_000 })
     for (const dep of ["better-sqlite3", "croner", "@types"]) symlinkSync(join(root, "node_modules", dep), join(modules, dep))
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "fresh-app", type: "module", private: true }))
     writeFileSync(
@@ -57,9 +57,10 @@ await runner.stop()
       join(project, "tsconfig.json"),
       JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", strict: true, skipLibCheck: false, types: ["node"] } }),
     )
-    execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", project], { cwd: project, stdio: "pipe" })
+    execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", project], { cwd: project, stdio: "pipe", timeout: 60_000 })
     for (const store of ["sqlite", "memory"]) {
-      const out = execFileSync(process.execPath, [join(project, "app.js"), store], { cwd: project, encoding: "utf8" })
+      // A run that hangs (a workflow that never ends) is killed and fails the test.
+      const out = execFileSync(process.execPath, [join(project, "app.js"), store], { cwd: project, encoding: "utf8", timeout: 20_000 })
       assert.equal(out.trim(), '["hello package","Task completed successfully"] ExpectedError')
     }
     // The CLI: package.json's bin names a packed file with a shebang, and it runs from the installed package.

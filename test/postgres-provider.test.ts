@@ -13,6 +13,7 @@ import { type CompactWrite, retryRequest, writes } from "./helpers/writes.js"
 import { PostgresStorageProvider, type PostgresStorageOptions } from "../src/storage/postgres.js"
 import { runProviderConformance } from "../src/testing/index.js"
 import { adminQuery, connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
+import { waitFor } from "./helpers/wait.js"
 
 const skip = await postgresSkipReason()
 const T0 = 1_700_000_000_000
@@ -50,10 +51,15 @@ describe("PostgresStorageProvider names", () => {
     })
   }
 
-  it("accepts plain names and an empty prefix", async () => {
-    for (const options of [{ schema: "jobs_2", tablePrefix: "" }, { schema: "_x", tablePrefix: "app_" }]) {
-      await new PostgresStorageProvider(connectionString, options).close()
+  it("accepts plain names and an empty prefix, each with a notification channel of its own", { timeout: 20_000 }, async () => {
+    const channels: string[] = []
+    for (const options of [{ schema: "jobs_2", tablePrefix: "" }, { schema: "_x", tablePrefix: "app_" }, { schema: "_x", tablePrefix: "" }]) {
+      const provider = new PostgresStorageProvider(connectionString, options)
+      assert.match(provider.notificationChannel, new RegExp(`^${options.tablePrefix}work_[0-9a-f]{12}$`))
+      channels.push(provider.notificationChannel)
+      await provider.close()
     }
+    assert.equal(new Set(channels).size, channels.length, `two schema/prefix pairs share a channel: ${channels.join(", ")}`)
   })
 })
 
@@ -78,7 +84,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     await dropSchema(schema)
   })
 
-  it("creates its schema once when many processes init at the same time", async () => {
+  it("creates its schema once when many processes init at the same time", { timeout: 20_000 }, async () => {
     const providers = Array.from({ length: 8 }, () => open({ poolConfig: { max: 1 } }))
     await Promise.all(providers.map((provider) => provider.init()))
     await p.init()
@@ -108,7 +114,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     )
   })
 
-  it("refuses tables made by a newer durabletasks", async () => {
+  it("refuses tables made by a newer durabletasks", { timeout: 20_000 }, async () => {
     const other = uniqueSchemaName()
     const provider = new PostgresStorageProvider(connectionString, { schema: other })
     try {
@@ -123,7 +129,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     }
   })
 
-  it("migrates version 1 tables, keeping their rows", async () => {
+  it("migrates version 1 tables, keeping their rows", { timeout: 20_000 }, async () => {
     const other = uniqueSchemaName()
     const provider = new PostgresStorageProvider(connectionString, { schema: other })
     try {
@@ -151,7 +157,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     }
   })
 
-  it("inserts idempotently, in input order, a repeated ID once", async () => {
+  it("inserts idempotently, in input order, a repeated ID once", { timeout: 20_000 }, async () => {
     const [a, b, c] = [uid(), uid(), uid()]
     assert.deepEqual(await p.insertWorkflowsAndTasks([newWorkflow(a, 2), newWorkflow(b, 1)]), [true, true])
     const changed = { ...newWorkflow(a, 3), now: T0 + 99 }
@@ -163,7 +169,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     assert.deepEqual(await p.insertWorkflowsAndTasks([]), [])
   })
 
-  it("creates one workflow and one task set when 20 processes insert the same ID at once", async () => {
+  it("creates one workflow and one task set when 20 processes insert the same ID at once", { timeout: 20_000 }, async () => {
     const providers = Array.from({ length: 20 }, () => open({ poolConfig: { max: 1 } }))
     const id = uid()
     const inputs = providers.map((_, i) => ({
@@ -181,7 +187,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     assert.equal(Number(count[0]?.n), inputs[winner]!.tasks.length)
   })
 
-  it("returns times as numbers and JSON text byte for byte", async () => {
+  it("returns times as numbers and JSON text byte for byte", { timeout: 20_000 }, async () => {
     const id = uid()
     const data = JSON.stringify({ s: "héllo ✓ 𝄞 \u0000 \\ \"q\" '; DROP TABLE x; --", lone: "\ud800", n: -0.1e-7 })
     await p.insertWorkflowsAndTasks([{ id, now: 8_640_000_000_000_000 - 1, tasks: [{ name: "a'b", task: "R\"", data }] }])
@@ -194,7 +200,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     assert.equal(await p.getWorkflow("nul\u0000id"), null)
   })
 
-  it("never hands a workflow to two processes claiming at the same time", async () => {
+  it("never hands a workflow to two processes claiming at the same time", { timeout: 20_000 }, async () => {
     const [q, r] = [open({ poolConfig: { max: 4 } }), open({ poolConfig: { max: 4 } })]
     const base = T0 + 1e12
     const wfs = Array.from({ length: 300 }, () => uid())
@@ -225,7 +231,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     assert.equal(sample?.workflow.leaseToken, claimedBy.get(wfs[0]!))
   })
 
-  it("fences off a stale lease holder: its update changes nothing", async () => {
+  it("fences off a stale lease holder: its update changes nothing", { timeout: 20_000 }, async () => {
     const id = uid()
     await p.insertWorkflowsAndTasks([{ ...newWorkflow(id, 2), lease: { ...A, expiresAt: T0 + 1000 } }])
     const taken = await p.claimWorkflows(claim(B, T0 + 1000, 100_000))
@@ -241,7 +247,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     assert.equal((await p.getWorkflow(id))?.tasks[0]?.status, "completed")
   })
 
-  it("applies several updates of one workflow in one batch in order, with other workflows", async () => {
+  it("applies several updates of one workflow in one batch in order, with other workflows", { timeout: 20_000 }, async () => {
     const [x, y, z] = [await leased(p, 3), await leased(p, 2), await leased(p, 1)]
     const results = await p.applyWorkflowWrites(writes([
       completeTask(x, A.token, 0),
@@ -265,7 +271,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     assert.equal((await p.getWorkflow(z))?.tasks[0]?.status, "pending")
   })
 
-  it("writes a batch of 2,000 updates in one statement on one connection", async () => {
+  it("writes a batch of 2,000 updates in one statement on one connection", { timeout: 20_000 }, async () => {
     const pool = new pg.Pool({ connectionString, max: 2 })
     const provider = new PostgresStorageProvider(pool, { schema })
     try {
@@ -288,7 +294,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     }
   })
 
-  it("renews and releases only the leases its token holds", async () => {
+  it("renews and releases only the leases its token holds", { timeout: 20_000 }, async () => {
     const [mine, theirs] = [await leased(p, 1), await leased(p, 1, B)]
     assert.deepEqual(await p.renewLeases({ token: A.token, workflowIDs: [theirs, mine, uid()], expiresAt: T0 + 5e13 }), [mine])
     assert.equal((await p.getWorkflow(mine))?.workflow.availableAt, T0 + 5e13)
@@ -300,14 +306,14 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     assert.deepEqual(await p.renewLeases({ token: A.token, workflowIDs: [mine], expiresAt: T0 + 6e13 }), [], "renewed a released lease")
   })
 
-  it("reclaims its own earlier life's leases at once, before their expiry", async () => {
+  it("reclaims its own earlier life's leases at once, before their expiry", { timeout: 20_000 }, async () => {
     const id = uid()
     await p.insertWorkflowsAndTasks([{ ...newWorkflow(id, 1), lease: { owner: "restarting", token: "life-1", expiresAt: T0 + 9e13 } }])
     const got = await p.claimWorkflows({ lease: { owner: "restarting", token: "life-2", expiresAt: T0 + 100 }, now: T0, limit: 1_000_000, reclaimOwn: true })
     assert.ok(got.some((w) => w.workflow.id === id && w.workflow.leaseToken === "life-2"))
   })
 
-  it("cancels, retries and deletes ended workflows, never pending ones", async () => {
+  it("cancels, retries and deletes ended workflows, never pending ones", { timeout: 20_000 }, async () => {
     const cancelled = await leased(p, 1)
     assert.equal(await p.cancelWorkflow(cancelled, T0 + 10), true)
     assert.equal(await p.cancelWorkflow(cancelled, T0 + 11), false)
@@ -336,7 +342,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     assert.deepEqual(orphans, [])
   })
 
-  it("lists in byte order of IDs, a page at a time", async () => {
+  it("lists in byte order of IDs, a page at a time", { timeout: 20_000 }, async () => {
     const prefix = `list-${randomUUID()}-`
     const ids = ["b", "B", "a", "_", "ä"].map((s) => prefix + s)
     await p.insertWorkflowsAndTasks(ids.map((id) => newWorkflow(id, 1)))
@@ -481,7 +487,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     }
   })
 
-  it("prepares its statements once per connection, or not at all with preparedStatements: false", async () => {
+  it("prepares its statements once per connection, or not at all with preparedStatements: false", { timeout: 20_000 }, async () => {
     for (const prepared of [true, false]) {
       const pool = new pg.Pool({ connectionString, max: 1 })
       const provider = new PostgresStorageProvider(pool, { schema, ...(prepared ? {} : { preparedStatements: false }) })
@@ -499,7 +505,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     }
   })
 
-  it("leaves a pool it was given open, and ends its own", async () => {
+  it("leaves a pool it was given open, and ends its own", { timeout: 20_000 }, async () => {
     const pool = new pg.Pool({ connectionString, max: 1 })
     const given = new PostgresStorageProvider(pool, { schema })
     await given.getWorkflow(uid())
@@ -574,18 +580,14 @@ function counter(): { call: () => void; reach: (n: number) => Promise<void> } {
       }
     },
     reach(n) {
-      return count >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))
+      if (count >= n) return Promise.resolve()
+      const reached = new Promise<void>((resolve) => waiters.push({ n, resolve }))
+      return waitFor(reached, { what: `call ${n} (${count} so far)`, timeoutMS: 10_000 })
     },
   }
 }
 
 /** Polls a database condition (state that has no event) until it yields a value. */
-async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMS = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMS
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error("timed out waiting for a database condition")
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMS = 10_000): Promise<T> {
+  return waitFor(probe, { what: "a database condition", timeoutMS })
 }

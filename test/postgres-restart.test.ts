@@ -19,7 +19,7 @@ import { promisify } from "node:util"
 import { StorageError, WorkflowRunner, type TaskRunner } from "../src/index.js"
 import { PostgresStorageProvider } from "../src/storage/postgres.js"
 import { checkOracle, dumpPostgres, violations, type LedgerLine, type LedgerResult } from "./helpers/ledger.js"
-import { MemoryLogger, eventually } from "./helpers/runner.js"
+import { MemoryLogger, eventually, resultOf } from "./helpers/runner.js"
 import { connectionString, dropSchema, postgresOrSkip, uniqueSchemaName } from "./helpers/postgres.js"
 
 const run = promisify(execFile)
@@ -190,7 +190,7 @@ describe("Postgres restart mid-run", { timeout: 60_000 }, () => {
       await adder.addWorkflow({ workflowID: "after-restart", tasks })
       await adder.stop()
       await eventually(() => (wakeups > wokeBefore ? true : undefined), 12_000, "a notification on the restored LISTEN connection (it reconnects with backoff, at most 10 s apart)")
-      const after = await Promise.all(runners.map((r, i) => r.addWorkflow({ workflowID: `after-${i}`, tasks }).then((h) => h.result())))
+      const after = await Promise.all(runners.map((r, i) => r.addWorkflow({ workflowID: `after-${i}`, tasks }).then((h) => resultOf(h))))
       assert.deepEqual(after.map((w) => w.status), ["completed", "completed"])
       await eventually(async () => ((await runners[0]!.getWorkflow("after-restart"))?.status === "completed" ? true : undefined), 10_000, "after-restart to complete")
 

@@ -5,13 +5,13 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { WorkflowRunner } from "../src/index.js"
-import { STORES, eventually } from "./helpers/runner.js"
+import { STORES, eventually, resultOf } from "./helpers/runner.js"
 
 const LEASE_MS = 5_000
 
 for (const store of STORES) {
-  describe(`one executor per workflow in a process (${store.name})`, { timeout: 20_000 }, () => {
-    it("recover() twice at once, and again while workflows run (with retries due at once): no workflow gets two executors", async () => {
+  describe(`one executor per workflow in a process (${store.name})`, () => {
+    it("recover() twice at once, and again while workflows run (with retries due at once): no workflow gets two executors", { timeout: 20_000 }, async () => {
       const { storage, cleanup } = store.open()
       const running = new Map<string, number>()
       const starts = new Map<string, Array<[number, number]>>()
@@ -52,7 +52,7 @@ for (const store of STORES) {
         )
         const begun = Date.now()
         await Promise.all([runner.recover(), runner.recover()])
-        const infos = await Promise.all(handles.map((h) => h.result()))
+        const infos = await Promise.all(handles.map((h) => resultOf(h)))
         const elapsed = Date.now() - begun
         assert.ok(infos.every((i) => i.status === "completed"))
         assert.equal(overlaps, 0, "no workflow ever had two tasks running at once")
@@ -64,11 +64,11 @@ for (const store of STORES) {
         assert.ok(elapsed < LEASE_MS, `all ended in ${elapsed} ms; none waited for a lease to expire`)
       } finally {
         await runner.stop({ timeoutMS: 500 })
-        cleanup()
+        await cleanup()
       }
     })
 
-    it("addWorkflow(id) again, many times, while that ID runs here: no second executor", async () => {
+    it("addWorkflow(id) again, many times, while that ID runs here: no second executor", { timeout: 20_000 }, async () => {
       const { storage, cleanup } = store.open()
       const gates = [deferred(), deferred()]
       const starts: number[] = []
@@ -93,14 +93,14 @@ for (const store of STORES) {
         // Time for a wrong second executor to show up: polls run every 5 ms.
         await new Promise((r) => setTimeout(r, 100))
         gates[1]!.resolve()
-        const info = await first.result()
+        const info = await resultOf(first)
         assert.equal(info.status, "completed")
         assert.deepEqual(starts, [0, 1], "each task ran once")
         assert.deepEqual(info.tasks.map((t) => t.result), [0, 1])
       } finally {
         for (const gate of gates) gate.resolve()
         await runner.stop({ timeoutMS: 500 })
-        cleanup()
+        await cleanup()
       }
     })
   })

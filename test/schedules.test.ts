@@ -61,7 +61,7 @@ async function scheduleWorkflowIDs(runner: WorkflowRunner, id: string): Promise<
 
 for (const store of ALL_STORES) {
   describe(`schedules (${store.name})`, { timeout: 60_000, skip: store.skip }, () => {
-    it("fires each tick exactly once across two runners, as the workflow schedule:<id>:<tickISO>", async () => {
+    it("fires each tick exactly once across two runners, as the workflow schedule:<id>:<tickISO>", async (t) => {
       const { storage, cleanup } = store.open()
       const clock = testClock("2030-01-01T10:00:30Z")
       const { runners } = taskRunners()
@@ -69,7 +69,7 @@ for (const store of ALL_STORES) {
       const started: WorkflowRunner[] = []
       try {
         for (const runnerID of ["a", "b"]) {
-          const runner = await startRunner(storage, runners, { ...SCHEDULE_OPTIONS, runnerID, clock: clock.now })
+          const runner = await startRunner(t, storage, runners, { ...SCHEDULE_OPTIONS, runnerID, clock: clock.now })
           started.push(runner)
           runner.on("scheduleFired", (e) => fired.push(`${runnerID} ${e.workflowID}`))
           const declared = await runner.schedule({ id: "minutely", cron: "* * * * *", workflow: { tasks: { tick: { task: "Tick" } } } })
@@ -100,7 +100,7 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("catch-up: with every runner down for five ticks, one that starts fires what the window allows, once each, and records the rest", async () => {
+    it("catch-up: with every runner down for five ticks, one that starts fires what the window allows, once each, and records the rest", async (t) => {
       const { storage, cleanup } = store.open()
       const clock = testClock("2030-01-01T10:00:30Z")
       const { runners } = taskRunners()
@@ -111,7 +111,7 @@ for (const store of ALL_STORES) {
         await runner.schedule({ id: "windowed", cron: "* * * * *", overlap: "allow", catchupWindowMS: 170_000, workflow: { tasks: { tick: { task: "Tick" } } } })
       }
       try {
-        first = await startRunner(storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
+        first = await startRunner(t, storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
         await declare(first)
         clock.set("2030-01-01T10:01:00.050Z")
         for (const id of ["latest-only", "windowed"]) {
@@ -121,7 +121,7 @@ for (const store of ALL_STORES) {
         first = undefined
         // Down through 10:02, 10:03, 10:04, 10:05 and 10:06.
         clock.set("2030-01-01T10:06:30Z")
-        second = await startRunner(storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
+        second = await startRunner(t, storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
         const fired: string[] = []
         second.on("scheduleFired", (e) => fired.push(e.workflowID))
         await declare(second)
@@ -151,11 +151,11 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("overlap: with a tick's workflow still running, skip adds none, buffer-one adds one when it ends, allow adds every tick", async () => {
+    it("overlap: with a tick's workflow still running, skip adds none, buffer-one adds one when it ends, allow adds every tick", async (t) => {
       const { storage, cleanup } = store.open()
       const clock = testClock("2030-01-01T10:00:30Z")
       const { runners, open } = taskRunners()
-      const runner = await startRunner(storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
+      const runner = await startRunner(t, storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
       try {
         for (const overlap of ["skip", "buffer-one", "allow"] as const) {
           await runner.schedule({ id: overlap, cron: "* * * * *", overlap, workflow: { tasks: { wait: { task: "Gate", data: overlap } } } })
@@ -198,14 +198,14 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("daylight saving: 02:30 Europe/Berlin fires at 03:00 on the spring-forward day and once on the fall-back day", async () => {
+    it("daylight saving: 02:30 Europe/Berlin fires at 03:00 on the spring-forward day and once on the fall-back day", async (t) => {
       const { storage, cleanup } = store.open()
       const clock = testClock("2024-03-30T12:00:00Z")
       const { runners } = taskRunners()
       let runner: WorkflowRunner | undefined
       try {
         const nightly = { cron: "30 2 * * *", timezone: "Europe/Berlin", workflow: { tasks: { tick: { task: "Tick" as const } } } }
-        runner = await startRunner(storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
+        runner = await startRunner(t, storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
         const spring = await runner.schedule({ id: "spring", ...nightly })
         assert.equal(spring.nextFireAt?.toISOString(), "2024-03-31T01:00:00.000Z", "02:30 does not exist on 2024-03-31: croner fires at 03:00 CEST")
         clock.set("2024-03-31T01:00:00.050Z")
@@ -215,7 +215,7 @@ for (const store of ALL_STORES) {
         // Months later: a runner of its own (a clock that jumps months would also expire every lease of this one).
         await runner.stop({ closeStorage: false })
         clock.set("2024-10-26T12:00:00Z")
-        runner = await startRunner(storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
+        runner = await startRunner(t, storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
         await runner.deleteSchedule("spring")
         const fall = await runner.schedule({ id: "fall", ...nightly })
         assert.equal(fall.nextFireAt?.toISOString(), "2024-10-27T00:30:00.000Z")
@@ -232,11 +232,11 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("pauses, resumes from the next tick, triggers now once, lists, and deletes (keeping its workflows)", async () => {
+    it("pauses, resumes from the next tick, triggers now once, lists, and deletes (keeping its workflows)", async (t) => {
       const { storage, cleanup } = store.open()
       const clock = testClock("2030-01-01T10:00:30Z")
       const { runners } = taskRunners()
-      const runner = await startRunner(storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
+      const runner = await startRunner(t, storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
       try {
         await runner.schedule({ id: "p", cron: "* * * * *", workflow: { tasks: { tick: { task: "Tick", data: { n: 1 } } } }, paused: true })
         await runner.schedule({ id: "q", cron: "0 0 * * *", workflow: { tasks: [{ name: "first", task: "Tick" }] } })
@@ -269,19 +269,19 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("a changed cron replaces the stored one on the next start; two live runners with different definitions are reported", async () => {
+    it("a changed cron replaces the stored one on the next start; two live runners with different definitions are reported", async (t) => {
       const { storage, cleanup } = store.open()
       const clock = testClock("2030-01-01T10:00:30Z")
       const { runners } = taskRunners()
       const logs = new MemoryLogger()
       const started: WorkflowRunner[] = []
       try {
-        const v1 = await startRunner(storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now, runnerID: "v1", logger: logs })
+        const v1 = await startRunner(t, storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now, runnerID: "v1", logger: logs })
         started.push(v1)
         assert.equal((await v1.schedule({ id: "report", cron: "0 * * * *", workflow: { tasks: { tick: { task: "Tick" } } } })).outcome, "created")
         assert.equal((await v1.getSchedule("report"))?.nextFireAt?.toISOString(), "2030-01-01T11:00:00.000Z")
         // A newer deployment declares it every 15 minutes while v1 still runs.
-        const v2 = await startRunner(storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now, runnerID: "v2" })
+        const v2 = await startRunner(t, storage, runners, { ...SCHEDULE_OPTIONS, clock: clock.now, runnerID: "v2" })
         started.push(v2)
         const replaced = await v2.schedule({ id: "report", cron: "*/15 * * * *", workflow: { tasks: { tick: { task: "Tick" } } } })
         assert.equal(replaced.outcome, "replaced")
@@ -301,14 +301,14 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("a client with no task code declares and manages schedules; runners fire them", async () => {
+    it("a client with no task code declares and manages schedules; runners fire them", async (t) => {
       const { storage, cleanup } = store.open()
       const clock = testClock("2030-01-01T10:00:30Z")
       const client = new WorkflowClient({ storageProvider: storage, clock: clock.now })
       let runner: WorkflowRunner | undefined
       try {
         assert.equal((await client.schedule({ id: "from-client", cron: "* * * * *", workflow: { tasks: { tick: { task: "Tick" } } } })).outcome, "created")
-        runner = await startRunner(storage, taskRunners().runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
+        runner = await startRunner(t, storage, taskRunners().runners, { ...SCHEDULE_OPTIONS, clock: clock.now })
         clock.set("2030-01-01T10:01:00.050Z")
         const s = await scheduleWhere(client, "from-client", "10:01 fired and ended", (s) => s.lastWorkflow?.status === "completed")
         assert.equal(s.lastWorkflow?.id, "schedule:from-client:2030-01-01T10:01:00.000Z")

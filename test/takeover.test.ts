@@ -10,6 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, it } from "node:test"
 import { WorkflowRunner } from "../src/index.js"
+import type { ClaimRequest, LeaseRenewal, StorageProvider, WorkflowWithTasks } from "../src/storage/provider.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import {
   checkOracle,
@@ -24,7 +25,8 @@ import {
   type Child,
   type LedgerResult,
 } from "./helpers/ledger.js"
-import { MemoryLogger, STORES, eventually } from "./helpers/runner.js"
+import { MemoryLogger, STORES, eventually, openStore, stopOnEnd } from "./helpers/runner.js"
+import { nextEvent, onTestEnd, waitFor } from "./helpers/wait.js"
 
 const LEASE_MS = 1_000
 const HEARTBEAT_MS = 300
@@ -43,8 +45,8 @@ function messages(child: Child): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
-describe("takeover between processes (SQLite)", { timeout: 30_000 }, () => {
-  it("a SIGKILLed runner's workflows are taken over by another runner once their leases expire, not before", async (t) => {
+describe("takeover between processes (SQLite)", () => {
+  it("a SIGKILLed runner's workflows are taken over by another runner once their leases expire, not before", { timeout: 30_000 }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "dt-takeover-"))
     const file = join(dir, "store.sqlite")
     const ledgerFile = join(dir, "ledger.jsonl")
@@ -53,9 +55,9 @@ describe("takeover between processes (SQLite)", { timeout: 30_000 }, () => {
     const b = leaseWorker({ ...common, role: "take", runnerID: "B" })
     let a: Child | undefined
     try {
-      await b.ready
+      await waitFor(b.ready, { what: "runner B ready", timeoutMS: 10_000 })
       a = leaseWorker({ ...common, role: "hold", runnerID: "A", block: "await" })
-      await a.ready
+      await waitFor(a.ready, { what: "runner A ready", timeoutMS: 10_000 })
       // Barrier: A is inside task seq 1 of every workflow.
       await eventually(() => (ids.every((id) => existsSync(join(dir, `started-${id}`))) ? true : undefined), 10_000, "A to start task 1 everywhere")
 
@@ -119,7 +121,7 @@ describe("takeover between processes (SQLite)", { timeout: 30_000 }, () => {
     }
   })
 
-  it("a runner whose event loop was blocked past its lease: the other runner takes over, the stale write is fenced off", async (t) => {
+  it("a runner whose event loop was blocked past its lease: the other runner takes over, the stale write is fenced off", { timeout: 30_000 }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "dt-blocked-"))
     const file = join(dir, "store.sqlite")
     const ledgerFile = join(dir, "ledger.jsonl")
@@ -128,7 +130,7 @@ describe("takeover between processes (SQLite)", { timeout: 30_000 }, () => {
     const b = leaseWorker({ ...common, role: "take", runnerID: "B" })
     let a: Child | undefined
     try {
-      await b.ready
+      await waitFor(b.ready, { what: "runner B ready", timeoutMS: 10_000 })
       // A's task 1 spins (no heartbeat) until B, having claimed the expired lease, starts that same task.
       a = leaseWorker({ ...common, role: "hold", runnerID: "A", block: "busy" })
       await exitsCleanly(b, 15_000)
@@ -169,9 +171,9 @@ describe("takeover between processes (SQLite)", { timeout: 30_000 }, () => {
 })
 
 for (const store of STORES) {
-  describe(`fencing (${store.name})`, { timeout: 20_000 }, () => {
-    it("a write by a runner whose lease was taken is rejected: the state stays the new owner's, leaseLost fires, no later task runs", async () => {
-      const { storage, cleanup } = store.open()
+  describe(`fencing (${store.name})`, () => {
+    it("a write by a runner whose lease was taken is rejected: the state stays the new owner's, leaseLost fires, no later task runs", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       const logger = new MemoryLogger()
       const gate = deferred()
       const started: number[] = []
@@ -184,50 +186,46 @@ for (const store of STORES) {
         pollIntervalMS: 20,
         logger,
       })
+      stopOnEnd(t, a)
+      onTestEnd(t, "open the gate", () => gate.resolve())
       const completed: number[] = []
       a.on("taskCompleted", (e) => completed.push(e.seq))
-      try {
-        await a.recover()
-        const taskStarted = new Promise((r) => a.once("taskStarted", r))
-        await a.addWorkflow({ workflowID: "stolen", tasks: { a: { task: "Step" }, b: { task: "Step" }, c: { task: "Step" } } })
-        await taskStarted
+      await a.recover()
+      const taskStarted = nextEvent(a, "taskStarted", { what: "A starting task 0" })
+      await a.addWorkflow({ workflowID: "stolen", tasks: { a: { task: "Step" }, b: { task: "Step" }, c: { task: "Step" } } })
+      await taskStarted
 
-        // Runner B takes the workflow over (as if A's lease had expired).
-        const far = Date.now() + 3_600_000
-        const taken = await storage.claimWorkflows({ lease: { owner: "B", token: "token-B", expiresAt: far + 60_000 }, now: far, limit: 10, reclaimOwn: false })
-        assert.deepEqual(taken.map((w) => w.workflow.id), ["stolen"])
-        const leaseLost = new Promise<{ workflowID: string; reason: string }>((r) => a.once("leaseLost", r))
-        gate.resolve()
-        const lost = await leaseLost
-        assert.equal(lost.workflowID, "stolen")
-        assert.match(lost.reason, /another runner/)
+      // Runner B takes the workflow over (as if A's lease had expired).
+      const far = Date.now() + 3_600_000
+      const taken = await storage.claimWorkflows({ lease: { owner: "B", token: "token-B", expiresAt: far + 60_000 }, now: far, limit: 10, reclaimOwn: false })
+      assert.deepEqual(taken.map((w) => w.workflow.id), ["stolen"])
+      const leaseLost = nextEvent(a, "leaseLost", { what: "A reporting its fenced write as a lost lease" })
+      gate.resolve()
+      const lost = await leaseLost
+      assert.equal(lost.workflowID, "stolen")
+      assert.match(lost.reason, /another runner/)
 
-        const stored = await storage.getWorkflow("stolen")
-        assert.equal(stored?.workflow.status, "pending")
-        assert.equal(stored?.workflow.leaseOwner, "B")
-        assert.equal(stored?.workflow.leaseToken, "token-B")
-        assert.deepEqual(stored?.tasks.map((x) => [x.status, x.result, x.attempts]), [["pending", null, 0], ["pending", null, 0], ["pending", null, 0]])
-        // A runs nothing more of it, even with time to do so (it polls every 20 ms).
-        await new Promise((r) => setTimeout(r, 200))
-        assert.deepEqual(started, [0])
-        assert.deepEqual(completed, [])
-        assert.ok(logger.at("warn").some((m) => m.includes("lost the lease")), logger.lines.map((l) => l.message).join("\n"))
-        // The new owner's writes still apply.
-        assert.deepEqual(
-          await storage.applyWorkflowWrites(writes([
-            { workflowID: "stolen", token: "token-B", now: Date.now(), task: { seq: 0, status: "completed", result: '"B"', attempts: 0 } },
-          ])),
-          [true],
-        )
-      } finally {
-        gate.resolve()
-        await a.stop({ timeoutMS: 500 })
-        cleanup()
-      }
+      const stored = await storage.getWorkflow("stolen")
+      assert.equal(stored?.workflow.status, "pending")
+      assert.equal(stored?.workflow.leaseOwner, "B")
+      assert.equal(stored?.workflow.leaseToken, "token-B")
+      assert.deepEqual(stored?.tasks.map((x) => [x.status, x.result, x.attempts]), [["pending", null, 0], ["pending", null, 0], ["pending", null, 0]])
+      // A runs nothing more of it, even with time to do so (it polls every 20 ms).
+      await new Promise((r) => setTimeout(r, 200))
+      assert.deepEqual(started, [0])
+      assert.deepEqual(completed, [])
+      assert.ok(logger.at("warn").some((m) => m.includes("lost the lease")), logger.lines.map((l) => l.message).join("\n"))
+      // The new owner's writes still apply.
+      assert.deepEqual(
+        await storage.applyWorkflowWrites(writes([
+          { workflowID: "stolen", token: "token-B", now: Date.now(), task: { seq: 0, status: "completed", result: '"B"', attempts: 0 } },
+        ])),
+        [true],
+      )
     })
 
-    it("a runner that re-claims a workflow it is still executing lets no stale write through: what another runner recorded meanwhile stays", async () => {
-      const { storage, cleanup } = store.open()
+    it("a runner that re-claims a workflow it is still executing lets no stale write through: what another runner recorded meanwhile stays", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       const gate = deferred()
       const started: number[] = []
       const a = new WorkflowRunner({
@@ -237,44 +235,40 @@ for (const store of STORES) {
         leaseMS: 60_000,
         pollIntervalMS: 20,
       })
-      try {
-        await a.recover()
-        const taskStarted = new Promise((r) => a.once("taskStarted", r))
-        await a.addWorkflow({ workflowID: "aba", tasks: { a: { task: "Step" }, b: { task: "Step" }, c: { task: "Step" } } })
-        await taskStarted
-        // Runner B takes the workflow (as if A's lease had lapsed), records tasks 0 and 1, and gives it up (stops).
-        const far = Date.now() + 3_600_000
-        await storage.claimWorkflows({ lease: { owner: "B", token: "token-B", expiresAt: far + 60_000 }, now: far, limit: 10, reclaimOwn: false })
-        const written = await storage.applyWorkflowWrites(writes([
-          { workflowID: "aba", token: "token-B", now: Date.now(), task: { seq: 0, status: "completed", result: '"B0"', attempts: 0 } },
-          { workflowID: "aba", token: "token-B", now: Date.now(), task: { seq: 1, status: "completed", result: '"B1"', attempts: 0 } },
-        ]))
-        assert.deepEqual(written, [true, true])
-        await storage.releaseLeases({ token: "token-B", workflowIDs: ["aba"], availableAt: Date.now() })
-        // A's poll claims it again while A's first executor is still inside task 0.
-        await eventually(async () => ((await storage.getWorkflow("aba"))?.workflow.leaseOwner === "A" ? true : undefined), 5_000, "A to re-claim")
-        gate.resolve()
-        const ended = await eventually(
-          async () => {
-            const w = await storage.getWorkflow("aba")
-            return w?.workflow.status === "completed" ? w : undefined
-          },
-          5_000,
-          "the workflow to complete (not after A's own 60 s lease expires)",
-        )
-        assert.deepEqual(ended.tasks.map((x) => x.result), ['"B0"', '"B1"', '"A2"'], "recorded results never change")
-        assert.deepEqual(started, [0, 2], "task 1, recorded by B, is not run again")
-      } finally {
-        gate.resolve()
-        await a.stop({ timeoutMS: 500 })
-        cleanup()
-      }
+      stopOnEnd(t, a)
+      onTestEnd(t, "open the gate", () => gate.resolve())
+      await a.recover()
+      const taskStarted = nextEvent(a, "taskStarted", { what: "A starting task 0" })
+      await a.addWorkflow({ workflowID: "aba", tasks: { a: { task: "Step" }, b: { task: "Step" }, c: { task: "Step" } } })
+      await taskStarted
+      // Runner B takes the workflow (as if A's lease had lapsed), records tasks 0 and 1, and gives it up (stops).
+      const far = Date.now() + 3_600_000
+      await storage.claimWorkflows({ lease: { owner: "B", token: "token-B", expiresAt: far + 60_000 }, now: far, limit: 10, reclaimOwn: false })
+      const written = await storage.applyWorkflowWrites(writes([
+        { workflowID: "aba", token: "token-B", now: Date.now(), task: { seq: 0, status: "completed", result: '"B0"', attempts: 0 } },
+        { workflowID: "aba", token: "token-B", now: Date.now(), task: { seq: 1, status: "completed", result: '"B1"', attempts: 0 } },
+      ]))
+      assert.deepEqual(written, [true, true])
+      await storage.releaseLeases({ token: "token-B", workflowIDs: ["aba"], availableAt: Date.now() })
+      // A's poll claims it again while A's first executor is still inside task 0.
+      await eventually(async () => ((await storage.getWorkflow("aba"))?.workflow.leaseOwner === "A" ? true : undefined), 5_000, "A to re-claim")
+      gate.resolve()
+      const ended = await eventually(
+        async () => {
+          const w = await storage.getWorkflow("aba")
+          return w?.workflow.status === "completed" ? w : undefined
+        },
+        5_000,
+        "the workflow to complete (not after A's own 60 s lease expires)",
+      )
+      assert.deepEqual(ended.tasks.map((x) => x.result), ['"B0"', '"B1"', '"A2"'], "recorded results never change")
+      assert.deepEqual(started, [0, 2], "task 1, recorded by B, is not run again")
     })
 
-    it("when the heartbeat finds the lease gone, the running task's signal fires and nothing is written", async () => {
-      const { storage, cleanup } = store.open()
+    it("when the heartbeat finds the lease gone, the running task's signal fires at once and nothing is written", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
       const started: number[] = []
-      let aborted = false
+      let aborted: unknown
       const a = new WorkflowRunner({
         taskRunners: [
           {
@@ -284,7 +278,7 @@ for (const store of STORES) {
               if (ctx.seq === 0) {
                 await new Promise((_, reject) =>
                   ctx.signal.addEventListener("abort", () => {
-                    aborted = true
+                    aborted = ctx.signal.reason
                     reject(ctx.signal.reason as Error)
                   }),
                 )
@@ -295,37 +289,156 @@ for (const store of STORES) {
         ],
         storageProvider: storage,
         runnerID: "A",
-        leaseMS: 300,
+        // A long lease: the lease guard (which fires before a lease runs out) stays out of it; the heartbeat must act.
+        leaseMS: 10_000,
         heartbeatMS: 50,
         pollIntervalMS: 20,
       })
+      stopOnEnd(t, a)
       const failed: unknown[] = []
       a.on("taskFailed", (e) => failed.push(e))
-      try {
-        await a.recover()
-        const taskStarted = new Promise((r) => a.once("taskStarted", r))
-        await a.addWorkflow({ workflowID: "stolen", tasks: { a: { task: "Step" }, b: { task: "Step" } } })
-        await taskStarted
-        const far = Date.now() + 3_600_000
-        await storage.claimWorkflows({ lease: { owner: "B", token: "token-B", expiresAt: far + 60_000 }, now: far, limit: 10, reclaimOwn: false })
-        await eventually(() => (aborted ? true : undefined), 5_000, "the heartbeat to fire the task's signal")
-        // Time for a wrong write or a next task to show up.
-        await new Promise((r) => setTimeout(r, 200))
-        const stored = await storage.getWorkflow("stolen")
-        assert.equal(stored?.workflow.leaseToken, "token-B")
-        assert.deepEqual(stored?.tasks.map((x) => [x.status, x.attempts, x.error]), [["pending", 0, null], ["pending", 0, null]])
-        assert.deepEqual(started, [0])
-        assert.deepEqual(failed, [], "an interrupted task is not a failed attempt")
-      } finally {
-        await a.stop({ timeoutMS: 500 })
-        cleanup()
-      }
+      await a.recover()
+      const taskStarted = nextEvent(a, "taskStarted", { what: "A starting task 0" })
+      await a.addWorkflow({ workflowID: "stolen", tasks: { a: { task: "Step" }, b: { task: "Step" } } })
+      await taskStarted
+      const far = Date.now() + 3_600_000
+      await storage.claimWorkflows({ lease: { owner: "B", token: "token-B", expiresAt: far + 60_000 }, now: far, limit: 10, reclaimOwn: false })
+      await waitFor(() => aborted !== undefined, { what: "the next heartbeat firing the task's signal", timeoutMS: 2_000 })
+      assert.match(String((aborted as Error).message), /lease lost/)
+      // Time for a wrong write or a next task to show up.
+      await new Promise((r) => setTimeout(r, 200))
+      const stored = await storage.getWorkflow("stolen")
+      assert.equal(stored?.workflow.leaseToken, "token-B")
+      assert.deepEqual(stored?.tasks.map((x) => [x.status, x.attempts, x.error]), [["pending", 0, null], ["pending", 0, null]])
+      assert.deepEqual(started, [0])
+      assert.deepEqual(failed, [], "an interrupted task is not a failed attempt")
     })
   })
 }
 
-describe("two live runners with the same runnerID on one SQLite file", { timeout: 30_000 }, () => {
-  it("never corrupt state: every workflow completes with one stored result per task, and the duplicate is reported", async (t) => {
+for (const store of STORES) {
+  describe(`a runner's own lease (${store.name})`, () => {
+    it("refuses the old execution's write once its lease, as last renewed, has run out, even before it marks that execution superseded", { timeout: 20_000 }, async (t) => {
+      const { storage, control } = gatedStorage(openStore(t, store))
+      let offset = 0
+      const firstRun = deferred()
+      let runs = 0
+      const a = new WorkflowRunner({
+        taskRunners: [
+          {
+            // The first run ignores its signal and ends only when the test says: the old execution's late write.
+            Name: "Stubborn",
+            Execute: async () => {
+              const run = ++runs
+              if (run === 1) await firstRun.promise
+              return { data: `run ${run}` }
+            },
+          },
+          { Name: "After", Execute: async () => ({ data: "after" }) },
+        ],
+        storageProvider: storage,
+        runnerID: "A",
+        leaseMS: 1_000,
+        heartbeatMS: 300,
+        pollIntervalMS: 20,
+        clock: () => Date.now() + offset,
+      })
+      stopOnEnd(t, a)
+      onTestEnd(t, "let the first run end and release held claims", () => {
+        firstRun.resolve()
+        control.releaseClaim()
+      })
+      const completed: Array<[number, unknown]> = []
+      a.on("taskCompleted", (e) => completed.push([e.seq, e.result]))
+      await a.recover()
+      const started = nextEvent(a, "taskStarted", { what: "the first run starting" })
+      await a.addWorkflow({ workflowID: "gap", tasks: { s: { task: "Stubborn" }, after: { task: "After" } } })
+      await started
+
+      // A cannot renew, and its clock passes the lease: its next claim takes its own workflow back (same runnerID, same token).
+      control.failRenewals = true
+      control.holdClaimsOf = "gap"
+      offset = 10_000
+      await waitFor(() => control.claimHeld, { what: "A re-claiming its own workflow in storage" })
+      // The claim is stored; the runner has not seen its reply, so the old execution is not yet marked superseded.
+      const decided = Promise.race([
+        nextEvent(a, "leaseLost", { what: "the old execution's write being refused" }).then(() => "refused"),
+        nextEvent(a, "taskCompleted", { what: "the old execution's write being stored" }).then(() => "stored"),
+      ])
+      firstRun.resolve()
+      assert.equal(await decided, "refused", "the old execution wrote after its lease had run out")
+      assert.deepEqual((await storage.getWorkflow("gap"))?.tasks.map((x) => [x.status, x.result]), [["pending", null], ["pending", null]])
+
+      control.failRenewals = false
+      control.releaseClaim()
+      const ended = await eventually(
+        async () => {
+          const w = await storage.getWorkflow("gap")
+          return w?.workflow.status === "completed" ? w : undefined
+        },
+        5_000,
+        "the re-claimed execution completing the workflow",
+      )
+      assert.deepEqual(ended.tasks.map((x) => x.result), ['"run 2"', '"after"'])
+      assert.deepEqual(completed, [[0, "run 2"], [1, "after"]], "one stored result per task, never changed")
+    })
+
+    it("starts no task with less than heartbeatMS of its lease (as last renewed) left: it hands the workflow back instead", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
+      const failing = gatedStorage(storage)
+      let offset = 0
+      const now = () => Date.now() + offset
+      const gate = deferred()
+      const leaseLeftAtStart: number[] = []
+      const a = new WorkflowRunner({
+        taskRunners: [
+          {
+            Name: "Step",
+            Execute: async (ctx) => {
+              leaseLeftAtStart.push((await storage.getWorkflow(ctx.workflowID))!.workflow.availableAt - now())
+              if (ctx.seq === 0) await gate.promise
+              return { data: ctx.seq }
+            },
+          },
+        ],
+        storageProvider: failing.storage,
+        runnerID: "A",
+        leaseMS: 1_000,
+        heartbeatMS: 300,
+        pollIntervalMS: 20,
+        clock: now,
+      })
+      stopOnEnd(t, a)
+      onTestEnd(t, "open the gate", () => gate.resolve())
+      await a.recover()
+      const started = nextEvent(a, "taskStarted", { what: "task 0 starting" })
+      await a.addWorkflow({ workflowID: "short", tasks: { first: { task: "Step" }, second: { task: "Step" } } })
+      await started
+      // Renewals stop; once any renewal under way has landed, the clock moves to 250 ms before the lease ends:
+      // enough to store task 0's result, less than heartbeatMS (300) to start task 1 under.
+      failing.control.failRenewals = true
+      await new Promise((resolve) => setTimeout(resolve, 350))
+      const expiresAt = (await storage.getWorkflow("short"))!.workflow.availableAt
+      offset = expiresAt - 250 - Date.now()
+      gate.resolve()
+      failing.control.failRenewals = false
+      const ended = await eventually(
+        async () => {
+          const w = await storage.getWorkflow("short")
+          return w?.workflow.status === "completed" ? w : undefined
+        },
+        5_000,
+        "the workflow completing",
+      )
+      assert.deepEqual(ended.tasks.map((x) => x.result), ["0", "1"])
+      assert.equal(leaseLeftAtStart.length, 2, `each task started once (lease left at each start: ${leaseLeftAtStart.join(", ")} ms)`)
+      assert.ok(leaseLeftAtStart.every((left) => left >= 300), `a task started with less than heartbeatMS of lease left: ${leaseLeftAtStart.join(", ")} ms`)
+    })
+  })
+}
+
+describe("two live runners with the same runnerID on one SQLite file", () => {
+  it("never corrupt state: every workflow completes with one stored result per task, and the duplicate is reported", { timeout: 30_000 }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "dt-dup-"))
     const file = join(dir, "store.sqlite")
     const ids = Array.from({ length: 20 }, (_, i) => `dup-${i}`)
@@ -400,6 +513,49 @@ describe("two live runners with the same runnerID on one SQLite file", { timeout
     }
   })
 })
+
+/**
+ * `inner` with two switches: renewals that fail, and claims of one workflow
+ * whose reply is held (the claim is stored; the runner has not seen it) until
+ * `releaseClaim()`.
+ */
+function gatedStorage(inner: StorageProvider) {
+  const control = {
+    failRenewals: false,
+    holdClaimsOf: undefined as string | undefined,
+    claimHeld: false,
+    release: () => {},
+    releaseClaim(): void {
+      control.holdClaimsOf = undefined
+      control.release()
+    },
+  }
+  const storage = new Proxy(inner, {
+    get(target, property, receiver) {
+      if (property === "renewLeases") {
+        return async (renewal: LeaseRenewal) => {
+          if (control.failRenewals) throw new Error("renewal failed (injected by the test)")
+          return target.renewLeases(renewal)
+        }
+      }
+      if (property === "claimWorkflows") {
+        return async (claim: ClaimRequest): Promise<WorkflowWithTasks[]> => {
+          const claimed = await target.claimWorkflows(claim)
+          if (control.holdClaimsOf !== undefined && claimed.some((w) => w.workflow.id === control.holdClaimsOf)) {
+            await new Promise<void>((resolve) => {
+              control.release = resolve
+              control.claimHeld = true
+            })
+          }
+          return claimed
+        }
+      }
+      const value = Reflect.get(target, property, receiver) as unknown
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
+  return { storage, control }
+}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve: () => void = () => {}

@@ -19,10 +19,10 @@ function recorder(order: string[]): TaskRunner {
 
 describe("integer-like labels in the object form", () => {
   for (const label of ["0", "2", "10", "4294967294"]) {
-    it(`refuses ${JSON.stringify(label)}, saying why and pointing to the array form`, async () => {
+    it(`refuses ${JSON.stringify(label)}, saying why and pointing to the array form`, async (t) => {
       const order: string[] = []
       const storage = new MemoryStorageProvider()
-      const runner = await startRunner(storage, [recorder(order)])
+      const runner = await startRunner(t, storage, [recorder(order)])
       try {
         await assert.rejects(
           runner.addWorkflow({ tasks: { first: { task: "Record" }, [label]: { task: "Record" } } }),
@@ -39,7 +39,7 @@ describe("integer-like labels in the object form", () => {
     })
   }
 
-  it("refuses them in a spawn from a task (ctx.addWorkflow) too", async () => {
+  it("refuses them in a spawn from a task (ctx.addWorkflow) too", async (t) => {
     const storage = new MemoryStorageProvider()
     let spawnError: unknown
     const spawner: TaskRunner = {
@@ -49,7 +49,7 @@ describe("integer-like labels in the object form", () => {
         return {}
       },
     }
-    const runner = await startRunner(storage, [spawner])
+    const runner = await startRunner(t, storage, [spawner])
     try {
       await (await runner.addWorkflow({ workflowID: "parent", tasks: { spawn: { task: "Spawner" } } })).result()
       assert.ok(spawnError instanceof ValidationError && /looks like an integer/.test(spawnError.message), `got ${String(spawnError)}`)
@@ -59,9 +59,9 @@ describe("integer-like labels in the object form", () => {
     }
   })
 
-  it("accepts labels JavaScript does not reorder (leading zero, sign, fraction, 2^32 - 1), in written order", async () => {
+  it("accepts labels JavaScript does not reorder (leading zero, sign, fraction, 2^32 - 1), in written order", async (t) => {
     const order: string[] = []
-    const runner = await startRunner(new MemoryStorageProvider(), [recorder(order)])
+    const runner = await startRunner(t, new MemoryStorageProvider(), [recorder(order)])
     try {
       const labels = ["b", "01", "-1", "1.5", "4294967295", "a"]
       const tasks = Object.fromEntries(labels.map((label) => [label, { task: "Record" }]))
@@ -75,12 +75,12 @@ describe("integer-like labels in the object form", () => {
 
 describe("the array form of tasks", () => {
   for (const store of ALL_STORES) {
-    it(`runs integer-like and other labels in written order, and finds each by label (${store.name})`, { skip: store.skip ?? false }, async () => {
+    it(`runs integer-like and other labels in written order, and finds each by label (${store.name})`, { skip: store.skip ?? false }, async (t) => {
       const { storage, cleanup } = store.open()
       const order: string[] = []
       let lookedUp: unknown
       const lookup: TaskRunner = { Name: "Lookup", Execute: async (ctx) => ((lookedUp = ctx.getTaskResult("10")), {}) }
-      const runner = await startRunner(storage, [recorder(order), lookup])
+      const runner = await startRunner(t, storage, [recorder(order), lookup])
       try {
         const handle = await runner.addWorkflow({
           workflowID: "ordered",
@@ -106,9 +106,9 @@ describe("the array form of tasks", () => {
     })
   }
 
-  it("refuses duplicate names, a missing name, holes and non-objects, writing nothing", async () => {
+  it("refuses duplicate names, a missing name, holes and non-objects, writing nothing", async (t) => {
     const storage = new MemoryStorageProvider()
-    const runner = await startRunner(storage, [recorder([])])
+    const runner = await startRunner(t, storage, [recorder([])])
     try {
       const cases: Array<[unknown, RegExp]> = [
         [[{ name: "a", task: "Record" }, { name: "b", task: "Record" }, { name: "a", task: "Record" }], /tasks\[0\] and tasks\[2\] are both named "a": task names \(labels\) must be unique/],
@@ -132,7 +132,7 @@ describe("the array form of tasks", () => {
     }
   })
 
-  it("works in a spawn from a task (ctx.addWorkflow)", async () => {
+  it("works in a spawn from a task (ctx.addWorkflow)", async (t) => {
     const order: string[] = []
     const spawner: TaskRunner = {
       Name: "Spawner",
@@ -141,7 +141,7 @@ describe("the array form of tasks", () => {
         return {}
       },
     }
-    const runner = await startRunner(new MemoryStorageProvider(), [spawner, recorder(order)])
+    const runner = await startRunner(t, new MemoryStorageProvider(), [spawner, recorder(order)])
     try {
       await (await runner.addWorkflow({ workflowID: "parent", tasks: { spawn: { task: "Spawner" } } })).result()
       const child = await eventually(async () => {
@@ -155,10 +155,10 @@ describe("the array form of tasks", () => {
     }
   })
 
-  it("is typed like the object form: runner names and data are checked at compile time", async () => {
+  it("is typed like the object form: runner names and data are checked at compile time", async (t) => {
     const double = defineTask<number, number>()({ Name: "Double", Execute: async (ctx) => ({ data: ctx.data * 2 }) })
     const greet = defineTask<{ to: string }, string>()({ Name: "Greet", Execute: async (ctx) => ({ data: `hi ${ctx.data.to}` }) })
-    const runner = await startRunner(new MemoryStorageProvider(), [double, greet])
+    const runner = await startRunner(t, new MemoryStorageProvider(), [double, greet])
     try {
       const handle = await runner.addWorkflow({
         tasks: [

@@ -8,6 +8,7 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { WorkflowRunner, defineTask, type TaskRunner } from "../src/index.js"
 import { MemoryStorageProvider } from "../src/storage/memory.js"
+import { resultOf, stopOnEnd } from "./helpers/runner.js"
 
 const sendEmail = defineTask<{ to: string; subject: string }, { messageID: string }>()({
   Name: "SendEmail",
@@ -20,8 +21,9 @@ const double = defineTask<number, number>()({
 })
 
 describe("typed tasks", () => {
-  it("check runner names and data at compile time, and run as usual", async () => {
+  it("check runner names and data at compile time, and run as usual", { timeout: 10_000 }, async (t) => {
     const runner = new WorkflowRunner({ taskRunners: [sendEmail, double], storageProvider: new MemoryStorageProvider() })
+    stopOnEnd(t, runner)
     await runner.recover()
     const handle = await runner.addWorkflow({
       tasks: {
@@ -40,12 +42,11 @@ describe("typed tasks", () => {
       await runner.addWorkflow({ tasks: { a: { task: "Double" } } })
     }
     void compileTimeChecks
-    const info = await handle.result()
-    assert.deepEqual(info.tasks.map((t) => t.result), [{ messageID: "ada@example.com:hi" }, 42])
-    await runner.stop()
+    const info = await resultOf(handle)
+    assert.deepEqual(info.tasks.map((task) => task.result), [{ messageID: "ada@example.com:hi" }, 42])
   })
 
-  it("keep plain object runners working, with a typed context", async () => {
+  it("keep plain object runners working, with a typed context", { timeout: 10_000 }, async (t) => {
     const lookups: unknown[] = []
     const runner = new WorkflowRunner({
       taskRunners: [
@@ -54,14 +55,14 @@ describe("typed tasks", () => {
       ],
       storageProvider: new MemoryStorageProvider(),
     })
+    stopOnEnd(t, runner)
     await runner.recover()
-    await (await runner.addWorkflow({ tasks: { make: { task: "Make" }, read: { task: "Read", data: ["anything"] } } })).result()
+    await resultOf(await runner.addWorkflow({ tasks: { make: { task: "Make" }, read: { task: "Read", data: ["anything"] } } }))
     assert.deepEqual(lookups, [{ n: 1 }, ["anything"]])
     // Runners built at run time (TaskRunner[]) accept any name at compile time; the runtime check remains.
     const dynamic: TaskRunner[] = [{ Name: "Make", Execute: async () => ({}) }]
     const loose = new WorkflowRunner({ taskRunners: dynamic, storageProvider: new MemoryStorageProvider() })
+    stopOnEnd(t, loose)
     await assert.rejects(loose.addWorkflow({ tasks: { a: { task: "Other" } } }), /not registered/)
-    await runner.stop()
-    await loose.stop()
   })
 })

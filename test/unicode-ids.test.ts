@@ -33,9 +33,9 @@ describe("Node.js 20 facts the design relies on", () => {
 for (const store of ALL_STORES) {
   describe(`ill-formed and NUL-bearing names (${store.name})`, { skip: store.skip ?? false }, () => {
     for (const [what, bad, message] of BAD_STRINGS) {
-      it(`refuses ${what} in a workflow ID, a label or a runner name, acknowledges nothing and stores nothing`, async () => {
+      it(`refuses ${what} in a workflow ID, a label or a runner name, acknowledges nothing and stores nothing`, async (t) => {
         const { storage, cleanup } = store.open()
-        const runner = await startRunner(storage, [echo])
+        const runner = await startRunner(t, storage, [echo])
         try {
           await assert.rejects(runner.addWorkflow({ workflowID: bad, tasks: { a: { task: "Echo" } } }), isValidationError(message))
           await assert.rejects(runner.addWorkflow({ workflowID: "label-obj", tasks: { [bad]: { task: "Echo" } } }), isValidationError(/task label/))
@@ -57,9 +57,9 @@ for (const store of ALL_STORES) {
       })
     }
 
-    it("never conflates two IDs that differ only in their lone surrogate: both are refused", async () => {
+    it("never conflates two IDs that differ only in their lone surrogate: both are refused", async (t) => {
       const { storage, cleanup } = store.open()
-      const runner = await startRunner(storage, [echo])
+      const runner = await startRunner(t, storage, [echo])
       try {
         for (const id of ["lone-\ud800", "lone-\udbff"]) {
           await assert.rejects(runner.addWorkflow({ workflowID: id, tasks: { a: { task: "Echo" } } }), ValidationError)
@@ -71,9 +71,9 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("stores and returns well-formed non-ASCII IDs and labels unchanged", async () => {
+    it("stores and returns well-formed non-ASCII IDs and labels unchanged", async (t) => {
       const { storage, cleanup } = store.open()
-      const runner = await startRunner(storage, [echo])
+      const runner = await startRunner(t, storage, [echo])
       try {
         const id = "order-✓-𝄞-😀-ü"
         const handle = await runner.addWorkflow({ workflowID: id, tasks: { "étape-😀": { task: "Echo", data: 1 } } })
@@ -87,9 +87,9 @@ for (const store of ALL_STORES) {
       }
     })
 
-    it("round-trips data and results whose strings hold lone surrogates and U+0000", async () => {
+    it("round-trips data and results whose strings hold lone surrogates and U+0000", async (t) => {
       const { storage, cleanup } = store.open()
-      const runner = await startRunner(storage, [echo])
+      const runner = await startRunner(t, storage, [echo])
       try {
         const data = { cut: "emoji-\ud83d", low: "\udc00", nul: "a\u0000b", key: { "k\u0000\ud800": ["\ud800\udc00", "\u0000"] } }
         const handle = await runner.addWorkflow({ workflowID: "json-strings", tasks: { a: { task: "Echo", data } } })
@@ -117,7 +117,7 @@ describe("runner options and runner names", () => {
     })
   }
 
-  it("refuse an ill-formed ID in a spawn from a task, as the task's own error", async () => {
+  it("refuse an ill-formed ID in a spawn from a task, as the task's own error", async (t) => {
     const storage = new MemoryStorageProvider()
     const spawner: TaskRunner = {
       Name: "Spawner",
@@ -126,7 +126,7 @@ describe("runner options and runner names", () => {
         return {}
       },
     }
-    const runner = await startRunner(storage, [spawner, echo], { retry: { maxAttempts: 1 } })
+    const runner = await startRunner(t, storage, [spawner, echo], { retry: { maxAttempts: 1 } })
     try {
       const info = await (await runner.addWorkflow({ workflowID: "parent", tasks: { spawn: { task: "Spawner" } } })).result()
       assert.equal(info.status, "failed")

@@ -39,7 +39,7 @@ describe("constructor options", () => {
   }
 })
 
-describe("addWorkflow input", () => {
+describe("addWorkflow input", { timeout: 10_000 }, () => {
   const bigint = 10n
   const cyclic: Record<string, unknown> = { a: 1 }
   cyclic.self = cyclic
@@ -84,7 +84,7 @@ describe("addWorkflow input", () => {
   })
 })
 
-describe("other methods", () => {
+describe("other methods", { timeout: 10_000 }, () => {
   it("validate their arguments", async () => {
     const runner = new WorkflowRunner({ taskRunners: [echo], storageProvider: new MemoryStorageProvider() })
     await assert.rejects(runner.getWorkflow(5 as never), /workflowID must be a string/)

@@ -13,7 +13,7 @@ import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
 import { after, describe, it } from "node:test"
 import { runInspectionConformance } from "./conformance-inspection.js"
-import type { NewWorkflow, RecordTask, StorageProvider, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
+import type { NewWorkflow, RecordTask, StorageProvider, TaskRow, WorkflowRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import { scheduleConformanceTests } from "./schedule-conformance.js"
 
 /** Options of {@link runProviderConformance}. */
@@ -28,6 +28,8 @@ export interface ConformanceOptions {
   cleanup?: () => Promise<void> | void
   /** Skip the whole suite with this message (e.g. "no database reachable"). */
   skip?: string
+  /** How long one test may take before it fails (a provider that hangs fails instead of hanging the run). Default 30,000 ms. */
+  testTimeoutMS?: number
 }
 
 const T0 = 1_700_000_000_000
@@ -48,6 +50,7 @@ export function runProviderConformance(
   options: ConformanceOptions = {},
 ): void {
   const shared = options.sharedStore ?? true
+  const timeout = options.testTimeoutMS ?? 30_000
   const opened: StorageProvider[] = []
   const open = async (): Promise<StorageProvider> => {
     const provider = await createProvider()
@@ -62,7 +65,7 @@ export function runProviderConformance(
       await options.cleanup?.()
     })
 
-    it("inserts a workflow and its tasks, pending, in seq order", async () => {
+    it("inserts a workflow and its tasks, pending, in seq order", { timeout }, async () => {
       const p = await open()
       const id = uid()
       assert.deepEqual(await p.insertWorkflowsAndTasks([newWorkflow(id, 3)]), [true])
@@ -82,7 +85,7 @@ export function runProviderConformance(
       )
     })
 
-    it("keeps an existing workflow unchanged when its ID is inserted again", async () => {
+    it("keeps an existing workflow unchanged when its ID is inserted again", { timeout }, async () => {
       const p = await open()
       const id = uid()
       await p.insertWorkflowsAndTasks([newWorkflow(id, 2)])
@@ -94,14 +97,14 @@ export function runProviderConformance(
       assert.equal(stored?.workflow.createdAt, T0)
     })
 
-    it("reports the second of two equal IDs in one batch as existing", async () => {
+    it("reports the second of two equal IDs in one batch as existing", { timeout }, async () => {
       const p = await open()
       const id = uid()
       assert.deepEqual(await p.insertWorkflowsAndTasks([newWorkflow(id, 1), newWorkflow(id, 4)]), [true, false])
       assert.equal((await p.getWorkflow(id))?.tasks.length, 1)
     })
 
-    it("creates a workflow exactly once under concurrent inserts of one ID", async () => {
+    it("creates a workflow exactly once under concurrent inserts of one ID", { timeout }, async () => {
       const ps = shared ? [await open(), await open()] : [await open()]
       const id = uid()
       const results = await Promise.all(
@@ -112,7 +115,7 @@ export function runProviderConformance(
       assert.equal(stored?.tasks.length, stored?.workflow.taskCount)
     })
 
-    it("stores JSON text byte for byte", async () => {
+    it("stores JSON text byte for byte", { timeout }, async () => {
       const p = await open()
       const id = uid()
       // JSON.stringify escapes U+0000 and lone surrogates, so the text itself holds neither.
@@ -121,7 +124,7 @@ export function runProviderConformance(
       assert.equal((await p.getWorkflow(id))?.tasks[0]?.data, data)
     })
 
-    it("inserts a workflow already leased to its inserter", async () => {
+    it("inserts a workflow already leased to its inserter", { timeout }, async () => {
       const p = await open()
       const id = uid()
       await p.insertWorkflowsAndTasks([{ ...newWorkflow(id, 1), lease: { ...A, expiresAt: T0 + 1000 } }])
@@ -133,7 +136,7 @@ export function runProviderConformance(
       assert.deepEqual(ids(await p.claimWorkflows(claim(B, T0 + 1000, 100))).filter((x) => x === id), [id])
     })
 
-    it("claims claimable workflows earliest first, up to the limit, with their tasks", async () => {
+    it("claims claimable workflows earliest first, up to the limit, with their tasks", { timeout }, async () => {
       const p = await open()
       const base = T0 + 10_000_000 + Math.floor(Math.random() * 1_000_000) * 100
       const wf = [uid(), uid(), uid()]
@@ -156,7 +159,7 @@ export function runProviderConformance(
       assert.deepEqual(ids(await p.claimWorkflows(claim(A, base + 10, 10))), [], "not yet due, or leased")
     })
 
-    it("makes a lease claimable again once it expires", async () => {
+    it("makes a lease claimable again once it expires", { timeout }, async () => {
       const p = await open()
       const id = uid()
       await p.insertWorkflowsAndTasks([{ ...newWorkflow(id, 1), lease: { ...A, expiresAt: T0 + 500 } }])
@@ -166,7 +169,7 @@ export function runProviderConformance(
       assert.equal(stored?.workflow.leaseToken, B.token)
     })
 
-    it("reclaims an earlier life's leases of the same owner at once, only with reclaimOwn", async () => {
+    it("reclaims an earlier life's leases of the same owner at once, only with reclaimOwn", { timeout }, async () => {
       const p = await open()
       const mine = uid()
       const theirs = uid()
@@ -185,7 +188,7 @@ export function runProviderConformance(
       assert.ok(!again.includes(mine))
     })
 
-    it("counts takeovers of unreleased leases and crash marks, and clears both when an update makes progress", async () => {
+    it("counts takeovers of unreleased leases and crash marks, and clears both when an update makes progress", { timeout }, async () => {
       const p = await open()
       const base = T0 + 3e12
       const id = uid()
@@ -226,7 +229,76 @@ export function runProviderConformance(
       assert.equal((await claimOf(B, base + 2003)).recoveries, 0)
     })
 
-    it("never hands one workflow to two concurrent claims", async () => {
+    it("claims a workflow with every task exactly as stored: results, errors and attempts of earlier lives", { timeout }, async () => {
+      const p = await open()
+      const id = await claimedWorkflow(p, 4)
+      const retryAt = T0 + 4e12
+      // A's life: task 0 completed, task 1 aborted, task 2 failed twice and waits for its retry.
+      const written = await p.applyWorkflowWrites([
+        completeTask(id, A.token, 0, T0 + 1),
+        {
+          kind: "recordTask",
+          workflowID: id,
+          token: A.token,
+          now: T0 + 2,
+          counts: NO_CRASHES,
+          task: { seq: 1, status: "failed", result: null, error: "skipped", attempts: 0 },
+        },
+        {
+          kind: "parkUntil",
+          availableAt: retryAt,
+          workflowID: id,
+          token: A.token,
+          now: T0 + 3,
+          counts: NO_CRASHES,
+          task: { seq: 2, status: "pending", result: null, error: "boom", attempts: 2 },
+        },
+      ])
+      assert.deepEqual(written, [true, true, true])
+      const expected = [
+        taskAsStored(id, 0, { status: "completed", result: '"r0"', updatedAt: T0 + 1 }),
+        taskAsStored(id, 1, { status: "failed", error: "skipped", updatedAt: T0 + 2 }),
+        taskAsStored(id, 2, { status: "pending", error: "boom", attempts: 2, updatedAt: T0 + 3 }),
+        taskAsStored(id, 3, {}),
+      ]
+      const stored = await p.getWorkflow(id)
+      assert.deepEqual(stored?.tasks.map(taskFields), expected, "getWorkflow returns each task as written")
+      const claimed = (await p.claimWorkflows(claim(B, retryAt, 100_000))).find((w) => w.workflow.id === id)
+      assert.ok(claimed, "the workflow released for its retry was claimed once due")
+      // A task returned as pending would run again; a lost attempt count would restart its retries.
+      assert.deepEqual(claimed.tasks.map(taskFields), expected, "a claim returns every task as stored, in seq order")
+      assert.deepEqual(workflowFields(claimed.workflow), {
+        id,
+        status: "pending",
+        createdAt: T0,
+        updatedAt: T0 + 3,
+        availableAt: retryAt + 1000,
+        leaseOwner: B.owner,
+        leaseToken: B.token,
+        taskCount: 4,
+        recoveries: 0,
+        crashes: 0,
+      })
+    })
+
+    it("claims a workflow whose earlier tasks are completed with those tasks completed, after a takeover too", { timeout }, async () => {
+      const p = await open()
+      const base = T0 + 5e12
+      const id = uid()
+      await p.insertWorkflowsAndTasks([{ ...newWorkflow(id, 3, base), lease: { ...A, expiresAt: base + 100 } }])
+      assert.deepEqual(await p.applyWorkflowWrites([completeTask(id, A.token, 0, base + 1), completeTask(id, A.token, 1, base + 2)]), [true, true])
+      // A dies with its lease held; B takes over once it expires.
+      const claimed = (await p.claimWorkflows(claim(B, base + 100, 100_000))).find((w) => w.workflow.id === id)
+      assert.ok(claimed, "the abandoned workflow was claimed once its lease expired")
+      assert.deepEqual(claimed.tasks.map(taskFields), [
+        taskAsStored(id, 0, { status: "completed", result: '"r0"', updatedAt: base + 1, createdAt: base }),
+        taskAsStored(id, 1, { status: "completed", result: '"r1"', updatedAt: base + 2, createdAt: base }),
+        taskAsStored(id, 2, { updatedAt: base, createdAt: base }),
+      ])
+      assert.equal(claimed.workflow.recoveries, 1)
+    })
+
+    it("never hands one workflow to two concurrent claims", { timeout }, async () => {
       const ps = shared ? [await open(), await open()] : [await open()]
       const base = T0 + 2e12
       const wfs = Array.from({ length: 40 }, () => uid())
@@ -240,7 +312,7 @@ export function runProviderConformance(
       assert.equal(new Set(claimed).size, claimed.length, "a workflow was claimed twice")
     })
 
-    it("applies a fenced write only with the lease token", async () => {
+    it("applies a fenced write only with the lease token", { timeout }, async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 2)
       assert.deepEqual(await p.applyWorkflowWrites([completeTask(id, B.token, 0)]), [false])
@@ -255,7 +327,7 @@ export function runProviderConformance(
       assert.equal(stored?.workflow.leaseToken, A.token, "a task-only update keeps the lease")
     })
 
-    it("ends a workflow and its last task in one write, clearing the lease", async () => {
+    it("ends a workflow and its last task in one write, clearing the lease", { timeout }, async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 1)
       const applied = await p.applyWorkflowWrites([ending(completeTask(id, A.token, 0))])
@@ -268,7 +340,7 @@ export function runProviderConformance(
       assert.deepEqual(await p.applyWorkflowWrites([completeTask(id, A.token, 0)]), [false], "ended workflows take no writes")
     })
 
-    it("fails a workflow with its task", async () => {
+    it("fails a workflow with its task", { timeout }, async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 2)
       const update: WorkflowWrite = {
@@ -287,7 +359,7 @@ export function runProviderConformance(
       assert.equal(stored?.tasks[1]?.status, "pending")
     })
 
-    it("releases a workflow for a retry: pending, unleased, claimable at availableAt", async () => {
+    it("releases a workflow for a retry: pending, unleased, claimable at availableAt", { timeout }, async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 1)
       const retryAt = T0 + 3e12
@@ -311,7 +383,7 @@ export function runProviderConformance(
       assert.ok(ids(await p.claimWorkflows(claim(B, retryAt, 100_000))).includes(id))
     })
 
-    it("applies a batch in order, fencing each write on its own", async () => {
+    it("applies a batch in order, fencing each write on its own", { timeout }, async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 2)
       const results = await p.applyWorkflowWrites([
@@ -326,7 +398,7 @@ export function runProviderConformance(
       assert.deepEqual(stored?.tasks.map((t) => t.status), ["completed", "completed"])
     })
 
-    it("renews only the leases the token holds", async () => {
+    it("renews only the leases the token holds", { timeout }, async () => {
       const p = await open()
       const mine = await claimedWorkflow(p, 1)
       const lost = await claimedWorkflow(p, 1)
@@ -338,7 +410,7 @@ export function runProviderConformance(
       assert.equal((await p.getWorkflow(mine))?.workflow.availableAt, T0 + 9e12)
     })
 
-    it("releases leases so others can claim at once", async () => {
+    it("releases leases so others can claim at once", { timeout }, async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 1)
       await p.releaseLeases({ token: B.token, workflowIDs: [id], availableAt: T0 })
@@ -349,12 +421,12 @@ export function runProviderConformance(
       assert.equal(stored?.workflow.availableAt, T0 + 20)
     })
 
-    it("returns null for a workflow that does not exist", async () => {
+    it("returns null for a workflow that does not exist", { timeout }, async () => {
       const p = await open()
       assert.equal(await p.getWorkflow(uid()), null)
     })
 
-    it("lists workflows by status in ID order, a page at a time", async () => {
+    it("lists workflows by status in ID order, a page at a time", { timeout }, async () => {
       const p = await open()
       const prefix = `list-${randomUUID()}-`
       const wfs = ["c", "a", "d", "b"].map((s) => prefix + s)
@@ -366,7 +438,7 @@ export function runProviderConformance(
       assert.deepEqual(await p.listWorkflows({ status: "completed", afterID: prefix, limit: 10 }).then((r) => r.filter((w) => w.id.startsWith(prefix))), [])
     })
 
-    it("cancels a pending workflow whoever holds it, and fences its holder", async () => {
+    it("cancels a pending workflow whoever holds it, and fences its holder", { timeout }, async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 2)
       assert.equal(await p.cancelWorkflow(id, T0 + 11), true)
@@ -379,7 +451,7 @@ export function runProviderConformance(
       assert.deepEqual(await p.renewLeases({ token: A.token, workflowIDs: [id], expiresAt: T0 + 1e6 }), [])
     })
 
-    it("reads the statuses of many workflows in one call (optional getWorkflowStatuses)", async (t) => {
+    it("reads the statuses of many workflows in one call (optional getWorkflowStatuses)", { timeout }, async (t) => {
       const p = await open()
       if (!p.getWorkflowStatuses) return t.skip("the provider has no getWorkflowStatuses (optional)")
       const [pending, cancelled, completed] = [uid(), await claimedWorkflow(p, 1), await claimedWorkflow(p, 1)]
@@ -407,7 +479,7 @@ export function runProviderConformance(
       assert.ok(statuses.every((s) => s.status === "pending"))
     })
 
-    it("resumes a failed workflow from its failed task", async () => {
+    it("resumes a failed workflow from its failed task", { timeout }, async () => {
       const p = await open()
       const id = await claimedWorkflow(p, 3)
       await p.applyWorkflowWrites([
@@ -439,7 +511,7 @@ export function runProviderConformance(
       assert.equal(await p.retryWorkflow({ id, now: T0 + 60, resumeSeq: 1, counts: NO_CRASHES }), false, "only failed workflows resume")
     })
 
-    it("deletes only ended workflows older than the cutoff, with their tasks", async () => {
+    it("deletes only ended workflows older than the cutoff, with their tasks", { timeout }, async () => {
       const p = await open()
       const ended = await claimedWorkflow(p, 2)
       await p.applyWorkflowWrites([ending(completeTask(ended, A.token, 0, T0 + 100))])
@@ -461,7 +533,7 @@ export function runProviderConformance(
     runInspectionConformance(open)
 
     if (shared) {
-      it("shows one instance's writes to another (one shared store)", async () => {
+      it("shows one instance's writes to another (one shared store)", { timeout }, async () => {
         const [p, q] = [await open(), await open()]
         const id = uid()
         await p.insertWorkflowsAndTasks([newWorkflow(id, 1)])
@@ -510,6 +582,36 @@ function completeTask(workflowID: string, token: string, seq: number, now = T0 +
 /** `write`'s task change, ending the workflow with it. */
 function ending(write: RecordTask, status: "completed" | "failed" = "completed"): WorkflowWrite {
   return { ...write, kind: "endWorkflow", status }
+}
+
+/** A task of {@link newWorkflow} as it should be stored, with `changes` applied. */
+function taskAsStored(workflowID: string, seq: number, changes: Partial<TaskRow>): TaskRow {
+  return {
+    workflowID,
+    seq,
+    name: `t${seq}`,
+    task: "Runner",
+    data: JSON.stringify({ i: seq }),
+    status: "pending",
+    result: null,
+    error: null,
+    attempts: 0,
+    createdAt: T0,
+    updatedAt: T0,
+    ...changes,
+  }
+}
+
+/** The contract's fields of a task row (a provider may return more). */
+function taskFields(t: TaskRow): TaskRow {
+  const { workflowID, seq, name, task, data, status, result, error, attempts, createdAt, updatedAt } = t
+  return { workflowID, seq, name, task, data, status, result, error, attempts, createdAt, updatedAt }
+}
+
+/** The contract's fields of a workflow row (a provider may return more). */
+function workflowFields(w: WorkflowRow): WorkflowRow {
+  const { id, status, createdAt, updatedAt, availableAt, leaseOwner, leaseToken, taskCount, recoveries, crashes } = w
+  return { id, status, createdAt, updatedAt, availableAt, leaseOwner, leaseToken, taskCount, recoveries, crashes }
 }
 
 function ids(claimed: WorkflowWithTasks[]): string[] {

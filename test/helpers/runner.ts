@@ -1,13 +1,25 @@
-/** Shared set-up for runner tests: a runner on a fresh store, and waiting for events. */
+/**
+ * Shared set-up for runner tests: a runner on a fresh store of each kind,
+ * both cleaned up when the test ends, and bounded waits for workflows.
+ */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { WorkflowRunner, type AnyTaskRunner, type Logger, type WorkflowRunnerOptions } from "../../src/index.js"
+import type { TestContext } from "node:test"
+import {
+  WorkflowRunner,
+  type AnyTaskRunner,
+  type Logger,
+  type WorkflowHandle,
+  type WorkflowInfo,
+  type WorkflowRunnerOptions,
+} from "../../src/index.js"
 import { MemoryStorageProvider } from "../../src/storage/memory.js"
 import type { StorageProvider } from "../../src/storage/provider.js"
 import { PostgresStorageProvider } from "../../src/storage/postgres.js"
 import { SQLiteStorageProvider } from "../../src/storage/sqlite.js"
 import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./postgres.js"
+import { onTestEnd, waitFor } from "./wait.js"
 
 /** A store a runner behaviour test runs on. */
 export interface TestStore {
@@ -89,24 +101,52 @@ export class MemoryLogger implements Logger {
   }
 }
 
-/** Starts a runner on `storage` with test-friendly defaults; stop it with `runner.stop()`. */
+/**
+ * A fresh, empty store of `store` for test `t`: closed and removed when the
+ * test ends, pass or fail (after the runners started on it have stopped).
+ */
+export function openStore(t: TestContext, store: TestStore): StorageProvider {
+  const { storage, cleanup } = store.open()
+  onTestEnd(t, `close and remove the ${store.name} store`, async () => {
+    await storage.close()
+    await cleanup()
+  })
+  return storage
+}
+
+/**
+ * Stops `runner` when test `t` ends, pass or fail, with a short grace period
+ * (a test that got that far has failed, or stopped it already).
+ */
+export function stopOnEnd(t: TestContext, runner: Pick<WorkflowRunner, "runnerID" | "stop">, options: { closeStorage?: boolean } = {}): void {
+  onTestEnd(t, `stop runner ${runner.runnerID}`, () => runner.stop({ timeoutMS: 200, ...options }))
+}
+
+/**
+ * Starts a runner on `storage` with test-friendly defaults; it is stopped
+ * when test `t` ends, pass or fail (stopping it earlier is fine).
+ */
 export async function startRunner<const Runners extends readonly AnyTaskRunner[]>(
+  t: TestContext,
   storage: StorageProvider,
   taskRunners: Runners,
   options: Partial<WorkflowRunnerOptions<Runners>> = {},
 ): Promise<WorkflowRunner<Runners>> {
   const runner = new WorkflowRunner<Runners>({ taskRunners, storageProvider: storage, retryDelayMS: 10, pollIntervalMS: 50, ...options })
+  stopOnEnd(t, runner)
   await runner.recover()
   return runner
 }
 
-/** Resolves when `check` returns a value other than undefined, polling every 10 ms; fails after `timeoutMS`. */
-export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMS = 5_000, what = "condition"): Promise<T> {
-  const deadline = Date.now() + timeoutMS
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMS} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
+/** The workflow's end (`handle.result()`), failing if it has not ended within `timeoutMS` (default 10 s). */
+export function resultOf(handle: WorkflowHandle, timeoutMS = 10_000): Promise<WorkflowInfo> {
+  return waitFor(handle.result(), { what: `workflow "${handle.id}" ending`, timeoutMS })
+}
+
+/**
+ * Resolves when `check` returns a value other than undefined (or null, or
+ * false), polling every 10 ms; fails after `timeoutMS` saying what did not happen.
+ */
+export function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMS = 5_000, what = "the condition"): Promise<T> {
+  return waitFor(check, { what, timeoutMS })
 }
