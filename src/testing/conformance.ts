@@ -12,6 +12,7 @@
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
 import { after, describe, it } from "node:test"
+import { capabilitiesOf } from "../storage/capabilities.js"
 import { runInspectionConformance } from "./conformance-inspection.js"
 import type { NewWorkflow, RecordTask, StorageProvider, TaskRow, WorkflowRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import { scheduleConformanceTests } from "./schedule-conformance.js"
@@ -188,8 +189,10 @@ export function runProviderConformance(
       assert.ok(!again.includes(mine))
     })
 
-    it("counts takeovers of unreleased leases and crash marks, and clears both when an update makes progress", { timeout }, async () => {
+    // ---- the "crash-counts" capability -----------------------------------------------
+    it("counts takeovers of unreleased leases and crash marks, and stores the counts each write gives", { timeout }, async (t) => {
       const p = await open()
+      if (!capabilitiesOf(p).has("crash-counts")) return t.skip('the provider does not declare "crash-counts"')
       const base = T0 + 3e12
       const id = uid()
       const claimOf = async (who: { owner: string; token: string }, now: number) => {
@@ -276,8 +279,7 @@ export function runProviderConformance(
         leaseOwner: B.owner,
         leaseToken: B.token,
         taskCount: 4,
-        recoveries: 0,
-        crashes: 0,
+        ...(capabilitiesOf(p).has("crash-counts") ? { recoveries: 0, crashes: 0 } : {}),
       })
     })
 
@@ -295,7 +297,7 @@ export function runProviderConformance(
         taskAsStored(id, 1, { status: "completed", result: '"r1"', updatedAt: base + 2, createdAt: base }),
         taskAsStored(id, 2, { updatedAt: base, createdAt: base }),
       ])
-      assert.equal(claimed.workflow.recoveries, 1)
+      if (capabilitiesOf(p).has("crash-counts")) assert.equal(claimed.workflow.recoveries, 1, "the takeover was counted")
     })
 
     it("never hands one workflow to two concurrent claims", { timeout }, async () => {
@@ -453,7 +455,7 @@ export function runProviderConformance(
 
     it("reads the statuses of many workflows in one call (optional getWorkflowStatuses)", { timeout }, async (t) => {
       const p = await open()
-      if (!p.getWorkflowStatuses) return t.skip("the provider has no getWorkflowStatuses (optional)")
+      if (!capabilitiesOf(p).has("status-reads") || !p.getWorkflowStatuses) return t.skip('the provider does not declare "status-reads"')
       const [pending, cancelled, completed] = [uid(), await claimedWorkflow(p, 1), await claimedWorkflow(p, 1)]
       await p.insertWorkflowsAndTasks([newWorkflow(pending, 1)])
       assert.equal(await p.cancelWorkflow(cancelled, T0 + 1), true)
@@ -477,6 +479,19 @@ export function runProviderConformance(
       assert.equal(statuses.length, many.length)
       assert.deepEqual(new Set(statuses.map((s) => s.id)), new Set(many))
       assert.ok(statuses.every((s) => s.status === "pending"))
+    })
+
+    it("reads many workflows with their tasks in one call, each as getWorkflow does (optional getWorkflows)", { timeout }, async (t) => {
+      const p = await open()
+      if (!capabilitiesOf(p).has("status-reads") || !p.getWorkflows) return t.skip('the provider does not declare "status-reads" with getWorkflows')
+      const [done, running] = [await claimedWorkflow(p, 2), await claimedWorkflow(p, 3)]
+      await p.applyWorkflowWrites([completeTask(done, A.token, 0), ending(completeTask(done, A.token, 1))])
+      const read = await p.getWorkflows([running, uid(), done, running])
+      assert.equal(read.length, 2, "one entry per distinct existing ID; missing IDs left out")
+      for (const id of [done, running]) {
+        assert.deepEqual(read.find((w) => w.workflow.id === id), await p.getWorkflow(id), `${id} as getWorkflow reads it`)
+      }
+      assert.deepEqual(await p.getWorkflows([]), [])
     })
 
     it("resumes a failed workflow from its failed task", { timeout }, async () => {
@@ -609,9 +624,11 @@ function taskFields(t: TaskRow): TaskRow {
 }
 
 /** The contract's fields of a workflow row (a provider may return more). */
+/** The fields of the contract (the counters only where the provider keeps them). */
 function workflowFields(w: WorkflowRow): WorkflowRow {
   const { id, status, createdAt, updatedAt, availableAt, leaseOwner, leaseToken, taskCount, recoveries, crashes } = w
-  return { id, status, createdAt, updatedAt, availableAt, leaseOwner, leaseToken, taskCount, recoveries, crashes }
+  const counters = recoveries === undefined && crashes === undefined ? {} : { recoveries, crashes }
+  return { id, status, createdAt, updatedAt, availableAt, leaseOwner, leaseToken, taskCount, ...counters }
 }
 
 function ids(claimed: WorkflowWithTasks[]): string[] {
