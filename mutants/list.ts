@@ -271,8 +271,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "result-resolves-before-end",
     promise: "result() waits until the workflow has ended (README, addWorkflow)",
     file: "src/result-waiters.ts",
-    find: '} else if (stored.workflow.status !== "pending") {',
-    replace: "} else {",
+    find: 'return status !== "pending"',
+    replace: "return true",
     tests: [{ file: "lifecycle", pattern: "executes nothing before recover" }],
   },
   {

@@ -18,6 +18,11 @@ interface Waiter {
   reject(error: unknown): void
 }
 
+/** Whether a workflow in this status has ended: the one rule by which every waiter is resolved. */
+function hasEnded(status: WorkflowStatus): boolean {
+  return status !== "pending"
+}
+
 /** Largest number of IDs in one status read: keeps each statement's parameters within every database's limits. */
 const STATUS_READ_CHUNK = 10_000
 
@@ -141,7 +146,7 @@ export class ResultWaiters {
     const ended: string[] = []
     for (const { id, status } of statuses) {
       found.add(id)
-      if (status !== "pending") ended.push(id)
+      if (hasEnded(status)) ended.push(id)
     }
     for (const id of ids) if (!found.has(id)) ended.push(id)
     if (ended.length === 0) return
@@ -198,7 +203,7 @@ export class ResultWaiters {
     if (!stored) {
       this.waiters.delete(id)
       for (const w of list) w.reject(new ValidationError(`there is no workflow "${id}"`))
-    } else if (stored.workflow.status !== "pending") {
+    } else if (hasEnded(stored.workflow.status)) {
       this.waiters.delete(id)
       const info = toWorkflowInfo(stored, this.now())
       for (const w of list) w.resolve(info)

@@ -13,12 +13,20 @@ for (const store of ALL_STORES) {
       const runner = new WorkflowRunner({ taskRunners: [{ Name: "T", Execute: async () => (runs++, {}) }], storageProvider: storage, pollIntervalMS: 20 })
       stopOnEnd(t, runner)
       const handle = await runner.addWorkflow({ workflowID: "waiting", tasks: { t: { task: "T" } } })
+      // result() waits for the end: several polls (every 20 ms) see the workflow pending and resolve nothing.
+      let settledEarly = false
+      const early = handle.result().then(
+        (info) => ((settledEarly = true), info),
+        (error: unknown) => ((settledEarly = true), Promise.reject(error)),
+      )
       await new Promise((r) => setTimeout(r, 100))
       assert.equal(runs, 0)
+      assert.equal(settledEarly, false, "result() settled before the workflow ended")
       assert.equal((await runner.getWorkflow("waiting"))?.status, "pending")
       await runner.recover()
       await runner.recover()
       assert.equal((await resultOf(handle)).status, "completed")
+      assert.equal((await early).status, "completed")
       assert.equal(runs, 1)
     })
 
