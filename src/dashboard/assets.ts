@@ -73,3 +73,6 @@ svg.chart text { font: 12px system-ui, sans-serif; fill: var(--fg); }
 svg.chart .bar-pending { fill: var(--pending); } svg.chart .bar-completed { fill: var(--completed); }
 svg.chart .bar-failed { fill: var(--failed); } svg.chart .bar-cancelled { fill: var(--cancelled); }
 `
+
+/** The tab icon, served as `assets/icon.svg` (browsers otherwise ask for /favicon.ico, outside a base path). */
+export const DASHBOARD_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#1f5fa8"/><path d="M5 8h6" stroke="#fff" stroke-width="2"/></svg>`

@@ -11,7 +11,7 @@ import { WorkflowClient } from "../client.js"
 import { errorMessage, type Logger } from "../logger.js"
 import type { StorageProvider } from "../storage/provider.js"
 import { ValidationError } from "../errors.js"
-import { DASHBOARD_SCRIPT, DASHBOARD_STYLES } from "./assets.js"
+import { DASHBOARD_ICON, DASHBOARD_SCRIPT, DASHBOARD_STYLES } from "./assets.js"
 import { html } from "./html.js"
 import { href, layout, workflowPath, type Page, type PageContext } from "./page.js"
 import { listPage } from "./pages/list.js"
@@ -140,6 +140,7 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
 async function handleGet(res: ServerResponse, context: PageContext, path: string): Promise<void> {
   if (path === "/assets/dashboard.js") return send(res, 200, "text/javascript", DASHBOARD_SCRIPT)
   if (path === "/assets/dashboard.css") return send(res, 200, "text/css", DASHBOARD_STYLES)
+  if (path === "/assets/icon.svg") return send(res, 200, "image/svg+xml", DASHBOARD_ICON)
   if (path === "/") return sendPage(res, context, await overviewPage(context))
   if (path === "/workflows") return sendPage(res, context, await listPage(context))
   if (path === "/go") {

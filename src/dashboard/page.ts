@@ -52,6 +52,7 @@ export function layout(context: Pick<PageContext, "base" | "readOnly">, page: Pa
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${page.title} · durabletasks</title>
+<link rel="icon" href="${href(context, "/assets/icon.svg")}">
 <link rel="stylesheet" href="${href(context, "/assets/dashboard.css")}">
 <script src="${href(context, "/assets/dashboard.js")}" defer></script>
 </head>
