@@ -124,7 +124,8 @@ describe("dashboard in a real browser", { timeout: 180_000, ...(skip === undefin
     assert.equal(await page.textContent('[data-count="failed"]'), "1")
     assert.equal(await page.textContent('[data-count="pending"]'), "1")
     assert.equal(await page.textContent('[data-count="failed-last-hour"]'), "1")
-    assert.equal(await page.locator("svg.chart").count(), 2)
+    assert.equal(await page.locator("svg.chart").count(), 3)
+    assert.ok((await page.locator("svg.throughput rect.bar-completed").count()) >= 1, "this minute's ends are drawn")
     await page.screenshot({ path: join(DOCS, "dashboard-overview.png"), fullPage: true })
 
     // The list, filtered to completed, a page at a time.

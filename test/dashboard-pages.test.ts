@@ -34,7 +34,7 @@ describe("dashboard pages", { timeout: 120_000 }, () => {
         return { ...opened, ...dashboard }
       }
 
-      it("overview: counts by status, failures in the last hour, the oldest pending, a chart, the latest failures; refreshes itself", async (t) => {
+      it("overview: counts by status, failures in the last hour, the oldest pending, charts (per minute too), the latest failures; refreshes itself", async (t) => {
         const d = await served(t)
         const page = await send(d.port, "/")
         assert.equal(page.status, 200)
@@ -42,6 +42,8 @@ describe("dashboard pages", { timeout: 120_000 }, () => {
         assert.deepEqual(["pending", "completed", "failed", "cancelled", "failed-last-hour"].map(count), ["3", "1", "1", "0", "1"])
         assert.match(page.body, /Oldest pending<\/h2>\n<p><a href="\/workflows\/order-1">order-1<\/a>/)
         assert.match(page.body, /<svg class="chart" role="img" aria-label="completed 1, failed 1, cancelled 0"/)
+        assert.match(page.body, /<svg class="chart throughput" role="img" aria-label="1 completed, 1 failed, 0 cancelled in the last 60 minutes"/)
+        assert.equal(page.body.match(/<g><title>/g)?.length, 60, "a column per minute")
         assert.match(page.body, /<a href="\/workflows\/order-2">order-2<\/a>/)
         assert.match(page.body, /<body data-refresh="5">/)
       })

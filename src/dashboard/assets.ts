@@ -69,6 +69,8 @@ button.primary { border-color: var(--accent); background: var(--accent); color: 
 .pager { margin-top: .8rem; display: flex; gap: 1rem; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0 0 1rem; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; word-break: break-all; }
+h3 { font-size: .9rem; margin: .6rem 0 .3rem; color: var(--muted); font-weight: 600; }
+svg.chart .axis { stroke: var(--line); }
 svg.chart text { font: 12px system-ui, sans-serif; fill: var(--fg); }
 svg.chart .bar-pending { fill: var(--pending); } svg.chart .bar-completed { fill: var(--completed); }
 svg.chart .bar-failed { fill: var(--failed); } svg.chart .bar-cancelled { fill: var(--cancelled); }

@@ -1,6 +1,6 @@
 /**
  * The overview: counts by status, the oldest pending workflow, what ended in
- * the last hour (as a bar chart), and the latest failures.
+ * the last hour (per minute, and in all), and the latest failures.
  *
  * @module
  */
@@ -8,6 +8,7 @@ import { ENDED_STATUSES } from "../../inspection.js"
 import { WORKFLOW_STATUSES } from "../../storage/provider.js"
 import { ageText, html, timeText, type SafeHTML } from "../html.js"
 import { href, statusBadge, workflowPath, type Page, type PageContext } from "../page.js"
+import { throughputChart } from "./throughput-chart.js"
 
 const HOUR = 3_600_000
 
@@ -15,6 +16,8 @@ const HOUR = 3_600_000
 export async function overviewPage(context: PageContext): Promise<Page> {
   const stats = await context.client.getWorkflowStats({ windowMS: HOUR })
   const failures = await context.client.listWorkflows({ status: "failed", order: "newest", limit: 10 })
+  // A provider may declare inspection without the per-interval read (it came later): then the totals stand alone.
+  const series = typeof context.client.storage.countEndsByInterval === "function" ? await context.client.getWorkflowThroughput({ windowMS: HOUR }) : undefined
   const oldest = stats.oldestPending
   const body = html`<h1>Overview</h1>
 <div class="cards">
@@ -30,6 +33,7 @@ ${WORKFLOW_STATUSES.map(
       : html`<span class="muted">none pending</span>`
   }</p>
 <h2>Ended in the last hour</h2>
+${series ? html`<h3>Per minute</h3>${throughputChart(series)}<h3>In all</h3>` : ""}
 ${barChart(ENDED_STATUSES.map((status) => ({ label: status, value: stats.endedInWindow[status] })))}
 <h2>All workflows by status</h2>
 ${barChart(WORKFLOW_STATUSES.map((status) => ({ label: status, value: stats.counts[status] })))}
