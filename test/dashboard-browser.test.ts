@@ -7,7 +7,7 @@
  * token gets 403 and the Content-Security-Policy reports nothing blocked. The
  * run saves the README's screenshots to docs/.
  *
- * Skips with a message when /usr/bin/chromium is missing, except under
+ * Skips with a message when /usr/bin/chromium (or DURABLETASKS_TEST_CHROMIUM) is missing, except under
  * `CI=true`, where that fails: CI installs it (.ci/run).
  */
 import assert from "node:assert/strict"
@@ -22,7 +22,8 @@ import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { serveDashboard } from "./helpers/dashboard.js"
 import { PAGE_SIZE } from "../src/dashboard/pages/list.js"
 
-const CHROMIUM = "/usr/bin/chromium"
+/** Debian's Chromium; `DURABLETASKS_TEST_CHROMIUM` points elsewhere. */
+const CHROMIUM = process.env.DURABLETASKS_TEST_CHROMIUM ?? "/usr/bin/chromium"
 const DOCS = fileURLToPath(new URL("../../docs/", import.meta.url))
 /** The longest any one wait in the browser may take. */
 const WAIT_MS = 20_000
