@@ -166,6 +166,11 @@ describe("dashboard security", { timeout: 120_000 }, () => {
         assert.equal(posted.status, 303)
         assert.equal((await d.storage.getWorkflow("order-1"))?.workflow.status, "cancelled")
         assert.equal(d.logged.find((l) => l.fields?.action === "cancel")?.fields?.who, "alice@127.0.0.1")
+        // With a token too, both must pass: the token alone does not skip authorize.
+        const both = await served(t, { token: "tok", authorize: (req) => req.headers["x-user"] === "alice" })
+        assert.equal((await send(both.port, "/", { authorization: "Bearer tok" })).status, 403)
+        assert.equal((await send(both.port, "/", { authorization: "Bearer tok", headers: alice })).status, 200)
+        assert.equal((await send(both.port, "/", { headers: alice })).status, 401)
       })
     })
   }

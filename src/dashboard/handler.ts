@@ -52,7 +52,8 @@ export interface DashboardOptions {
    */
   authorize?: (req: IncomingMessage) => AuthorizeResult | Promise<AuthorizeResult>
   /**
-   * An access token: a first visit with `?token=…` sets an HttpOnly,
+   * An access token (with `basicAuth` too, either one lets in; `authorize`,
+   * if given, must pass as well): a first visit with `?token=…` sets an HttpOnly,
    * SameSite=Strict cookie; an `Authorization: Bearer` header works too.
    */
   token?: string
@@ -191,9 +192,10 @@ async function handlePost(req: IncomingMessage, res: ServerResponse, context: Pa
 }
 
 /**
- * Who is asking, or `undefined` after the refusal was sent. With no guard
- * configured the dashboard is open to whoever reaches it (loopback by
- * default), and logs them by address.
+ * Who is asking, or `undefined` after the refusal was sent. The token (or,
+ * failing it, basic auth) is checked first, then `authorize` as well: every
+ * guard given must pass. With none the dashboard is open to whoever reaches
+ * it (loopback by default), and logs them by address.
  */
 async function identify(
   req: IncomingMessage,
@@ -204,6 +206,32 @@ async function identify(
   base: string,
 ): Promise<Who | undefined> {
   const address = req.socket.remoteAddress ?? "unknown"
+  let who: Who = address
+  if (guard.token !== undefined || guard.basicAuth !== undefined) {
+    const credentials = checkCredentials(req, res, guard, url, fullPath, base)
+    if (credentials === undefined) return undefined
+    who = `${credentials}@${address}`
+  }
+  if (guard.authorize !== undefined) {
+    const decision = await guard.authorize(req)
+    if (decision === false) {
+      send(res, 403, "text/plain", "not authorized")
+      return undefined
+    }
+    if (typeof decision === "string") who = `${decision}@${address}`
+  }
+  return who
+}
+
+/** The token or basic-auth user name a request proves, or `undefined` after the 401 (or the token's redirect) was sent. */
+function checkCredentials(
+  req: IncomingMessage,
+  res: ServerResponse,
+  guard: Pick<DashboardOptions, "token" | "basicAuth">,
+  url: URL,
+  fullPath: string,
+  base: string,
+): string | undefined {
   if (guard.token !== undefined) {
     const fromQuery = url.searchParams.get("token")
     if (fromQuery !== null && secretsEqual(fromQuery, guard.token) && req.method === "GET") {
@@ -214,30 +242,18 @@ async function identify(
       return undefined
     }
     const presented = presentedToken(req)
-    if (presented !== undefined && secretsEqual(presented, guard.token)) return `token@${address}`
+    if (presented !== undefined && secretsEqual(presented, guard.token)) return "token"
     if (guard.basicAuth === undefined) {
       send(res, 401, "text/plain", "this dashboard needs its access token: open the URL it printed at start (…?token=…)")
       return undefined
     }
   }
-  if (guard.basicAuth !== undefined) {
-    const user = basicAuthUser(req, guard.basicAuth)
-    if (user === undefined) {
-      res.setHeader("WWW-Authenticate", 'Basic realm="durabletasks dashboard", charset="UTF-8"')
-      send(res, 401, "text/plain", "this dashboard needs a user name and password")
-      return undefined
-    }
-    return `${user}@${address}`
+  const user = basicAuthUser(req, guard.basicAuth as { username: string; password: string })
+  if (user === undefined) {
+    res.setHeader("WWW-Authenticate", 'Basic realm="durabletasks dashboard", charset="UTF-8"')
+    send(res, 401, "text/plain", "this dashboard needs a user name and password")
   }
-  if (guard.authorize !== undefined) {
-    const decision = await guard.authorize(req)
-    if (decision === false) {
-      send(res, 403, "text/plain", "not authorized")
-      return undefined
-    }
-    return typeof decision === "string" ? `${decision}@${address}` : address
-  }
-  return address
+  return user
 }
 
 type Route =
