@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseTime } from "../../cli/values.js"
+import { parseTime } from "../../durations.js"
 import type { ListWorkflowsFilter } from "../../inspection.js"
 import { WORKFLOW_STATUSES, type WorkflowStatus } from "../../storage/provider.js"
 import { html, timeText } from "../html.js"
