@@ -21,6 +21,7 @@ import {
   toWorkflowFilter,
 } from "./inspection.js"
 import { StorageFailureLog } from "./runtime/storage-failure-log.js"
+import { planThroughput, toThroughput, type WorkflowThroughput, type WorkflowThroughputOptions } from "./throughput.js"
 import type { NewWorkflow, StorageCapability, StorageProvider, WorkflowStatus } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
 import type { TaskRunner } from "./task.js"
@@ -250,6 +251,22 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
       windowMS,
       endedInWindow: stats.endedSince,
     }
+  }
+
+  /**
+   * Counts the workflows that ended with each status in each interval of a
+   * window (by default each minute of the last hour), oldest first, for a
+   * throughput chart. Needs a provider with `inspection` and its
+   * `countEndsByInterval` read (all of this library's have both).
+   */
+  async getWorkflowThroughput(options: WorkflowThroughputOptions = {}): Promise<WorkflowThroughput> {
+    const plan = planThroughput(options, this.storage, this.now())
+    await this.init()
+    const counts = await (this.storage.countEndsByInterval as NonNullable<StorageProvider["countEndsByInterval"]>).call(this.storage, {
+      since: plan.since,
+      intervalMS: plan.intervalMS,
+    })
+    return toThroughput(plan, counts)
   }
 
   /**

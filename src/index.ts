@@ -16,6 +16,7 @@ export type {
   WorkflowInput,
 } from "./client.js"
 export type { DeleteEndedOptions, ListWorkflowsFilter, WorkflowStatsInfo, WorkflowStatsOptions } from "./inspection.js"
+export type { ThroughputInterval, WorkflowThroughput, WorkflowThroughputOptions } from "./throughput.js"
 export { ExpectedError, defineTask } from "./task.js"
 export type {
   AbortScope,

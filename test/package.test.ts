@@ -21,7 +21,7 @@ describe("npm package", { timeout: 120_000 }, () => {
       execFileSync("npm", ["pack", "--json", "--pack-destination", project], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 90_000 }),
     ) as Array<{ filename: string; files: Array<{ path: string }> }>
     const files = packed[0]!.files.map((f) => f.path)
-    for (const path of ["dist/index.js", "dist/index.d.ts", "dist/storage/provider.d.ts", "dist/storage/sqlite.js", "dist/storage/memory.js", "dist/testing/index.js", "README.md", "package.json"]) {
+    for (const path of ["dist/index.js", "dist/index.d.ts", "dist/storage/provider.d.ts", "dist/storage/sqlite.js", "dist/storage/memory.js", "dist/testing/index.js", "dist/dashboard/index.js", "dist/dashboard/index.d.ts", "README.md", "package.json"]) {
       assert.ok(files.includes(path), `${path} is missing from the package`)
     }
     assert.ok(!files.some((f) => f.startsWith("src/") || f.startsWith("test/") || f.startsWith("build/")), "sources or tests were packed")
@@ -38,6 +38,7 @@ import type { StorageProvider } from "durabletasks/storage/provider"
 import { SQLiteStorageProvider } from "durabletasks/storage/sqlite"
 import { MemoryStorageProvider } from "durabletasks/storage/memory"
 import { runProviderConformance } from "durabletasks/testing"
+import { createDashboard, type DashboardOptions } from "durabletasks/dashboard"
 void runProviderConformance
 const greet = defineTask<{ name: string }, string>()({ Name: "Greet", Execute: async (ctx) => ({ data: "hello " + ctx.data.name }) })
 const storage: StorageProvider = process.argv[2] === "memory" ? new MemoryStorageProvider() : new SQLiteStorageProvider(":memory:")
@@ -49,7 +50,16 @@ const runner = new WorkflowRunner({
 await runner.recover()
 const handle = await runner.addWorkflow({ tasks: { a: { task: "Greet", data: { name: "package" } }, b: { task: "ExampleTask", data: ["Hello, World!"] } } })
 const info = await handle.result()
-console.log(JSON.stringify(info.tasks.map((t) => t.result)), new ExpectedError("x").name)
+const options: DashboardOptions = { storageProvider: storage, basePath: "/ops", authorize: () => "app" }
+const dashboard = createDashboard(options)
+const { createServer } = await import("node:http")
+const server = createServer((req, res) => void dashboard(req, res)).listen(0, "127.0.0.1")
+await new Promise((resolve) => server.once("listening", resolve))
+const { port } = server.address() as { port: number }
+const overview = await fetch(\`http://127.0.0.1:\${port}/ops/\`)
+server.close()
+await dashboard.close()
+console.log(JSON.stringify(info.tasks.map((t) => t.result)), new ExpectedError("x").name, overview.status)
 await runner.stop()
 `,
     )
@@ -61,7 +71,7 @@ await runner.stop()
     for (const store of ["sqlite", "memory"]) {
       // A run that hangs (a workflow that never ends) is killed and fails the test.
       const out = execFileSync(process.execPath, [join(project, "app.js"), store], { cwd: project, encoding: "utf8", timeout: 20_000 })
-      assert.equal(out.trim(), '["hello package","Task completed successfully"] ExpectedError')
+      assert.equal(out.trim(), '["hello package","Task completed successfully"] ExpectedError 200')
     }
     // The CLI: package.json's bin names a packed file with a shebang, and it runs from the installed package.
     const installed = join(modules, "durabletasks")

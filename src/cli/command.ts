@@ -32,6 +32,8 @@ export interface CommandContext {
   confirm: ((question: string) => Promise<boolean>) | undefined
   /** The time the command runs at, ms since the epoch. */
   now: number
+  /** The environment variables (the dashboard reads its basic-auth credentials there). */
+  env: NodeJS.ProcessEnv
 }
 
 /** One `durabletasks <name>` command. */

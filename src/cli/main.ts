@@ -11,6 +11,7 @@ import { WorkflowClient } from "../client.js"
 import { errorMessage } from "../logger.js"
 import { EXIT, UsageError, type Command, type OptionValues } from "./command.js"
 import { cancelCommand, retryCommand } from "./commands/change.js"
+import { dashboardCommand } from "./commands/dashboard.js"
 import { listCommand } from "./commands/list.js"
 import { purgeCommand } from "./commands/purge.js"
 import { showCommand } from "./commands/show.js"
@@ -19,7 +20,7 @@ import { type Output, processOutput } from "./output.js"
 import { STORE_OPTIONS, openStore, storeLocation } from "./store.js"
 
 /** Every command, in the order the help lists them. */
-export const COMMANDS: readonly Command[] = [listCommand, showCommand, cancelCommand, retryCommand, purgeCommand, statsCommand]
+export const COMMANDS: readonly Command[] = [listCommand, showCommand, cancelCommand, retryCommand, purgeCommand, statsCommand, dashboardCommand]
 
 const GLOBAL_OPTIONS = { ...STORE_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } } as const
 
@@ -38,7 +39,7 @@ const MAIN_HELP = `Usage: durabletasks <command> [options]
 Looks at and repairs the workflows of a durabletasks store.
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`).join("\n")}
+${COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join("\n")}
 
 Run durabletasks <command> --help for a command's options.
 
@@ -98,7 +99,7 @@ export async function runCLI(argv: readonly string[], environment: CLIEnvironmen
   try {
     client = new WorkflowClient({ storageProvider: await openStore(location) })
     const confirm = environment.interactive ? askOnTerminal : undefined
-    return await command.run({ client, values, positionals, json: values.json === true, out, confirm, now })
+    return await command.run({ client, values, positionals, json: values.json === true, out, confirm, now, env: environment.env })
   } catch (error) {
     if (error instanceof UsageError) {
       out.error(`durabletasks ${command.name}: ${error.message}`)

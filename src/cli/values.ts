@@ -4,26 +4,31 @@
  *
  * @module
  */
+import * as durations from "../durations.js"
+import { ValidationError } from "../errors.js"
 import { ENDED_STATUSES } from "../inspection.js"
 import type { EndedStatus, WorkflowStatus } from "../storage/provider.js"
 import { WORKFLOW_STATUSES } from "../storage/provider.js"
 import { UsageError, type OptionValues } from "./command.js"
 
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
-
 /** `"90s"`, `"30m"`, `"12h"`, `"7d"`, `"2w"`, `"500ms"` in ms. */
 export function parseDuration(text: string, option: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(text.trim())
-  if (!match) throw new UsageError(`${option} takes a duration such as 90s, 30m, 12h, 7d or 2w, got ${JSON.stringify(text)}`)
-  return Number(match[1]) * (UNITS[match[2] as string] as number)
+  return asUsage(() => durations.parseDuration(text, option))
 }
 
 /** A time: an ISO 8601 date or date-time, or a duration meaning that long before `now`. */
 export function parseTime(text: string, option: string, now: number): number {
-  if (/^\d+(?:\.\d+)?(ms|s|m|h|d|w)$/.test(text.trim())) return now - parseDuration(text, option)
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN
-  if (!Number.isFinite(ms)) throw new UsageError(`${option} takes an ISO date (2024-05-01, 2024-05-01T12:00Z) or a duration ago (2h, 7d), got ${JSON.stringify(text)}`)
-  return ms
+  return asUsage(() => durations.parseTime(text, option, now))
+}
+
+/** Runs a shared parser, its ValidationError becoming a UsageError (exit code 2). */
+function asUsage<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (error) {
+    if (error instanceof ValidationError) throw new UsageError(error.message)
+    throw error
+  }
 }
 
 /** A whole number from `min` to `max`. */

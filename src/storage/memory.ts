@@ -21,12 +21,15 @@ import type {
   WorkflowWithTasks,
   EndedWorkflowsSelector,
   StatsRequest,
+  EndSeriesCount,
+  EndSeriesRequest,
   WorkflowStats,
 } from "./provider.js"
 import { newWorkflowRows } from "./rows.js"
 import { MemoryScheduleStore } from "./memory/schedules.js"
 import type { ScheduleStore } from "./schedule-store.js"
 import { isSelectedEnded, listFiltered, statsOf } from "./memory/inspection.js"
+import { endSeriesOf } from "./memory/throughput.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
@@ -149,6 +152,11 @@ export class MemoryStorageProvider implements StorageProvider {
   async getWorkflowStats(request: StatsRequest): Promise<WorkflowStats> {
     this.assertOpen()
     return statsOf(this.workflows.values(), request)
+  }
+
+  async countEndsByInterval(request: EndSeriesRequest): Promise<EndSeriesCount[]> {
+    this.assertOpen()
+    return endSeriesOf(this.workflows.values(), request)
   }
 
   async countEndedWorkflows(selector: EndedWorkflowsSelector): Promise<number> {

@@ -65,6 +65,7 @@ import { deleteEndedWorkflows } from "./postgres/delete-ended.js"
 import { usesInspectionFields } from "./filter.js"
 import { insertWorkflowsAndTasks } from "./postgres/insert.js"
 import { countEndedWorkflows, deleteEndedWorkflowsByStatus, getWorkflowStats, listFilteredWorkflows } from "./postgres/inspection.js"
+import { countEndsByInterval } from "./postgres/throughput.js"
 import { releaseLeases, renewLeases } from "./postgres/leases.js"
 import { type PostgresNames, postgresNames } from "./postgres/names.js"
 import { WorkNotifier } from "./postgres/notifier.js"
@@ -90,6 +91,8 @@ import type {
   WorkflowWithTasks,
   EndedWorkflowsSelector,
   StatsRequest,
+  EndSeriesCount,
+  EndSeriesRequest,
   WorkflowStats,
 } from "./provider.js"
 
@@ -290,6 +293,11 @@ export class PostgresStorageProvider implements StorageProvider {
   /** Counts by status, the oldest pending workflow and recent ends, in one statement. */
   getWorkflowStats(request: StatsRequest): Promise<WorkflowStats> {
     return getWorkflowStats(this.db, this.names, request)
+  }
+
+  /** Counts the workflows that ended in each interval from `since` on, by status. */
+  countEndsByInterval(request: EndSeriesRequest): Promise<EndSeriesCount[]> {
+    return countEndsByInterval(this.db, this.names, request)
   }
 
   /** Counts the ended workflows of the given statuses last updated before the cutoff. */

@@ -294,6 +294,23 @@ export interface WorkflowStats {
   endedSince: Record<EndedStatus, number>
 }
 
+/** Input of {@link StorageProvider.countEndsByInterval}. */
+export interface EndSeriesRequest {
+  /** The start of the first interval: workflows that ended (by `updatedAt`) at or after it count. */
+  since: number
+  /** The length of each interval, a whole number of ms >= 1. */
+  intervalMS: number
+}
+
+/** How many workflows ended with one status within one interval. */
+export interface EndSeriesCount {
+  /** The interval's start: `since + k × intervalMS`. */
+  start: number
+  status: EndedStatus
+  /** At least 1: intervals with none are left out. */
+  count: number
+}
+
 /** Which ended workflows {@link StorageProvider.countEndedWorkflows} and {@link StorageProvider.deleteEndedWorkflowsByStatus} mean. */
 export interface EndedWorkflowsSelector {
   /** Only workflows whose `updatedAt` is before this. */
@@ -425,6 +442,16 @@ export interface StorageProvider {
    * allows.
    */
   getWorkflowStats?(request: StatsRequest): Promise<WorkflowStats>
+
+  /**
+   * Optional (`inspection`, added after the rest of it, so a provider that
+   * declares `inspection` may lack it; the client then refuses
+   * `getWorkflowThroughput`): how many workflows ended with each status in
+   * each interval from `since` on (by `updatedAt`, as `endedSince` counts),
+   * the chart of the dashboard's overview. Returns only non-zero counts, in
+   * any order.
+   */
+  countEndsByInterval?(request: EndSeriesRequest): Promise<EndSeriesCount[]>
 
   /** Optional (`inspection`): how many workflows {@link deleteEndedWorkflowsByStatus} would delete now. */
   countEndedWorkflows?(selector: EndedWorkflowsSelector): Promise<number>

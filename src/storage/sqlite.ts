@@ -32,6 +32,8 @@ import type {
   WorkflowWithTasks,
   EndedWorkflowsSelector,
   StatsRequest,
+  EndSeriesCount,
+  EndSeriesRequest,
   WorkflowStats,
 } from "./provider.js"
 import { WalCheckpointer } from "./sqlite/checkpoints.js"
@@ -39,6 +41,7 @@ import { SQLiteScheduleStore, createScheduleTables } from "./sqlite/schedules.js
 import type { ScheduleStore } from "./schedule-store.js"
 import { usesInspectionFields } from "./filter.js"
 import { SQLiteInspection, createInspectionIndexes } from "./sqlite/inspection.js"
+import { prepareEndSeries } from "./sqlite/throughput.js"
 
 /** Options of {@link SQLiteStorageProvider}. */
 export interface SQLiteStorageOptions {
@@ -117,6 +120,7 @@ export class SQLiteStorageProvider implements StorageProvider {
   readonly db: Database.Database
   private readonly statements: ReturnType<typeof prepareStatements>
   private readonly inspection: SQLiteInspection
+  private readonly endSeries: (request: EndSeriesRequest) => EndSeriesCount[]
   /** Absent for `":memory:"`, which has no log. */
   private readonly checkpointer: WalCheckpointer | undefined
   private readonly inTransaction: <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A) => R
@@ -156,6 +160,7 @@ export class SQLiteStorageProvider implements StorageProvider {
       createSchema(this.db, prefix)
       this.statements = prepareStatements(this.db, prefix)
       this.inspection = new SQLiteInspection(this.db, prefix, WORKFLOW_COLUMNS_OF_W)
+      this.endSeries = prepareEndSeries(this.db, prefix)
       checkpointer = wal ? new WalCheckpointer(this.db, busyTimeoutMS) : undefined
     } catch (error) {
       this.db.close()
@@ -248,6 +253,10 @@ export class SQLiteStorageProvider implements StorageProvider {
 
   async getWorkflowStats(request: StatsRequest): Promise<WorkflowStats> {
     return this.inspection.stats(request)
+  }
+
+  async countEndsByInterval(request: EndSeriesRequest): Promise<EndSeriesCount[]> {
+    return this.endSeries(request)
   }
 
   async countEndedWorkflows(selector: EndedWorkflowsSelector): Promise<number> {

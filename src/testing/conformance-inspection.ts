@@ -1,6 +1,6 @@
 /**
  * The `inspection` part of the conformance suite: filtered, newest-first
- * listing, stats, and counting and deleting ended workflows by status. Run by
+ * listing, stats, ends per interval, and counting and deleting ended workflows by status. Run by
  * `runProviderConformance` for providers that declare `inspection`.
  *
  * Stores may be shared with the other tests, so each test lists only its own
@@ -106,6 +106,37 @@ export function runInspectionConformance(openProvider: () => Promise<StorageProv
       endedSince: { completed: 1, failed: 1, cancelled: 0 },
     })
     assert.deepEqual(after.oldestPending, { id: `${prefix}old-a`, createdAt: 5 })
+  })
+
+  it("inspection: counts ends per status per interval from since on (countEndsByInterval, when present)", async (t) => {
+    const p = await open(t)
+    if (!p) return
+    const count = p.countEndsByInterval?.bind(p)
+    if (!count) {
+      t.skip("the provider has no countEndsByInterval (optional within inspection)")
+      return
+    }
+    // A time no other test writes near (after the stats test's 9e12), different on each run of a shared store.
+    const since = 9.5e12 + Math.floor(Math.random() * 1e6) * 1e6
+    const prefix = uniquePrefix()
+    const ids = ["first", "edge", "next", "cancelled", "before"]
+    await p.insertWorkflowsAndTasks(ids.map((id) => ({ ...workflow(`${prefix}${id}`, 7), lease: LEASE })))
+    const end = (id: string, now: number, status: "completed" | "failed") =>
+      ({ kind: "endWorkflow", workflowID: `${prefix}${id}`, token: LEASE.token, now, counts: NO_CRASHES, status }) as const
+    await p.applyWorkflowWrites([
+      end("first", since, "completed"),
+      end("edge", since + 59_999, "completed"),
+      end("next", since + 60_000, "failed"),
+      end("before", since - 1, "completed"),
+    ])
+    assert.equal(await p.cancelWorkflow(`${prefix}cancelled`, since + 185_000), true)
+    const counts = await count({ since, intervalMS: 60_000 })
+    const sorted = [...counts].sort((a, b) => a.start - b.start || a.status.localeCompare(b.status))
+    assert.deepEqual(sorted, [
+      { start: since, status: "completed", count: 2 },
+      { start: since + 60_000, status: "failed", count: 1 },
+      { start: since + 180_000, status: "cancelled", count: 1 },
+    ])
   })
 
   it("inspection: counts and deletes ended workflows by status, never pending ones", async (t) => {
