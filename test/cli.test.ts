@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url"
 import type { StorageProvider, WorkflowWrite } from "../src/storage/provider.js"
 import { PostgresStorageProvider } from "../src/storage/postgres.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
+import { WorkflowClient } from "../src/client.js"
 import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url))
@@ -293,6 +294,40 @@ describe("durabletasks CLI", { timeout: 120_000 }, () => {
         assert.match(human.stdout, /ended in the last 1h: 1 completed, 1 failed, 1 cancelled/)
       })
 
+      it("schedules: lists them, and pauses, resumes, triggers and deletes them by ID, each reported", async (t) => {
+        const { args, storage } = await seeded(t)
+        const client = new WorkflowClient({ storageProvider: storage })
+        await client.schedule({ id: "nightly", cron: "0 3 * * *", timezone: "Europe/Berlin", workflow: { tasks: { report: { task: "Report" } } } })
+        await client.schedule({ id: "hourly", cron: "0 * * * *", workflow: { tasks: { sync: { task: "Sync" } } } })
+        const listed = jsonLines(await cli(["schedules", ...args, "--json"]))
+        assert.deepEqual(listed.map((s) => [s.id, s.cron, s.timezone, s.paused]), [["hourly", "0 * * * *", null, false], ["nightly", "0 3 * * *", "Europe/Berlin", false]])
+        assert.equal(typeof listed[0]?.nextFireAt, "string")
+        const text = await cli(["schedules", ...args])
+        assert.equal(text.code, 0, text.stderr)
+        assert.match(text.stdout, /nightly\s+0 3 \* \* \*\s+Europe\/Berlin\s+skip/)
+
+        const paused = await cli(["schedules", "pause", "nightly", "missing", ...args, "--json"])
+        assert.equal(paused.code, 1, "one ID could not be paused")
+        assert.deepEqual(jsonLines(paused), [{ id: "nightly", paused: true }, { id: "missing", paused: false, reason: "not found" }])
+        assert.equal((await client.getSchedule("nightly"))?.paused, true)
+        const again = await cli(["schedules", "pause", "nightly", ...args])
+        assert.equal(again.code, 0, "pausing a paused schedule is no failure")
+        assert.match(again.stdout, /^paused nightly/)
+        assert.equal((await cli(["schedules", "resume", "nightly", ...args])).code, 0)
+        assert.equal((await client.getSchedule("nightly"))?.paused, false)
+
+        const triggered = await cli(["schedules", "trigger", "hourly", ...args, "--json"])
+        assert.equal(triggered.code, 0, triggered.stderr)
+        const [fired] = jsonLines(triggered)
+        assert.equal(fired?.triggered, true)
+        const workflow = await client.getWorkflow(String(fired?.workflowID))
+        assert.deepEqual(workflow?.tasks.map((x) => x.name), ["sync"], "the schedule's workflow was added")
+
+        assert.equal((await cli(["schedules", "delete", "hourly", ...args])).code, 0)
+        assert.equal(await client.getSchedule("hourly"), null)
+        assert.ok(await client.getWorkflow(workflow!.id), "the workflows a schedule added stay when it is deleted")
+      })
+
       it("finds the store in DURABLETASKS_SQLITE / DURABLETASKS_POSTGRES", async (t) => {
         const { args } = await seeded(t)
         const env: Record<string, string> = args[0] === "--sqlite" ? { DURABLETASKS_SQLITE: args[1] as string } : { DURABLETASKS_POSTGRES: args[1] as string }
@@ -321,6 +356,9 @@ describe("durabletasks CLI", { timeout: 120_000 }, () => {
       ["no store", ["list"], /give --sqlite PATH or --postgres URL/],
       ["two stores", ["list", "--sqlite", "x", "--postgres", "postgres://h/db"], /not both/],
       ["--schema with SQLite", ["list", ...sqlite, "--schema", "jobs"], /--schema is for Postgres/],
+      ["an unknown schedules action", ["schedules", "stop", "x", ...sqlite], /schedules takes pause, resume, trigger or delete, got "stop"/],
+      ["schedules pause without an ID", ["schedules", "pause", ...sqlite], /schedules pause needs at least one/],
+      ["--limit with a schedules action", ["schedules", "pause", "x", "--limit", "5", ...sqlite], /--limit and --after are for listing/],
     ]
     for (const [what, args, message] of usageErrors) {
       it(`exits with 2 and a usage error on stderr for ${what}`, async () => {
@@ -332,7 +370,7 @@ describe("durabletasks CLI", { timeout: 120_000 }, () => {
     }
 
     it("prints each command's help with --help, and exits with 0", async () => {
-      for (const command of ["list", "show", "cancel", "retry", "purge", "stats"]) {
+      for (const command of ["list", "show", "cancel", "retry", "purge", "stats", "schedules"]) {
         const run = await cli([command, "--help"])
         assert.equal(run.code, 0, run.stderr)
         assert.match(run.stdout, new RegExp(`^Usage: durabletasks ${command}`))
