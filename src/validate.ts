@@ -263,8 +263,9 @@ function stepKindOf(label: string, spec: object): StepKind {
   if (sleepKeys.length > 1) {
     throw new ValidationError(`step "${label}" has both "sleep" and "sleepUntil": give one (a duration, or a point in time)`)
   }
-  if (isTask) return "task"
   if (sleepKeys.length === 1) return "sleep"
+  // A step with `data` but no `task` is a task that forgot its runner: say so (below, in validateWorkflowInput).
+  if (isTask || keys.includes("data")) return "task"
   throw new ValidationError(
     `step "${label}" is neither a task nor a step of a known kind: give { task, data } to run a task, ` +
       `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,

@@ -19,7 +19,9 @@ import { adminQuery, connectionString, dropSchema, postgresSkipReason, uniqueSch
 async function assertMigrated(storage: StorageProvider): Promise<void> {
   const client = new WorkflowClient({ storageProvider: storage })
   try {
-    assert.equal((await client.getWorkflow("from-version-2"))?.status, "pending", "the version 2 workflow was lost")
+    const old = await client.getWorkflow("from-version-2")
+    assert.equal(old?.status, "pending", "the version 2 workflow was lost")
+    assert.equal(old?.tasks[0]?.kind, "task", "a task stored before step kinds is a task step")
     assert.equal((await client.schedule({ id: "after-migration", cron: "0 * * * *", workflow: { tasks: { t: { task: "T" } } } })).outcome, "created")
     const handle = await client.triggerSchedule("after-migration")
     assert.ok(handle?.created)
