@@ -227,6 +227,23 @@ describe("sleep steps: input checks", () => {
     assert.equal((await plain.addWorkflow({ workflowID: "tasks-only", tasks: { a: { task: "Mark" } } })).created, true)
   })
 
+  it("a sleep whose stored definition cannot be read fails its workflow with an error saying so (not retried forever)", async (t) => {
+    const storage = new MemoryStorageProvider()
+    await storage.insertWorkflowsAndTasks([{ id: "damaged", now: Date.now(), tasks: [{ name: "nap", task: "", data: '{"sleep":"soon"}', kind: "sleep" }] }])
+    const damaged = await startRunner(storage, [markRunner(new Map())])
+    t.after(() => damaged.stop())
+    const info = await eventually(
+      async () => {
+        const w = await damaged.getWorkflow("damaged")
+        return w && w.status !== "pending" ? w : undefined
+      },
+      5_000,
+      "the workflow with a damaged sleep to end",
+    )
+    assert.equal(info.status, "failed")
+    assert.match(info.tasks[0]?.error ?? "", /step "nap" of workflow "damaged" is a sleep with a stored definition this durabletasks cannot read/)
+  })
+
   it("types: a typed runner takes sleep steps beside tasks and still checks task data", () => {
     const compileTimeChecks = async () => {
       await runner.addWorkflow({ tasks: { a: { task: "Mark" }, nap: { sleep: "90s" }, until: { sleepUntil: new Date() } } })

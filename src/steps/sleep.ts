@@ -13,7 +13,8 @@
  * engine's plan.
  */
 import { ValidationError } from "../errors.js"
-import { planSleep, type ExecutionEnd } from "../engine.js"
+import { planSleep, planWrite, type ExecutionEnd } from "../engine.js"
+import { errorMessage } from "../logger.js"
 import type { TaskRow } from "../storage/provider.js"
 import type { ExecutionEnvironment } from "../runtime/execution.js"
 
@@ -51,7 +52,14 @@ export function wakeTimeOf(task: TaskRow, now: number): number {
  */
 export async function runSleepStep(env: ExecutionEnvironment, task: TaskRow, isLast: boolean): Promise<ExecutionEnd | undefined> {
   const now = env.now()
-  const { write, end } = planSleep(task, wakeTimeOf(task, now), { token: env.token, now, isLast })
+  let wakeAt: number
+  try {
+    wakeAt = wakeTimeOf(task, now)
+  } catch (error) {
+    // A definition no code can read fails its workflow now, rather than crashing every runner that claims it.
+    return failUnreadable(env, task, isLast, errorMessage(error))
+  }
+  const { write, end } = planSleep(task, wakeAt, { token: env.token, now, isLast })
   if (!(await env.commit(write))) return { kind: "fenced" }
   if (write.task) Object.assign(task, write.task)
   if (task.status === "completed") {
@@ -62,4 +70,17 @@ export async function runSleepStep(env: ExecutionEnvironment, task: TaskRow, isL
     env.logger.debug?.(`step "${task.name}" sleeps until ${new Date(task.wakeAt ?? 0).toISOString()}`, { workflowID: task.workflowID, seq: task.seq })
   }
   return end
+}
+
+async function failUnreadable(env: ExecutionEnvironment, task: TaskRow, isLast: boolean, error: string): Promise<ExecutionEnd> {
+  env.logger.error?.(error, { workflowID: task.workflowID, seq: task.seq })
+  const { write, end } = planWrite(task, { kind: "failed", error, retry: false }, {
+    token: env.token,
+    now: env.now(),
+    isLast,
+    retry: undefined,
+    retryDelayMS: 0,
+  })
+  if (!(await env.commit(write))) return { kind: "fenced" }
+  return end ?? { kind: "interrupted" }
 }
