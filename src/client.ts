@@ -24,6 +24,7 @@ import { StorageFailureLog } from "./runtime/storage-failure-log.js"
 import type { NewWorkflow, StorageCapability, StorageProvider, WorkflowStatus } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
 import type { TaskRunner } from "./task.js"
+import type { SleepStep } from "./steps/spec.js"
 import type { ScheduleDefinition } from "./schedules/definition.js"
 import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
@@ -45,25 +46,6 @@ export type NamedTaskSpec<R extends AnyTaskRunner> = TaskSpec<R> & {
   /** The task's label; unique within the workflow. */
   name: string
 }
-
-/**
- * A duration: milliseconds, or a number with a unit: `"500ms"`, `"90s"`,
- * `"15m"`, `"1h"`, `"2d"`.
- */
-export type Duration = number | `${number}${"ms" | "s" | "m" | "h" | "d"}`
-
-/**
- * A step that sleeps: for a duration counted from when the step is reached
- * (`{ sleep: "1h" }`), or until a point in time (`{ sleepUntil }`: a `Date`,
- * an ISO 8601 string or epoch ms; a time in the past wakes at once). The
- * wake time is stored when the step is reached and kept across restarts;
- * while it sleeps the workflow holds no lease and no concurrency slot. Its
- * result is `{ sleptUntil }` (an ISO 8601 string). Needs a provider with the
- * `waits` capability (every provider of this library has it).
- */
-export type SleepStep =
-  | { sleep: Duration; sleepUntil?: never; task?: never; data?: never }
-  | { sleepUntil: Date | string | number; sleep?: never; task?: never; data?: never }
 
 /** A step of `tasks`: a task of a known runner, or a {@link SleepStep}. */
 export type StepSpec<R extends AnyTaskRunner> = TaskSpec<R> | SleepStep

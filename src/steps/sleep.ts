@@ -14,6 +14,7 @@
  */
 import { ValidationError } from "../errors.js"
 import { planSleep, planWrite, type ExecutionEnd } from "../engine.js"
+import { fromJSONText } from "../json.js"
 import { errorMessage } from "../logger.js"
 import type { TaskRow } from "../storage/provider.js"
 import type { ExecutionEnvironment } from "../runtime/execution.js"
@@ -64,7 +65,7 @@ export async function runSleepStep(env: ExecutionEnvironment, task: TaskRow, isL
   if (write.task) Object.assign(task, write.task)
   if (task.status === "completed") {
     if (env.listening("taskCompleted")) {
-      env.emit("taskCompleted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, result: JSON.parse(task.result ?? "null") })
+      env.emit("taskCompleted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, result: fromJSONText(task.result) })
     }
   } else {
     env.logger.debug?.(`step "${task.name}" sleeps until ${new Date(task.wakeAt ?? 0).toISOString()}`, { workflowID: task.workflowID, seq: task.seq })
