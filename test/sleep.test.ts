@@ -244,6 +244,21 @@ describe("sleep steps: input checks", () => {
     assert.match(info.tasks[0]?.error ?? "", /step "nap" of workflow "damaged" is a sleep with a stored definition this durabletasks cannot read/)
   })
 
+  it("a schedule's workflow may sleep: the stored definition keeps the step's kind", async (t) => {
+    const storage = new MemoryStorageProvider()
+    const scheduler = await startRunner(storage, [markRunner(new Map())])
+    t.after(() => scheduler.stop())
+    await scheduler.schedule({ id: "nightly", cron: "0 3 * * *", workflow: { tasks: { nap: { sleep: "1h" }, a: { task: "Mark" } } } })
+    const fired = await scheduler.triggerSchedule("nightly")
+    assert.ok(fired?.created)
+    const info = await eventually(async () => {
+      const w = await scheduler.getWorkflow(fired.id)
+      return w?.tasks[0]?.wakeAt ? w : undefined
+    }, 5_000, "the scheduled workflow's sleep to start")
+    assert.deepEqual(info.tasks.map((s) => s.kind), ["sleep", "task"])
+    assert.match(info.tasks[0]!.state, /^sleeping until /)
+  })
+
   it("types: a typed runner takes sleep steps beside tasks and still checks task data", () => {
     const compileTimeChecks = async () => {
       await runner.addWorkflow({ tasks: { a: { task: "Mark" }, nap: { sleep: "90s" }, until: { sleepUntil: new Date() } } })
