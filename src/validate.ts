@@ -5,6 +5,7 @@
 import { ValidationError } from "./errors.js"
 import { toJSONText } from "./json.js"
 import type { NewTask, StepKind } from "./storage/provider.js"
+import type { StoredSleep } from "./steps/sleep.js"
 import type { RetryPolicy, TaskRunner } from "./task.js"
 
 /** Longest accepted workflow ID, in characters. */
@@ -276,7 +277,7 @@ function stepKindOf(label: string, spec: object): StepKind {
 function validateSleepStep(label: string, spec: object): NewTask {
   const { sleep, sleepUntil, data } = spec as { sleep?: unknown; sleepUntil?: unknown; data?: unknown }
   if (data !== undefined) throw new ValidationError(`step "${label}" is a sleep and takes no "data"`)
-  const definition =
+  const definition: StoredSleep =
     sleepUntil !== undefined
       ? { sleepUntil: new Date(validateWakeTime(sleepUntil, `sleepUntil of step "${label}"`)).toISOString() }
       : { sleep: validateDuration(sleep, `sleep of step "${label}"`) }
