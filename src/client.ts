@@ -25,10 +25,11 @@ import { planThroughput, toThroughput, type WorkflowThroughput, type WorkflowThr
 import type { NewWorkflow, StorageCapability, StorageProvider, WorkflowStatus } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
 import type { TaskRunner } from "./task.js"
+import type { SleepStep } from "./steps/spec.js"
 import type { ScheduleDefinition } from "./schedules/definition.js"
 import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
-import { capabilitiesOf } from "./storage/capabilities.js"
+import { capabilitiesOf, requireStepCapabilities } from "./storage/capabilities.js"
 import { validatePositiveNumber, validateStartTime, validateWorkflowID, validateWorkflowInput } from "./validate.js"
 
 export type { ListWorkflowsFilter } from "./inspection.js"
@@ -47,19 +48,29 @@ export type NamedTaskSpec<R extends AnyTaskRunner> = TaskSpec<R> & {
   name: string
 }
 
+/** A step of `tasks`: a task of a known runner, or a {@link SleepStep}. */
+export type StepSpec<R extends AnyTaskRunner> = TaskSpec<R> | SleepStep
+
+/** A step of the array form of `tasks`: a {@link StepSpec} with its label as `name`. */
+export type NamedStepSpec<R extends AnyTaskRunner> = StepSpec<R> & {
+  /** The step's label; unique within the workflow. */
+  name: string
+}
+
 /** Input of `addWorkflow`. */
 export interface WorkflowInput<R extends AnyTaskRunner = AnyTaskRunner> {
   /** Unique ID; a random UUID when omitted. Adding an existing ID changes nothing. */
   workflowID?: string
   /**
-   * The tasks, run in the order given. Either an object whose keys are the
-   * labels (`{ charge: { task, data } }`), or an array of entries with their
-   * label as `name` (`[{ name: "charge", task, data }]`). Integer-like labels
-   * (`"1"`, `"10"`) are refused in the object form, because JavaScript orders
-   * such keys numerically whatever order they were written in: use the array
-   * form for them.
+   * The steps, run in the order given: tasks, and sleeps ({@link SleepStep}).
+   * Either an object whose keys are the labels (`{ charge: { task, data },
+   * wait: { sleep: "1h" } }`), or an array of entries with their label as
+   * `name` (`[{ name: "charge", task, data }, { name: "wait", sleep: "1h" }]`).
+   * Integer-like labels (`"1"`, `"10"`) are refused in the object form,
+   * because JavaScript orders such keys numerically whatever order they were
+   * written in: use the array form for them.
    */
-  tasks: Record<string, TaskSpec<R>> | ReadonlyArray<NamedTaskSpec<R>>
+  tasks: Record<string, StepSpec<R>> | ReadonlyArray<NamedStepSpec<R>>
   /**
    * Delayed start: the workflow is stored now and runs from this time on
    * (a `Date`, an ISO 8601 string or epoch milliseconds), holding no lease
@@ -146,6 +157,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
   private initialized: Promise<void> | undefined
   private closed = false
   private readonly schedules: ScheduleOperations
+  private capabilitiesRead: ReadonlySet<StorageCapability> | undefined
 
   constructor(options: WorkflowClientOptions, internals: ClientInternals = {}) {
     if (typeof options !== "object" || options === null) throw new ValidationError("WorkflowClient needs an options object")
@@ -183,10 +195,9 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     const failureLog = new StorageFailureLog(logger, this.now)
     const onStorageError = internals.onStorageError ?? ((operation: string, error: unknown) => failureLog.failed(operation, error))
     this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError, this.now, internals.runsHere)
-    let capabilities: ReadonlySet<StorageCapability> | undefined
     this.schedules = new ScheduleOperations({
       storage,
-      capabilities: () => (capabilities ??= capabilitiesOf(storage)),
+      capabilities: () => this.capabilities,
       now: this.now,
       isRegistered: this.isRegistered,
       registryName: this.registryName,
@@ -376,9 +387,15 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
 
   // ---- for the WorkflowRunner built on this client (not part of the public API) ----
 
+  /** @internal What the provider can do (read once). */
+  get capabilities(): ReadonlySet<StorageCapability> {
+    return (this.capabilitiesRead ??= capabilitiesOf(this.storage))
+  }
+
   /** @internal Checks `addWorkflow` input and builds the row to insert (nothing is written). */
   prepareWorkflow(input: WorkflowInput<Runners[number]>): NewWorkflow {
     const valid = validateWorkflowInput(input, this.isRegistered, this.maxPayloadBytes, this.registryName)
+    requireStepCapabilities(valid.tasks, this.capabilities)
     const now = this.now()
     const startAt = validateStartTime(input, now)
     const workflow: NewWorkflow = { id: valid.id ?? randomUUID(), now, tasks: valid.tasks }

@@ -4,13 +4,15 @@
  * the outcomes table of the README (completed, aborted, failed and retried,
  * given up). Unit-tested without storage (test/engine.test.ts).
  */
-import type { CrashCounts, TaskChange, TaskRow, WorkflowWrite } from "./storage/provider.js"
+import type { CrashCounts, EndWorkflow, ParkUntil, RecordTask, TaskChange, TaskRow, WorkflowWrite } from "./storage/provider.js"
 import type { RetryPolicy } from "./task.js"
 
 /** How an execution ended, as far as this process is concerned. */
 export type ExecutionEnd =
   | { kind: "ended"; status: "completed" | "failed" }
   | { kind: "retryAt"; at: number }
+  /** Parked by a waiting step (a sleep) until `at`: no lease, no slot; the claim index finds it again then. */
+  | { kind: "waiting"; at: number }
   /** Stopped before its next task (runner stopping, cancelled, lease lost); the lease may still be held. */
   | { kind: "interrupted" }
   /** A write was fenced off: another runner (or a cancel) owns the workflow now. */
@@ -79,6 +81,40 @@ export function planWrite(task: TaskRow, outcome: Outcome, c: PlanContext): { wr
       }
     }
   }
+}
+
+/** What {@link planSleep} needs besides the step and its wake time. */
+export interface SleepPlanContext {
+  /** The executing process life's lease token (the fence). */
+  token: string
+  now: number
+  /** Whether this is the workflow's last pending step. */
+  isLast: boolean
+}
+
+/**
+ * The fenced write of a sleep step that the execution has reached, and how
+ * the execution goes on after it. Before the wake time: park the workflow
+ * until then, storing the wake time with the step (so a later claim, or a
+ * recovery, never computes it again). From the wake time on: record
+ * `{ sleptUntil }` as the step's result, like a completed task.
+ */
+export function planSleep(
+  step: TaskRow,
+  wakeAt: number,
+  c: SleepPlanContext,
+): { write: RecordTask | EndWorkflow | ParkUntil; end: ExecutionEnd | undefined } {
+  const { workflowID, seq, attempts } = step
+  const base = { workflowID, token: c.token, now: c.now, counts: PROGRESS }
+  if (c.now < wakeAt) {
+    const change: TaskChange = { seq, status: "pending", result: null, error: null, attempts, wakeAt }
+    return { write: { ...base, kind: "parkUntil", availableAt: wakeAt, task: change }, end: { kind: "waiting", at: wakeAt } }
+  }
+  const result = JSON.stringify({ sleptUntil: new Date(wakeAt).toISOString() })
+  const change: TaskChange = { seq, status: "completed", result, error: null, attempts, wakeAt }
+  return c.isLast
+    ? { write: { ...base, kind: "endWorkflow", status: "completed", task: change }, end: { kind: "ended", status: "completed" } }
+    : { write: { ...base, kind: "recordTask", task: change }, end: undefined }
 }
 
 /** The task `retryWorkflow` resumes: the failed task with the highest seq (the one that failed the workflow), if any. */

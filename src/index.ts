@@ -9,7 +9,9 @@ export { WorkflowClient } from "./client.js"
 export type {
   AnyTaskRunner,
   CloseOptions,
+  NamedStepSpec,
   NamedTaskSpec,
+  StepSpec,
   TaskSpec,
   WorkflowClientOptions,
   WorkflowHandle,
@@ -30,8 +32,9 @@ export type {
 export { RunnerStoppedError, SerializationError, StorageError, ValidationError } from "./errors.js"
 export type { Logger } from "./logger.js"
 export type { RunnerEventMap, TaskEventBase } from "./events.js"
+export type { Duration, SleepStep } from "./steps/spec.js"
 export type { PendingState, TaskInfo, WorkflowInfo, WorkflowSummary } from "./info.js"
-export type { EndedStatus, StorageProvider, TaskStatus, WorkflowStatus } from "./storage/provider.js"
+export type { EndedStatus, StepKind, StorageProvider, TaskStatus, WorkflowStatus } from "./storage/provider.js"
 export type { ScheduleDefinition } from "./schedules/definition.js"
 export type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 export type { ListSchedulesFilter } from "./schedules/operations.js"

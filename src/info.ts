@@ -3,7 +3,7 @@
  * with parsed JSON and dates.
  */
 import { fromJSONText } from "./json.js"
-import type { TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "./storage/provider.js"
+import type { StepKind, TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "./storage/provider.js"
 
 /**
  * What a pending workflow is doing when it was read: `running` (a runner
@@ -35,14 +35,28 @@ export interface WorkflowSummary {
   crashes: number
 }
 
-/** One task of a workflow as stored. */
+/** One step of a workflow as stored: a task, or a step of another kind (a sleep). */
 export interface TaskInfo {
   seq: number
-  /** The task's label (its key in `tasks`). */
+  /** The step's label (its key in `tasks`). */
   name: string
-  /** The TaskRunner's name. */
+  /** What the step is: `task` (runs a TaskRunner) or `sleep`. */
+  kind: StepKind
+  /** The TaskRunner's name; `""` for a step that is not a task. */
   task: string
   status: TaskStatus
+  /**
+   * What the step is doing, in words: `"pending"`, `"sleeping until
+   * 2030-01-01T09:00:00.000Z"` (a pending sleep that has been reached),
+   * `"completed"` or `"failed"`.
+   */
+  state: string
+  /**
+   * A sleep's wake time, once the step has been reached (it is stored then
+   * and kept across restarts); `null` before, and for tasks.
+   */
+  wakeAt: Date | null
+  /** A task's input; a sleep's stored definition (`{ sleep: ms }` or `{ sleepUntil: ISO string }`). */
   data: unknown
   /** The stored result (`undefined` unless completed). */
   result: unknown
@@ -90,8 +104,11 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
     tasks: tasks.map((t) => ({
       seq: t.seq,
       name: t.name,
+      kind: t.kind ?? "task",
       task: t.task,
       status: t.status,
+      state: stepState(t),
+      wakeAt: typeof t.wakeAt === "number" ? new Date(t.wakeAt) : null,
       data: fromJSONText(t.data),
       result: fromJSONText(t.result),
       error: t.error,
@@ -100,4 +117,10 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
       updatedAt: new Date(t.updatedAt),
     })),
   }
+}
+
+/** A step's state in words (see {@link TaskInfo.state}). */
+function stepState(t: TaskRow): string {
+  if (t.status === "pending" && t.kind === "sleep" && typeof t.wakeAt === "number") return `sleeping until ${new Date(t.wakeAt).toISOString()}`
+  return t.status
 }

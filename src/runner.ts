@@ -498,6 +498,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
         this.client.ended(id)
         return
       case "retryAt":
+      case "waiting":
         this.claims.wakeAt(end.at)
         return
       case "fenced":

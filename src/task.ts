@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { SleepStep } from "./steps/spec.js"
 
 /** How a task ends its workflow early: `"task"` skips just this task, `"workflow"` fails the workflow. */
 export type AbortScope = "task" | "workflow"
@@ -55,8 +56,10 @@ export interface RetryPolicy {
 /** Input of a spawned workflow, as `addWorkflow` takes it (untyped). */
 export interface SpawnWorkflowInput {
   workflowID?: string
-  /** `{ label: { task, data } }`, or `[{ name, task, data }]` (see `WorkflowInput.tasks`). */
-  tasks: Record<string, { task: string; data?: unknown }> | ReadonlyArray<{ name: string; task: string; data?: unknown }>
+  /** `{ label: { task, data } }`, or `[{ name, task, data }]`, with sleeps among them if needed (see `WorkflowInput.tasks`). */
+  tasks:
+    | Record<string, { task: string; data?: unknown } | SleepStep>
+    | ReadonlyArray<({ task: string; data?: unknown } | SleepStep) & { name: string }>
   /** Delayed start (see `WorkflowInput.startAt`). */
   startAt?: Date | string | number
   /** Delayed start (see `WorkflowInput.delayMS`). */

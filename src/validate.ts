@@ -4,7 +4,8 @@
  */
 import { ValidationError } from "./errors.js"
 import { toJSONText } from "./json.js"
-import type { NewTask } from "./storage/provider.js"
+import type { NewTask, StepKind } from "./storage/provider.js"
+import type { StoredSleep } from "./steps/sleep.js"
 import type { RetryPolicy, TaskRunner } from "./task.js"
 
 /** Longest accepted workflow ID, in characters. */
@@ -228,6 +229,8 @@ export function validateWorkflowInput(
     if (typeof spec !== "object" || spec === null) {
       throw new ValidationError(`task "${label}" must be an object { task, data }, got ${describe(spec)}`)
     }
+    const kind = stepKindOf(label, spec)
+    if (kind === "sleep") return validateSleepStep(label, spec)
     const { task, data } = spec as { task?: unknown; data?: unknown }
     if (typeof task !== "string" || task === "") {
       throw new ValidationError(`task "${label}" must name its runner in "task", got ${describe(task)}`)
@@ -239,6 +242,93 @@ export function validateWorkflowInput(
     return { name: label, task, data: toJSONText(data, `data of task "${label}"`, maxPayloadBytes) }
   })
   return { id, tasks: newTasks }
+}
+
+/** The keys that make a step of each kind other than a task. */
+const SLEEP_KEYS = ["sleep", "sleepUntil"] as const
+
+/**
+ * Which kind of step `spec` is, by its keys: `task` makes a task, `sleep` or
+ * `sleepUntil` a sleep. A step with the keys of two kinds, or of none, is
+ * refused.
+ */
+function stepKindOf(label: string, spec: object): StepKind {
+  const keys = Object.keys(spec)
+  const sleepKeys = SLEEP_KEYS.filter((k) => keys.includes(k))
+  const isTask = keys.includes("task")
+  if (isTask && sleepKeys.length > 0) {
+    throw new ValidationError(
+      `step "${label}" has both "task" and "${sleepKeys[0]}": a step is either a task { task, data } or a sleep { sleep } / { sleepUntil }; make them two steps`,
+    )
+  }
+  if (sleepKeys.length > 1) {
+    throw new ValidationError(`step "${label}" has both "sleep" and "sleepUntil": give one (a duration, or a point in time)`)
+  }
+  if (sleepKeys.length === 1) return "sleep"
+  // A step with `data` but no `task` is a task that forgot its runner: say so (below, in validateWorkflowInput).
+  if (isTask || keys.includes("data")) return "task"
+  throw new ValidationError(
+    `step "${label}" is neither a task nor a step of a known kind: give { task, data } to run a task, ` +
+      `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
+  )
+}
+
+/** Checks a sleep step and builds its stored definition (see `StoredSleep` in steps/sleep.ts). */
+function validateSleepStep(label: string, spec: object): NewTask {
+  const { sleep, sleepUntil, data } = spec as { sleep?: unknown; sleepUntil?: unknown; data?: unknown }
+  if (data !== undefined) throw new ValidationError(`step "${label}" is a sleep and takes no "data"`)
+  const definition: StoredSleep =
+    sleepUntil !== undefined
+      ? { sleepUntil: new Date(validateWakeTime(sleepUntil, `sleepUntil of step "${label}"`)).toISOString() }
+      : { sleep: validateDuration(sleep, `sleep of step "${label}"`) }
+  return { name: label, task: "", data: JSON.stringify(definition), kind: "sleep" }
+}
+
+/** Longest sleep accepted, in ms (100 years): longer is surely a mistake, and must stay a valid date. */
+export const MAX_SLEEP_MS = 100 * 365 * 24 * 3_600_000
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/**
+ * Checks a duration, given as milliseconds or as a string of a number and a
+ * unit (`"500ms"`, `"90s"`, `"15m"`, `"1h"`, `"2d"`), and returns it in
+ * milliseconds (at least 0, at most 100 years).
+ *
+ * @throws ValidationError
+ */
+export function validateDuration(value: unknown, what: string): number {
+  let ms: number
+  if (typeof value === "number") ms = value
+  else if (typeof value === "string") {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value)
+    if (!match) {
+      throw new ValidationError(
+        `${what} ${describe(value)} is not a duration: use milliseconds (a number) or a number with a unit: "500ms", "90s", "15m", "1h", "2d"`,
+      )
+    }
+    ms = Number(match[1]) * (DURATION_UNITS[match[2] as string] as number)
+  } else {
+    throw new ValidationError(`${what} must be milliseconds (a number) or a string such as "90s", "1h" or "2d", got ${describe(value)}`)
+  }
+  if (!Number.isFinite(ms) || ms < 0) throw new ValidationError(`${what} must be a finite number of milliseconds >= 0, got ${ms}`)
+  if (ms > MAX_SLEEP_MS) throw new ValidationError(`${what} is ${ms} ms, longer than 100 years: is the unit right?`)
+  return Math.ceil(ms)
+}
+
+/** Latest time a Date can hold, in ms since the epoch. */
+const MAX_DATE_MS = 8.64e15
+
+/**
+ * Checks the wake time of a `sleepUntil` (a `Date`, an ISO 8601 string or
+ * epoch milliseconds) and returns it in epoch milliseconds. A time in the
+ * past wakes at once.
+ *
+ * @throws ValidationError
+ */
+export function validateWakeTime(value: unknown, what: string): number {
+  const ms = validateInstant(value, what)
+  if (Math.abs(ms) > MAX_DATE_MS) throw new ValidationError(`${what} is out of the range of a Date: ${describe(value)}`)
+  return ms
 }
 
 function describe(value: unknown): string {

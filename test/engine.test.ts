@@ -1,7 +1,7 @@
 /** The engine decides each write from a task and its outcome alone: the README's outcomes table, without storage. */
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { PROGRESS, planWrite, resumePoint, type PlanContext } from "../src/engine.js"
+import { PROGRESS, planSleep, planWrite, resumePoint, type PlanContext } from "../src/engine.js"
 import type { TaskRow } from "../src/storage/provider.js"
 
 const task: TaskRow = {
@@ -97,5 +97,31 @@ describe("engine: resumePoint", () => {
     assert.equal(resumePoint([row(0, "failed"), row(1, "failed"), row(2, "pending")]), 1)
     assert.equal(resumePoint([row(0, "completed"), row(1, "failed")]), 1)
     assert.equal(resumePoint([row(0, "completed"), row(1, "pending")]), undefined)
+  })
+})
+
+describe("engine: planSleep", () => {
+  const nap: TaskRow = { ...task, name: "nap", task: "", kind: "sleep", data: '{"sleep":500}', attempts: 0 }
+
+  it("before the wake time: parks the workflow until then, storing the wake time with the step", () => {
+    const { write, end } = planSleep(nap, 1_500, { token: "t", now: 1_000, isLast: false })
+    assert.deepEqual(write, {
+      ...base,
+      kind: "parkUntil",
+      availableAt: 1_500,
+      task: { seq: 1, status: "pending", result: null, error: null, attempts: 0, wakeAt: 1_500 },
+    })
+    assert.deepEqual(end, { kind: "waiting", at: 1_500 })
+  })
+
+  it("from the wake time on: records { sleptUntil } (the wake time, not the claim's time); the last step ends the workflow", () => {
+    const sleptUntil = JSON.stringify({ sleptUntil: new Date(1_500).toISOString() })
+    const change = { seq: 1, status: "completed", result: sleptUntil, error: null, attempts: 0, wakeAt: 1_500 }
+    const middle = planSleep({ ...nap, wakeAt: 1_500 }, 1_500, { token: "t", now: 1_000 + 9_000, isLast: false })
+    assert.deepEqual(middle.write, { ...base, now: 10_000, kind: "recordTask", task: change })
+    assert.equal(middle.end, undefined)
+    const last = planSleep({ ...nap, wakeAt: 1_500 }, 1_500, { token: "t", now: 1_500, isLast: true })
+    assert.deepEqual(last.write, { ...base, now: 1_500, kind: "endWorkflow", status: "completed", task: change })
+    assert.deepEqual(last.end, { kind: "ended", status: "completed" })
   })
 })

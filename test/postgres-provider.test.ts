@@ -90,7 +90,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     await p.init()
     await p.init()
     const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version`)
-    assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4])
+    assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4, 5])
     const indexes = await adminQuery<{ indexname: string }>(
       "SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
       [schema],
@@ -121,7 +121,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
       await provider.init()
       await adminQuery(`INSERT INTO ${other}.durabletasks_schema_version (version) VALUES (99)`)
       const later = new PostgresStorageProvider(connectionString, { schema: other })
-      await assert.rejects(later.init(), /schema version 99, newer than this library's 4: upgrade durabletasks/)
+      await assert.rejects(later.init(), /schema version 99, newer than this library's 5: upgrade durabletasks/)
       await later.close()
     } finally {
       await provider.close()
@@ -137,17 +137,20 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
       await provider.insertWorkflowsAndTasks([{ id: "old", now: 1, tasks: [{ name: "a", task: "T", data: "1" }] }])
       // Back to what version 1 made.
       await adminQuery(`ALTER TABLE ${other}.durabletasks_workflows DROP COLUMN recoveries, DROP COLUMN crashes`)
+      await adminQuery(`ALTER TABLE ${other}.durabletasks_tasks DROP COLUMN kind, DROP COLUMN wake_at`)
       await adminQuery(`DROP TABLE ${other}.durabletasks_schedules`)
       await adminQuery(`DELETE FROM ${other}.durabletasks_schema_version WHERE version >= 2`)
       const later = new PostgresStorageProvider(connectionString, { schema: other })
       try {
         await later.init()
         const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${other}.durabletasks_schema_version`)
-        assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4])
+        assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4, 5])
         const stored = await later.getWorkflow("old")
         assert.equal(stored?.workflow.recoveries, 0)
         assert.equal(stored?.workflow.crashes, 0)
         assert.equal(stored?.tasks[0]?.data, "1")
+        assert.equal(stored?.tasks[0]?.kind, "task", "version 5 makes every task stored before it a task step")
+        assert.equal(stored?.tasks[0]?.wakeAt, null)
       } finally {
         await later.close()
       }

@@ -19,7 +19,9 @@ import { adminQuery, connectionString, dropSchema, postgresSkipReason, uniqueSch
 async function assertMigrated(storage: StorageProvider): Promise<void> {
   const client = new WorkflowClient({ storageProvider: storage })
   try {
-    assert.equal((await client.getWorkflow("from-version-2"))?.status, "pending", "the version 2 workflow was lost")
+    const old = await client.getWorkflow("from-version-2")
+    assert.equal(old?.status, "pending", "the version 2 workflow was lost")
+    assert.equal(old?.tasks[0]?.kind, "task", "a task stored before step kinds is a task step")
     assert.equal((await client.schedule({ id: "after-migration", cron: "0 * * * *", workflow: { tasks: { t: { task: "T" } } } })).outcome, "created")
     const handle = await client.triggerSchedule("after-migration")
     assert.ok(handle?.created)
@@ -39,6 +41,7 @@ describe("schedules on a store made by schema version 2", () => {
       const made = new SQLiteStorageProvider(file)
       await made.insertWorkflowsAndTasks([{ id: "from-version-2", now: 1, tasks: [{ name: "a", task: "T", data: "1" }] }])
       // Back to exactly what version 2 made: no schedules table, version 2.
+      made.db.exec("ALTER TABLE durabletasks_tasks DROP COLUMN kind; ALTER TABLE durabletasks_tasks DROP COLUMN wake_at")
       made.db.exec("DROP TABLE durabletasks_schedules; UPDATE durabletasks_schema SET version = 2")
       await made.close()
       const raw = new Database(file)
@@ -46,7 +49,7 @@ describe("schedules on a store made by schema version 2", () => {
       raw.close()
 
       const migrated = new SQLiteStorageProvider(file)
-      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 3)
+      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 4)
       const indexes = migrated.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'durabletasks_schedules' AND sql IS NOT NULL ORDER BY name").pluck().all()
       assert.deepEqual(indexes, ["durabletasks_schedules_buffered", "durabletasks_schedules_due"])
       await assertMigrated(migrated)
@@ -55,7 +58,7 @@ describe("schedules on a store made by schema version 2", () => {
     }
   })
 
-  it("Postgres: migrates version 2 tables to version 3 (schedules) and on", async (t) => {
+  it("Postgres: migrates version 2 tables to version 3 (schedules) and on to version 5 (step kinds)", async (t) => {
     const reason = await postgresSkipReason()
     if (reason !== undefined) return t.skip(reason)
     const schema = uniqueSchemaName()
@@ -65,12 +68,13 @@ describe("schedules on a store made by schema version 2", () => {
       await made.insertWorkflowsAndTasks([{ id: "from-version-2", now: 1, tasks: [{ name: "a", task: "T", data: "1" }] }])
       await made.close()
       await adminQuery(`DROP TABLE ${schema}.durabletasks_schedules`)
+      await adminQuery(`ALTER TABLE ${schema}.durabletasks_tasks DROP COLUMN kind, DROP COLUMN wake_at`)
       await adminQuery(`DELETE FROM ${schema}.durabletasks_schema_version WHERE version >= 3`)
 
       const migrated = new PostgresStorageProvider(connectionString, { schema })
       await migrated.init()
       const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version ORDER BY version`)
-      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4])
+      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5])
       const indexes = await adminQuery<{ indexname: string }>(
         "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'durabletasks_schedules' ORDER BY indexname",
         [schema],

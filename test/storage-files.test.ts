@@ -234,21 +234,25 @@ describe("SQLite schema versions", () => {
       // Back to what version 1 made.
       const old = new SQLiteStorageProvider(file)
       old.db.exec("ALTER TABLE durabletasks_workflows DROP COLUMN recoveries; ALTER TABLE durabletasks_workflows DROP COLUMN crashes")
+      old.db.exec("ALTER TABLE durabletasks_tasks DROP COLUMN kind; ALTER TABLE durabletasks_tasks DROP COLUMN wake_at")
       old.db.exec("DROP TABLE durabletasks_schedules; UPDATE durabletasks_schema SET version = 1")
       await old.close()
 
       const migrated = new SQLiteStorageProvider(file)
-      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 3)
+      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 4)
       const [row] = await migrated.listWorkflows({ limit: 10 })
       assert.equal(row?.status, "pending")
       assert.equal(row?.recoveries, 0)
       assert.equal(row?.crashes, 0)
-      migrated.db.exec("UPDATE durabletasks_schema SET version = 4")
+      const [task] = (await migrated.getWorkflow(row?.id ?? ""))?.tasks ?? []
+      assert.equal(task?.kind, "task", "version 4 makes every task stored before it a task step")
+      assert.equal(task?.wakeAt, null)
+      migrated.db.exec("UPDATE durabletasks_schema SET version = 5")
       await migrated.close()
-      assert.throws(() => new SQLiteStorageProvider(file), /schema version 4, newer than this library's 3: upgrade durabletasks/)
+      assert.throws(() => new SQLiteStorageProvider(file), /schema version 5, newer than this library's 4: upgrade durabletasks/)
       // Runs what the old version stored.
       const raw = new Database(file)
-      raw.exec("UPDATE durabletasks_schema SET version = 3")
+      raw.exec("UPDATE durabletasks_schema SET version = 4")
       raw.close()
       const runner = new WorkflowRunner({ taskRunners: [noop], storageProvider: new SQLiteStorageProvider(file), pollIntervalMS: 50 })
       try {

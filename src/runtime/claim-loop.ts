@@ -7,6 +7,9 @@ import type { StorageProvider, WorkflowWithTasks } from "../storage/provider.js"
 import type { LeaseKeeper } from "./lease-keeper.js"
 import type { StorageHealth } from "./storage-health.js"
 
+/** The longest delay a Node.js timer keeps (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** Settings of a {@link ClaimLoop}. */
 export interface ClaimLoopOptions {
   storage: StorageProvider
@@ -90,16 +93,19 @@ export class ClaimLoop {
     else void this.fill()
   }
 
-  /** Claims again at `at` (a retry falls due then). */
+  /** Claims again at `at` (a retry, a delayed start or a sleep falls due then). */
   wakeAt(at: number): void {
     if (this.stopped || at >= this.wakeTime) return
     clearTimeout(this.wakeTimer)
     this.wakeTime = at
+    // Node fires a timer of more than 2^31-1 ms at once: a far wake time (a long sleep) is left to a later
+    // poll or timer instead, which finds it through the claim index all the same.
+    const delay = Math.min(Math.max(0, at - this.o.now()), MAX_TIMER_MS)
     this.wakeTimer = setTimeout(() => {
       this.wakeTime = Infinity
       this.wakeTimer = undefined
       this.requestFill()
-    }, Math.max(0, at - this.o.now()))
+    }, delay)
   }
 
   /** Claims work until the concurrency limit is reached or nothing is claimable. */

@@ -17,6 +17,7 @@ import {
 } from "../task.js"
 import type { RunnerEventMap } from "../events.js"
 import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "../engine.js"
+import { runSleepStep } from "../steps/sleep.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -42,7 +43,7 @@ export interface ExecutionEnvironment {
   mayStartTask(): boolean
 }
 
-/** Runs the pending tasks of a claimed workflow until it ends, waits for a retry, or is interrupted. */
+/** Runs the pending steps of a claimed workflow until it ends, waits (for a retry or a wake time), or is interrupted. */
 export async function executeWorkflow(
   env: ExecutionEnvironment,
   claimed: WorkflowWithTasks,
@@ -57,6 +58,12 @@ export async function executeWorkflow(
     if (task.status !== "pending") continue
     if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const isLast = i === lastPending
+    // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
+    if (task.kind === "sleep") {
+      const end = await runSleepStep(env, task, isLast)
+      if (end) return end
+      continue
+    }
     const runner = env.runners.get(task.task)
     if (!runner) return deferUnknownRunner(env, workflowID, task)
 

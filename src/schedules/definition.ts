@@ -139,5 +139,6 @@ export function parseStoredTasks(scheduleID: string, text: string): NewTask[] {
         typeof (t as NewTask).data === "string",
     )
   if (!valid) throw new Error(`schedule "${scheduleID}" has stored tasks this durabletasks cannot read; declare it again`)
-  return (parsed as NewTask[]).map(({ name, task, data }) => ({ name, task, data }))
+  // A step of another kind keeps its kind; a task is stored without one (so its definition hashes as before step kinds).
+  return (parsed as NewTask[]).map(({ name, task, data, kind }) => (kind === "sleep" ? { name, task, data, kind } : { name, task, data }))
 }

@@ -6,12 +6,12 @@
  * @module
  */
 import { ValidationError } from "../errors.js"
-import { requireCapability } from "../storage/capabilities.js"
+import { requireCapability, requireStepCapabilities } from "../storage/capabilities.js"
 import type { StorageCapability, StorageProvider } from "../storage/provider.js"
 import type { ScheduleStore } from "../storage/schedule-store.js"
 import { validatePositiveNumber, validateWorkflowID } from "../validate.js"
 import { cronTicker } from "./cron.js"
-import { tickWorkflow, validateSchedule, type ValidatedSchedule } from "./definition.js"
+import { parseStoredTasks, tickWorkflow, validateSchedule, type ValidatedSchedule } from "./definition.js"
 import { toScheduleInfo, type ScheduleDeclared, type ScheduleInfo } from "./info.js"
 
 /** Filter of `listSchedules`. */
@@ -42,7 +42,9 @@ export class ScheduleOperations {
   /** Checks a declaration (nothing written). */
   validate(definition: unknown): ValidatedSchedule {
     this.store("schedule()")
-    return validateSchedule(definition, this.c.now(), this.c.isRegistered, this.c.maxPayloadBytes, this.c.registryName)
+    const valid = validateSchedule(definition, this.c.now(), this.c.isRegistered, this.c.maxPayloadBytes, this.c.registryName)
+    requireStepCapabilities(parseStoredTasks(valid.schedule.id, valid.schedule.tasks), this.c.capabilities())
+    return valid
   }
 
   /** Stores a checked declaration: creates it, replaces a stored one with another hash, or leaves an equal one. */

@@ -3,7 +3,7 @@
  * contract version and capabilities, or what its optional methods show.
  */
 import { ValidationError } from "../errors.js"
-import { STORAGE_CONTRACT_VERSION, type StorageCapability, type StorageProvider } from "./provider.js"
+import { STORAGE_CONTRACT_VERSION, type NewTask, type StorageCapability, type StorageProvider } from "./provider.js"
 
 /** The capabilities of `storage`, checking the contract version it declares. */
 export function capabilitiesOf(storage: StorageProvider): ReadonlySet<StorageCapability> {
@@ -36,4 +36,10 @@ export function requireCapability(capabilities: ReadonlySet<StorageCapability>, 
   if (!capabilities.has(capability)) {
     throw new ValidationError(`${option} needs a storage provider with the "${capability}" capability, and this one does not declare it`)
   }
+}
+
+/** Refuses steps of a kind the provider cannot store (a sleep needs `waits`), before anything is written. */
+export function requireStepCapabilities(tasks: readonly NewTask[], capabilities: ReadonlySet<StorageCapability>): void {
+  const waiting = tasks.find((t) => t.kind === "sleep")
+  if (waiting) requireCapability(capabilities, "waits", `the sleep step "${waiting.name}"`)
 }

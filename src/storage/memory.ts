@@ -33,10 +33,10 @@ import { endSeriesOf } from "./memory/throughput.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, schedules and inspection. */
+  /** Contract 1, with crash counts, status reads, schedules, inspection and waits. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "schedules", "inspection"],
+    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits"],
   }
   private readonly workflows = new Map<string, WorkflowWithTasks>()
   /** Schedules, next to the workflows their ticks add. */
@@ -122,6 +122,7 @@ export class MemoryStorageProvider implements StorageProvider {
         task.result = change.result
         task.error = change.error
         task.attempts = change.attempts
+        task.wakeAt = change.wakeAt ?? null
         task.updatedAt = u.now
       }
       const w = entry.workflow

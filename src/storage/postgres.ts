@@ -153,10 +153,10 @@ export interface PostgresStorageOptions {
  * ```
  */
 export class PostgresStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules and inspection. */
+  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection and waits. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection"],
+    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits"],
   }
   /** Schedules, in the same schema as the workflows their ticks add. */
   readonly schedules: ScheduleStore

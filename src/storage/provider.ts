@@ -39,6 +39,16 @@ export type WorkflowStatus = "pending" | "completed" | "failed" | "cancelled"
 /** Status of a task: `failed` covers both aborted tasks and given-up tasks. */
 export type TaskStatus = "pending" | "completed" | "failed"
 
+/**
+ * What a step of a workflow is: `task` runs a TaskRunner; `sleep` waits until
+ * a wake time (the `waits` capability). Stored with each step; rows written
+ * before step kinds existed are tasks.
+ */
+export type StepKind = "task" | "sleep"
+
+/** Every step kind this library knows. */
+export const STEP_KINDS: readonly StepKind[] = ["task", "sleep"]
+
 /** Every workflow status, in the order a listing shows them. */
 export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ["pending", "completed", "failed", "cancelled"]
 
@@ -86,10 +96,25 @@ export interface TaskRow {
   seq: number
   /** The task's label: its key in `addWorkflow({ tasks })`, or its `name` in the array form. */
   name: string
-  /** Name of the TaskRunner that executes it. */
+  /** Name of the TaskRunner that executes it; `""` for a step that is not a task. */
   task: string
-  /** JSON text of the task's input. */
+  /**
+   * JSON text of the task's input; for a step of another kind, its
+   * definition as the runner wrote it (a sleep: `{"sleep":ms}` or
+   * `{"sleepUntil":"ISO"}`).
+   */
   data: string
+  /**
+   * The step's kind (`waits`). Absent means `task`: a provider without the
+   * capability stores tasks only.
+   */
+  kind?: StepKind
+  /**
+   * When a waiting step wakes, in ms since the epoch (`waits`): written by
+   * the runner when the step is first reached, and kept from then on, so a
+   * recovery never restarts a sleep. `null` (or absent) until then.
+   */
+  wakeAt?: number | null
   status: TaskStatus
   /** JSON text of the stored result once completed, else `null`. */
   result: string | null
@@ -110,9 +135,15 @@ export interface WorkflowWithTasks {
 /** A task as given to {@link StorageProvider.insertWorkflowsAndTasks}. */
 export interface NewTask {
   name: string
+  /** The TaskRunner's name; `""` for a step that is not a task. */
   task: string
-  /** JSON text. */
+  /** JSON text: the task's input, or a step's definition. */
   data: string
+  /**
+   * The step's kind; absent means `task`. The runner passes other kinds only
+   * to providers that declare `waits`, which store it.
+   */
+  kind?: StepKind
 }
 
 /** A workflow to insert, optionally already leased to its inserter. */
@@ -164,6 +195,11 @@ export interface TaskChange {
   result: string | null
   error: string | null
   attempts: number
+  /**
+   * The step's wake time to store (`waits`); absent stores `null`. The
+   * runner passes it with every change of a waiting step, so it is kept.
+   */
+  wakeAt?: number | null
 }
 
 /**
@@ -337,8 +373,12 @@ export const STORAGE_CONTRACT_VERSION = 1
  * - `inspection`: the filter fields of `listWorkflows` beyond status and
  *   `afterID`, `getWorkflowStats`, `countEndedWorkflows` and
  *   `deleteEndedWorkflowsByStatus` (the CLI and the dashboard).
+ * - `waits`: steps that wait (`sleep`): inserts store each task's `kind`,
+ *   reads return `kind` and `wakeAt`, and writes store a task change's
+ *   `wakeAt`. The waiting itself is a `parkUntil` write, so it needs nothing
+ *   else.
  */
-export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection"
+export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection" | "waits"
 
 /** What a provider implements: a contract version and its capabilities. */
 export interface StorageCapabilities {

@@ -22,6 +22,8 @@ export function newWorkflowRows(w: NewWorkflow): WorkflowWithTasks {
       name: t.name,
       task: t.task,
       data: t.data,
+      kind: t.kind ?? "task",
+      wakeAt: null,
       status: "pending",
       result: null,
       error: null,

@@ -15,7 +15,7 @@
  */
 import { ValidationError } from "../errors.js"
 import Database from "better-sqlite3"
-import { STORAGE_CONTRACT_VERSION } from "./provider.js"
+import { STEP_KINDS, STORAGE_CONTRACT_VERSION, type StepKind } from "./provider.js"
 import type {
   StorageCapabilities,
   ClaimRequest,
@@ -60,7 +60,7 @@ export interface SQLiteStorageOptions {
   busyTimeoutMS?: number
 }
 
-const SCHEMA_VERSION = 3
+const SCHEMA_VERSION = 4
 /** Workflows per claim statement. */
 const IN_LIST_SIZE = 64
 const TABLE_PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,48}$/
@@ -72,7 +72,7 @@ const WORKFLOW_COLUMNS_OF_W = WORKFLOW_COLUMNS.split(", ")
   .map((c) => `w.${c}`)
   .join(", ")
 const TASK_COLUMNS =
-  "workflow_id AS workflowID, seq, name, task, data, status, result, error, attempts, created_at AS createdAt, updated_at AS updatedAt"
+  "workflow_id AS workflowID, seq, name, task, data, status, result, error, attempts, created_at AS createdAt, updated_at AS updatedAt, kind, wake_at AS wakeAt"
 
 /** A workflow row read with `.raw()`, columns in WORKFLOW_COLUMNS order. */
 function toWorkflowRow(r: unknown[]): WorkflowRow {
@@ -104,15 +104,25 @@ function toTaskRow(r: unknown[]): TaskRow {
     attempts: r[8] as number,
     createdAt: r[9] as number,
     updatedAt: r[10] as number,
+    kind: stepKind(r[11], r[0] as string, r[1] as number),
+    wakeAt: r[12] as number | null,
   }
+}
+
+/** Checks a stored step kind: a row written by a newer durabletasks is refused, not run as a task. */
+function stepKind(kind: unknown, workflowID: string, seq: number): StepKind {
+  if (!(STEP_KINDS as readonly unknown[]).includes(kind)) {
+    throw new Error(`step ${seq} of workflow "${workflowID}" has unknown kind ${JSON.stringify(kind)}: was it written by a newer durabletasks?`)
+  }
+  return kind as StepKind
 }
 
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules and inspection. */
+  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection and waits. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "schedules", "inspection"],
+    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits"],
   }
   /** Schedules, in the same file (and transactions) as the workflows their ticks add. */
   readonly schedules: ScheduleStore
@@ -325,7 +335,7 @@ export class SQLiteStorageProvider implements StorageProvider {
       if (created) {
         for (let seq = 0; seq < w.tasks.length; seq++) {
           const t = w.tasks[seq]!
-          s.insertTask.run(w.id, seq, t.name, t.task, t.data, w.now, w.now)
+          s.insertTask.run(w.id, seq, t.name, t.task, t.data, w.now, w.now, t.kind ?? "task")
         }
       }
       inserted.push(created)
@@ -390,7 +400,7 @@ export class SQLiteStorageProvider implements StorageProvider {
       }
       const ok = fenced.changes === 1
       const t = u.kind === "markCrash" ? undefined : u.task
-      if (ok && t) s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, u.workflowID, t.seq)
+      if (ok && t) s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, t.wakeAt ?? null, u.workflowID, t.seq)
       applied.push(ok)
     }
     return applied
@@ -460,6 +470,8 @@ function createSchema(db: Database.Database, p: string): void {
         attempts INTEGER NOT NULL,
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'task',
+        wake_at INTEGER,
         PRIMARY KEY (workflow_id, seq)
       );
       CREATE INDEX IF NOT EXISTS ${p}workflows_claimable ON ${p}workflows (available_at) WHERE status = 'pending';
@@ -493,6 +505,12 @@ function migrate(db: Database.Database, p: string, from: number): void {
     if (!columns.has("crashes")) db.exec(`ALTER TABLE ${p}workflows ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0`)
   }
   // Version 3 (schedules) adds tables only: createScheduleTables, run by createSchema before this, made them.
+  if (from < 4) {
+    // Version 4: step kinds and the wake time of waiting steps (the "waits" capability). Every existing row is a task.
+    const columns = new Set((db.prepare(`PRAGMA table_info(${p}tasks)`).all() as Array<{ name: string }>).map((c) => c.name))
+    if (!columns.has("kind")) db.exec(`ALTER TABLE ${p}tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'task'`)
+    if (!columns.has("wake_at")) db.exec(`ALTER TABLE ${p}tasks ADD COLUMN wake_at INTEGER`)
+  }
 }
 
 function prepareStatements(db: Database.Database, p: string) {
@@ -503,8 +521,8 @@ function prepareStatements(db: Database.Database, p: string) {
        VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ),
     insertTask: db.prepare(
-      `INSERT INTO ${p}tasks (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 'pending', NULL, NULL, 0, ?, ?)`,
+      `INSERT INTO ${p}tasks (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at, kind)
+       VALUES (?, ?, ?, ?, ?, 'pending', NULL, NULL, 0, ?, ?, ?)`,
     ),
     // INDEXED BY: without ANALYZE statistics the planner prefers the (status, id)
     // index for `status = 'pending'`, which reads every pending workflow per claim.
@@ -551,7 +569,7 @@ function prepareStatements(db: Database.Database, p: string) {
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
     updateTask: db.prepare(
-      `UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = ?, updated_at = ? WHERE workflow_id = ? AND seq = ?`,
+      `UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = ?, updated_at = ?, wake_at = ? WHERE workflow_id = ? AND seq = ?`,
     ),
     renewLease: db.prepare(
       `UPDATE ${p}workflows SET available_at = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`,

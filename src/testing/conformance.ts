@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto"
 import { after, describe, it } from "node:test"
 import { capabilitiesOf } from "../storage/capabilities.js"
 import { runInspectionConformance } from "./conformance-inspection.js"
+import { runWaitsConformance } from "./conformance-waits.js"
 import type { NewWorkflow, RecordTask, StorageProvider, TaskRow, WorkflowRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import { scheduleConformanceTests } from "./schedule-conformance.js"
 
@@ -546,6 +547,8 @@ export function runProviderConformance(
     describe("schedules", () => scheduleConformanceTests(open, shared))
     // The inspection part; its tests skip for providers that do not declare it.
     runInspectionConformance(open)
+    // The waits part (step kinds, wake times); its tests skip for providers that do not declare it.
+    runWaitsConformance(open)
 
     if (shared) {
       it("shows one instance's writes to another (one shared store)", { timeout }, async () => {

@@ -51,7 +51,9 @@ function print(context: CommandContext, w: WorkflowInfo, max: number): void {
   line(`tasks     ${w.taskCount}`)
   for (const t of w.tasks) {
     line("")
-    line(`  #${t.seq} ${printable(t.name)}  runner ${printable(t.task)}  ${t.status}  attempts ${t.attempts}`)
+    // A step that is not a task has no runner or attempts: its kind and state say what it does.
+    if (t.kind === "task") line(`  #${t.seq} ${printable(t.name)}  runner ${printable(t.task)}  ${t.status}  attempts ${t.attempts}`)
+    else line(`  #${t.seq} ${printable(t.name)}  ${t.kind}  ${t.state}`)
     line(`     created ${time(t.createdAt)}  updated ${time(t.updatedAt)}`)
     line(`     data    ${printable(payload(t.data, max))}`)
     if (t.status === "completed") line(`     result  ${printable(payload(t.result, max))}`)

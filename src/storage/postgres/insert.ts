@@ -25,10 +25,10 @@ function insertSQL(n: PostgresNames, notify: boolean): string {
       ON CONFLICT (id) DO NOTHING
       RETURNING id, lease_token
     ), created_tasks AS (
-      INSERT INTO ${n.tasks} (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at)
-      SELECT workflow_id, seq, name, task, data, 'pending', NULL, NULL, 0, now, now
-      FROM unnest($7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::bigint[])
-        AS t(workflow_id, seq, name, task, data, now)
+      INSERT INTO ${n.tasks} (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at, kind)
+      SELECT workflow_id, seq, name, task, data, 'pending', NULL, NULL, 0, now, now, kind
+      FROM unnest($7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[])
+        AS t(workflow_id, seq, name, task, data, now, kind)
       WHERE workflow_id IN (SELECT id FROM created)
     )
     SELECT id${notifyColumn(n, notify, "lease_token IS NULL")} FROM created`
@@ -55,7 +55,7 @@ export async function insertWorkflowsAndTasks(
   if (firstIndex.size === 0) return []
 
   const wf = { id: [] as string[], now: [] as number[], availableAt: [] as number[], owner: [] as (string | null)[], token: [] as (string | null)[], count: [] as number[] }
-  const t = { workflowID: [] as string[], seq: [] as number[], name: [] as string[], task: [] as string[], data: [] as string[], now: [] as number[] }
+  const t = { workflowID: [] as string[], seq: [] as number[], name: [] as string[], task: [] as string[], data: [] as string[], now: [] as number[], kind: [] as string[] }
   for (const i of firstIndex.values()) {
     const w = workflows[i] as NewWorkflow
     assertStorableText(w.id, "a workflow ID")
@@ -75,11 +75,12 @@ export async function insertWorkflowsAndTasks(
       t.task.push(task.task)
       t.data.push(task.data)
       t.now.push(w.now)
+      t.kind.push(task.kind ?? "task")
     })
   }
   const rows = await db.statement<{ id: string }>(
     insertSQL(n, notify),
-    [wf.id, wf.now, wf.availableAt, wf.owner, wf.token, wf.count, t.workflowID, t.seq, t.name, t.task, t.data, t.now],
+    [wf.id, wf.now, wf.availableAt, wf.owner, wf.token, wf.count, t.workflowID, t.seq, t.name, t.task, t.data, t.now, t.kind],
     "once",
   )
   const created = new Set(rows.map((r) => r.id))

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "../provider.js"
-import { WORKFLOW_STATUSES } from "../provider.js"
+import type { StepKind, TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "../provider.js"
+import { STEP_KINDS, WORKFLOW_STATUSES } from "../provider.js"
 
 /** The workflow columns, in the order of {@link WorkflowRecord}. */
 export const WORKFLOW_COLUMNS = "id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count, recoveries, crashes"
@@ -38,6 +38,8 @@ export interface TaskRecord {
   attempts: number
   created_at: string
   updated_at: string
+  kind: string
+  wake_at: string | null
 }
 
 const TASK_STATUSES: readonly string[] = ["pending", "completed", "failed"] satisfies TaskStatus[]
@@ -63,6 +65,10 @@ export function toTaskRow(r: TaskRecord): TaskRow {
   if (!TASK_STATUSES.includes(r.status)) {
     throw new Error(`task ${r.seq} of workflow "${r.workflow_id}" has unknown status "${r.status}": was it written by a newer durabletasks?`)
   }
+  // A step of a kind this code does not know is refused, not run as a task.
+  if (!(STEP_KINDS as readonly string[]).includes(r.kind)) {
+    throw new Error(`step ${r.seq} of workflow "${r.workflow_id}" has unknown kind "${r.kind}": was it written by a newer durabletasks?`)
+  }
   return {
     workflowID: r.workflow_id,
     seq: Number(r.seq),
@@ -75,6 +81,8 @@ export function toTaskRow(r: TaskRecord): TaskRow {
     attempts: Number(r.attempts),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+    kind: r.kind as StepKind,
+    wakeAt: r.wake_at === null ? null : Number(r.wake_at),
   }
 }
 
@@ -84,7 +92,8 @@ export function toTaskRow(r: TaskRecord): TaskRow {
  */
 export const JOINED_COLUMNS = `w.id, w.status, w.created_at, w.updated_at, w.available_at, w.lease_owner, w.lease_token, w.task_count, w.recoveries, w.crashes,
   t.seq AS t_seq, t.name AS t_name, t.task AS t_task, t.data AS t_data, t.status AS t_status, t.result AS t_result,
-  t.error AS t_error, t.attempts AS t_attempts, t.created_at AS t_created_at, t.updated_at AS t_updated_at`
+  t.error AS t_error, t.attempts AS t_attempts, t.created_at AS t_created_at, t.updated_at AS t_updated_at,
+  t.kind AS t_kind, t.wake_at AS t_wake_at`
 
 /** A row of {@link JOINED_COLUMNS}; the task columns are null for a workflow without tasks (LEFT JOIN). */
 export interface JoinedRecord extends WorkflowRecord {
@@ -98,6 +107,8 @@ export interface JoinedRecord extends WorkflowRecord {
   t_attempts: number
   t_created_at: string
   t_updated_at: string
+  t_kind: string
+  t_wake_at: string | null
 }
 
 /** Groups joined rows (ordered by workflow, then seq) into workflows with their tasks, in the rows' order. */
@@ -123,6 +134,8 @@ export function fromJoinedRows(rows: JoinedRecord[]): WorkflowWithTasks[] {
         attempts: r.t_attempts,
         created_at: r.t_created_at,
         updated_at: r.t_updated_at,
+        kind: r.t_kind,
+        wake_at: r.t_wake_at,
       }),
     )
   }

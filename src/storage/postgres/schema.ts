@@ -62,6 +62,11 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
   (n, kind) => scheduleTables(n, kind),
   // ---- Version 4: newest-first listing for the CLI and the dashboard (issue 13; see inspection.ts). Indexes only. ----
   (n) => inspectionIndexes(n),
+  // ---- Version 5: step kinds and the wake time of waiting steps (issue 11, the "waits" capability). Every existing row is a task. ----
+  (n) => [
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'task'`,
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS wake_at bigint`,
+  ],
 ]
 
 /** The schema version this code writes and reads. */

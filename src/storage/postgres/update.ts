@@ -40,9 +40,10 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
       WHERE w.id = ANY(ARRAY(SELECT unnest($1::text[]))) AND w.id = u.id AND w.lease_token = u.token AND w.status = 'pending'
       RETURNING w.id, (u.status = 'pending' AND u.available_at <= u.now) AS claimable_now, (u.status <> 'pending') AS ended_now
     ), updated_tasks AS (
-      UPDATE ${n.tasks} AS t SET status = v.status, result = v.result, error = v.error, attempts = v.attempts, updated_at = v.now
-      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[])
-        AS v(workflow_id, seq, status, result, error, attempts, now)
+      UPDATE ${n.tasks} AS t SET status = v.status, result = v.result, error = v.error, attempts = v.attempts, updated_at = v.now,
+        wake_at = v.wake_at
+      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $15::bigint[])
+        AS v(workflow_id, seq, status, result, error, attempts, now, wake_at)
       WHERE t.workflow_id = v.workflow_id AND t.seq = v.seq AND v.workflow_id IN (SELECT id FROM applied)
     )
     SELECT id${notifyColumn(n, notify, "claimable_now")}${notifyColumn(n, notify, "ended_now", n.endedChannel)} FROM applied`
@@ -115,6 +116,7 @@ function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
     error: [] as (string | null)[],
     attempts: [] as number[],
     now: [] as number[],
+    wakeAt: [] as (number | null)[],
   }
   for (const i of round) {
     const u = updates[i] as WorkflowWrite
@@ -135,9 +137,10 @@ function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
       t.error.push(storableError(task.error))
       t.attempts.push(task.attempts)
       t.now.push(u.now)
+      t.wakeAt.push(task.wakeAt ?? null)
     }
   }
-  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes]
+  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes, t.wakeAt]
 }
 
 /** Postgres `text` cannot hold U+0000; an error message is not worth failing the write for. */
