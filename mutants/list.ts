@@ -195,8 +195,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "attempts-not-persisted",
     promise: "attempt counts are persisted across restarts (README, attempt)",
     file: "src/storage/sqlite.ts",
-    find: "`UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = ?, updated_at = ? WHERE workflow_id = ? AND seq = ?`",
-    replace: "`UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = attempts + 0 * ?, updated_at = ? WHERE workflow_id = ? AND seq = ?`",
+    find: "`UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = ?, updated_at = ?, wake_at = ? WHERE workflow_id = ? AND seq = ?`",
+    replace: "`UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = attempts + 0 * ?, updated_at = ?, wake_at = ? WHERE workflow_id = ? AND seq = ?`",
     tests: ["conformance"],
   },
   {
@@ -389,5 +389,21 @@ export const MUTANTS: readonly Mutant[] = [
     find: "lease ? lease.expiresAt : (w.availableAt ?? w.now)",
     replace: "lease ? lease.expiresAt : w.now",
     tests: ["delayed-start"],
+  },
+  {
+    id: "sleep-wake-time-not-stored",
+    promise: "A sleep's wake time is stored once and never restarted by a recovery (README, Sleep)",
+    file: "src/storage/sqlite.ts",
+    find: "s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, t.wakeAt ?? null, u.workflowID, t.seq)",
+    replace: "s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, null, u.workflowID, t.seq)",
+    tests: ["sleep-crash"],
+  },
+  {
+    id: "sleep-wakes-at-once",
+    promise: "A sleeping workflow is parked until its wake time, holding no lease or slot (README, Sleep)",
+    file: "src/engine.ts",
+    find: '    return { write: { ...base, kind: "parkUntil", availableAt: wakeAt, task: change }, end: { kind: "waiting", at: wakeAt } }',
+    replace: '    return { write: { ...base, kind: "parkUntil", availableAt: c.now, task: change }, end: { kind: "waiting", at: c.now } }',
+    tests: ["sleep"],
   },
 ]
