@@ -1,7 +1,8 @@
 /**
  * The WorkflowRunner: a WorkflowClient that also executes. It wires the
  * runtime's parts together: the claim loop (src/runtime/claim-loop.ts), the
- * lease keeper (lease-keeper.ts), the completer (completer.ts), one
+ * lease keeper (lease-keeper.ts), the completer (completer.ts), the executions
+ * of this process (executions.ts), one
  * workflow's execution (execution.ts, wrapped by crash-loop.ts),
  * and background services (src/services/).
  */
@@ -17,12 +18,12 @@ import {
 } from "./client.js"
 import { RunnerStoppedError, ValidationError } from "./errors.js"
 import type { RunnerEventMap } from "./events.js"
-import { executeWorkflow, type ExecutionEnd, type ExecutionEnvironment } from "./runtime/execution.js"
-import { SuspectLane, executeSuspect, isSuspect } from "./runtime/crash-loop.js"
+import type { ExecutionEnvironment } from "./runtime/execution.js"
 import type { WorkflowInfo, WorkflowSummary } from "./info.js"
-import { errorMessage, type Logger } from "./logger.js"
+import type { Logger } from "./logger.js"
 import { CancelWatcher } from "./runtime/cancel-watcher.js"
 import { ClaimLoop } from "./runtime/claim-loop.js"
+import { Executions } from "./runtime/executions.js"
 import { Completer } from "./runtime/completer.js"
 import { LeaseKeeper, type ActiveExecution } from "./runtime/lease-keeper.js"
 import { StorageFailureLog } from "./runtime/storage-failure-log.js"
@@ -35,7 +36,7 @@ import type { ListSchedulesFilter } from "./schedules/operations.js"
 import type { ScheduleStep } from "./schedules/plan.js"
 import { capabilitiesOf, requireCapability } from "./storage/capabilities.js"
 import type { Service } from "./services/service.js"
-import type { StorageProvider, WorkflowWithTasks } from "./storage/provider.js"
+import type { StorageProvider } from "./storage/provider.js"
 import { newWorkflowRows } from "./storage/rows.js"
 import type { RetryPolicy, SpawnWorkflowInput, SpawnedWorkflow, TaskRunner } from "./task.js"
 import { validatePositiveNumber, validateRetryPolicy, validateTaskRunners, validateWorkflowID } from "./validate.js"
@@ -96,8 +97,6 @@ export interface StopOptions {
   closeStorage?: boolean
 }
 
-const PREPARED_CACHE_LIMIT = 10_000
-
 /**
  * Runs durable workflows.
  *
@@ -112,9 +111,6 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly storage: StorageProvider
   private readonly runners: Map<string, TaskRunner>
   private readonly logger: Logger
-  private readonly maxCrashes: number
-  private readonly suspects: SuspectLane
-  private readonly now: () => number
 
   /** Adds, reads and waits for results: everything but execution. */
   private readonly client: WorkflowClient<Runners>
@@ -124,7 +120,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly completer: Completer
   private readonly services: Service[] = []
   private readonly active = new Map<string, ActiveExecution>()
-  private readonly prepared = new Map<string, Map<string, unknown>>()
+  private readonly executions: Executions
   private readonly environment: ExecutionEnvironment
   private stopping = false
   /** Fires due schedules (absent when the provider has no `schedules` capability). */
@@ -156,18 +152,16 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const pollIntervalMS = validatePositiveNumber(options.pollIntervalMS ?? 1_000, "pollIntervalMS")
     const maxPayloadBytes = validatePositiveNumber(options.maxPayloadBytes ?? 1_048_576, "maxPayloadBytes", { integer: true })
     const retentionMS = options.retentionMS === undefined ? undefined : validatePositiveNumber(options.retentionMS, "retentionMS")
-    this.suspects = new SuspectLane(leaseMS)
     const capabilities = capabilitiesOf(storage)
-    this.maxCrashes =
+    let maxCrashes =
       options.maxCrashes === Infinity ? Infinity : validatePositiveNumber(options.maxCrashes ?? 5, "maxCrashes", { integer: true })
     if (!capabilities.has("crash-counts")) {
       // Asked for explicitly: refuse. By default: crash-loop protection is off on a provider that cannot count.
       if (options.maxCrashes !== undefined && options.maxCrashes !== Infinity) requireCapability(capabilities, "crash-counts", "maxCrashes")
-      this.maxCrashes = Infinity
+      maxCrashes = Infinity
     }
     if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
     const now = options.clock ?? Date.now
-    this.now = now
     this.failureLog = new StorageFailureLog(this.logger, now)
 
     const maxInFlight = storage.writeBatchesInFlight ?? 1
@@ -207,10 +201,33 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       pollIntervalMS,
       now,
       executing: () => this.active.size,
-      execute: (claimed) => this.startExecution(claimed),
-      release: (ids) => this.release(ids),
+      execute: (claimed) => this.executions.start(claimed),
+      release: (ids) => this.executions.release(ids),
     })
     this.completer = new Completer(storage, this.health)
+    this.executions = new Executions({
+      storage,
+      active: this.active,
+      runnerID: this.runnerID,
+      token: this.token,
+      leaseMS,
+      maxCrashes,
+      now,
+      logger: this.logger,
+      health: this.health,
+      leases: this.leases,
+      completer: this.completer,
+      environment: () => this.environment,
+      stopping: () => this.stopping,
+      ended: (id, status) => {
+        this.emit("workflowEnded", { workflowID: id, status })
+        this.client.ended(id)
+      },
+      seenEnded: (id) => this.client.ended(id),
+      leaseLost: (id, reason) => this.emit("leaseLost", { workflowID: id, reason }),
+      wakeAt: (at) => this.claims.wakeAt(at),
+      refill: () => this.claims.requestFill(),
+    })
     this.services.push(
       new CancelWatcher({
         storage,
@@ -242,7 +259,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       defaultRetry,
       now,
       commit: (write) => this.completer.commit({ write, owned: () => true }),
-      preparedFor: (id) => this.preparedFor(id),
+      preparedFor: (id) => this.executions.preparedFor(id),
       addWorkflow: (input) => this.spawn(input),
       emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
       listening: (event) => this.listenerCount(event) > 0,
@@ -286,7 +303,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       inserted = await this.client.insert(workflow)
     } catch (error) {
       if (claimNow) {
-        await this.releaseOrphanedLease(id)
+        await this.executions.releaseOrphanedLease(id)
         this.claims.unreserve()
       }
       throw error
@@ -294,10 +311,10 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     const { created } = inserted
     if (claimNow) {
       this.claims.unreserve()
-      if (created && this.stopping) await this.release([id])
-      else if (created) this.startExecution(newWorkflowRows(workflow))
+      if (created && this.stopping) await this.executions.release([id])
+      else if (created) this.executions.start(newWorkflowRows(workflow))
       // Committed again after its batch failed: the failed try may have stored it (its reply lost), leased to us.
-      else if (inserted.afterFailure) await this.releaseOrphanedLease(id)
+      else if (inserted.afterFailure) await this.executions.releaseOrphanedLease(id)
     }
     if (delayed && created && !this.stopping) this.claims.wakeAt(workflow.availableAt as number)
     const handle = this.client.handle(id, created)
@@ -326,7 +343,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   async cancelWorkflow(id: string): Promise<boolean> {
     const cancelled = await this.client.cancelWorkflow(id)
     if (cancelled) {
-      this.active.get(id)?.controller.abort(new Error("workflow cancelled"))
+      this.executions.abort(id, new Error("workflow cancelled"))
       this.emit("workflowEnded", { workflowID: id, status: "cancelled" })
     }
     return cancelled
@@ -437,11 +454,11 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.leases.stopRenewing()
     for (const service of this.services) service.stop()
     const grace = setTimeout(() => {
-      for (const a of this.active.values()) a.controller.abort(new RunnerStoppedError("runner stopping"))
+      this.executions.abortAll(new RunnerStoppedError("runner stopping"))
     }, timeoutMS)
     // Executions, claims and writes already under way finish (or release their leases) before storage closes.
     while (this.active.size > 0 || this.claims.busy || !this.client.insertsIdle || !this.completer.idle) {
-      if (this.active.size > 0) await Promise.all([...this.active.values()].map((a) => a.done))
+      if (this.active.size > 0) await this.executions.settled()
       else await sleep(5)
     }
     clearTimeout(grace)
@@ -449,129 +466,6 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.leases.stop()
     this.client.rejectWaiters(new RunnerStoppedError("runner stopped before the workflow ended"))
     if (options.closeStorage ?? true) await this.storage.close()
-  }
-
-  // ---- executing ---------------------------------------------------------
-
-  private startExecution(claimed: WorkflowWithTasks): void {
-    const id = claimed.workflow.id
-    const running = this.active.get(id)
-    if (running) {
-      // Claimed again while still running here: the old execution's lease lapsed and another runner may
-      // have recorded results since. Stop it, refuse its writes, and start afresh from what was claimed.
-      running.superseded = true
-      running.controller.abort(new Error("lease lapsed; the workflow was claimed again"))
-      void running.done.then(() => {
-        if (this.stopping) return this.release([id])
-        this.startExecution(claimed)
-      })
-      return
-    }
-    const controller = new AbortController()
-    const entry: ActiveExecution = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false, leaseLost: false }
-    // Inherits the shared environment rather than copying it for each workflow.
-    const environment: ExecutionEnvironment = Object.create(this.environment) as ExecutionEnvironment
-    environment.commit = (write) => this.completer.commit({ write, owned: () => this.leases.owns(entry) })
-    environment.mayStartTask = () => !this.stopping && this.leases.mayStartTask(entry)
-    this.active.set(id, entry)
-    this.leases.watch(entry)
-    const execution = isSuspect(claimed, this.maxCrashes)
-      ? executeSuspect(environment, claimed, controller.signal, this.suspects, this.maxCrashes, executeWorkflow)
-      : executeWorkflow(environment, claimed, controller.signal)
-    entry.done = execution
-      .then((end) => this.finishExecution(id, end))
-      .catch((error: unknown) => {
-        this.logger.error?.(`workflow execution failed unexpectedly: ${errorMessage(error)}`, { workflowID: id })
-        this.prepared.delete(id)
-      })
-      .finally(() => {
-        this.active.delete(id)
-        if (!this.stopping) this.claims.requestFill()
-      })
-  }
-
-  private async finishExecution(id: string, end: ExecutionEnd): Promise<void> {
-    switch (end.kind) {
-      case "ended":
-        this.prepared.delete(id)
-        this.emit("workflowEnded", { workflowID: id, status: end.status })
-        this.client.ended(id)
-        return
-      case "retryAt":
-      case "waiting":
-        this.claims.wakeAt(end.at)
-        return
-      case "fenced":
-        this.prepared.delete(id)
-        await this.reportLostLease(id)
-        return
-      case "interrupted":
-        this.prepared.delete(id)
-        // A renewal found the lease gone: there is nothing to release; say why it was lost.
-        if (this.active.get(id)?.leaseLost) return this.reportLostLease(id)
-        // Its task has stopped: whoever may run the workflow next (this runner too) need not wait for the lease to expire.
-        // A superseded execution leaves the lease alone: it belongs to the execution that replaces it.
-        if (!this.active.get(id)?.superseded) await this.release([id])
-        return
-    }
-  }
-
-  /**
-   * After an insert that failed but may have happened all the same (its reply
-   * was lost), the workflow may be stored leased to this runner with nobody
-   * executing it: release that lease, so it need not wait for it to expire.
-   * A workflow this runner executes is left alone (an earlier add stored it).
-   */
-  private async releaseOrphanedLease(id: string): Promise<void> {
-    if (this.active.has(id)) return
-    await this.release([id])
-    this.claims.requestFill()
-  }
-
-  private async release(ids: string[]): Promise<void> {
-    try {
-      await this.storage.releaseLeases({ token: this.token, workflowIDs: ids, availableAt: this.now() })
-    } catch (error) {
-      // The leases expire by themselves; nothing is lost.
-      this.storageFailed("releaseLeases", error)
-    }
-  }
-
-  /** Finds out why a write was fenced off, and says so. */
-  private async reportLostLease(id: string): Promise<void> {
-    let reason = "another runner took the workflow"
-    try {
-      const stored = await this.storage.getWorkflow(id)
-      if (!stored) reason = "the workflow was deleted"
-      else if (stored.workflow.status !== "pending") {
-        reason = `the workflow is ${stored.workflow.status}`
-        this.client.ended(id)
-      } else if (stored.workflow.leaseOwner === this.runnerID && stored.workflow.leaseToken !== this.token) {
-        reason = `another live runner uses the same runnerID "${this.runnerID}"`
-        this.leases.stopReclaimingOwn()
-        this.logger.error?.(
-          `two live runners share runnerID "${this.runnerID}": give each process its own runnerID (fencing kept state safe)`,
-          { workflowID: id },
-        )
-      }
-    } catch {
-      // Reading why is best effort.
-    }
-    this.logger.warn?.(`lost the lease of workflow "${id}": ${reason}; dropping it here`, { workflowID: id })
-    this.emit("leaseLost", { workflowID: id, reason })
-  }
-
-  private preparedFor(id: string): Map<string, unknown> {
-    let cache = this.prepared.get(id)
-    if (!cache) {
-      if (this.prepared.size >= PREPARED_CACHE_LIMIT) {
-        const oldest = this.prepared.keys().next().value
-        if (oldest !== undefined) this.prepared.delete(oldest)
-      }
-      cache = new Map()
-      this.prepared.set(id, cache)
-    }
-    return cache
   }
 
   private async spawn(input: SpawnWorkflowInput): Promise<SpawnedWorkflow> {
