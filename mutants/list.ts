@@ -237,8 +237,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "abort-workflow-goes-on",
     promise: 'abort: "workflow" fails the workflow; later tasks never run (outcomes table)',
     file: "src/engine.ts",
-    find: "if (outcome.scope === \"workflow\" || c.isLast) {",
-    replace: "if (c.isLast) {",
+    find: 'if (outcome.scope === "workflow") return { write: endWorkflow(c, workflowID, "failed", change), end: ENDED_FAILED }',
+    replace: "// mutant: abort workflow goes on like abort task",
     tests: [{ file: "outcomes", pattern: "aborts the workflow" }],
   },
   {
@@ -402,8 +402,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "sleep-wakes-at-once",
     promise: "A sleeping workflow is parked until its wake time, holding no lease or slot (README, Sleep)",
     file: "src/engine.ts",
-    find: '    return { write: { ...base, kind: "parkUntil", availableAt: wakeAt, task: change }, end: { kind: "waiting", at: wakeAt } }',
-    replace: '    return { write: { ...base, kind: "parkUntil", availableAt: c.now, task: change }, end: { kind: "waiting", at: c.now } }',
+    find: '    return { write: parkUntil(c, workflowID, wakeAt, change), end: { kind: "waiting", at: wakeAt } }',
+    replace: '    return { write: parkUntil(c, workflowID, c.now, change), end: { kind: "waiting", at: c.now } }',
     tests: ["sleep"],
   },
 ]

@@ -48,39 +48,49 @@ export const PROGRESS: CrashCounts = Object.freeze({ recoveries: 0, crashes: 0 }
 /** The fenced write that records `outcome` of `task`, and how the execution goes on after it. */
 export function planWrite(task: TaskRow, outcome: Outcome, c: PlanContext): { write: WorkflowWrite; end: ExecutionEnd | undefined } {
   const { workflowID, seq } = task
-  const base = { workflowID, token: c.token, now: c.now, counts: PROGRESS }
   switch (outcome.kind) {
     case "completed": {
       const change: TaskChange = { seq, status: "completed", result: outcome.result, error: null, attempts: task.attempts }
       return c.isLast
-        ? { write: { ...base, kind: "endWorkflow", status: "completed", task: change }, end: { kind: "ended", status: "completed" } }
-        : { write: { ...base, kind: "recordTask", task: change }, end: undefined }
+        ? { write: endWorkflow(c, workflowID, "completed", change), end: ENDED_COMPLETED }
+        : { write: recordTask(c, workflowID, change), end: undefined }
     }
     case "aborted": {
       const change: TaskChange = { seq, status: "failed", result: null, error: outcome.error, attempts: task.attempts }
-      if (outcome.scope === "workflow" || c.isLast) {
-        const status = outcome.scope === "workflow" ? "failed" : "completed"
-        return { write: { ...base, kind: "endWorkflow", status, task: change }, end: { kind: "ended", status } }
-      }
-      return { write: { ...base, kind: "recordTask", task: change }, end: undefined }
+      if (outcome.scope === "workflow") return { write: endWorkflow(c, workflowID, "failed", change), end: ENDED_FAILED }
+      if (c.isLast) return { write: endWorkflow(c, workflowID, "completed", change), end: ENDED_COMPLETED }
+      return { write: recordTask(c, workflowID, change), end: undefined }
     }
     case "failed": {
       const attempts = task.attempts + 1
       const exhausted = !outcome.retry || (c.retry?.maxAttempts !== undefined && attempts >= c.retry.maxAttempts)
       if (exhausted) {
         const error = outcome.retry ? `gave up after ${attempts} attempts: ${outcome.error}` : outcome.error
-        return {
-          write: { ...base, kind: "endWorkflow", status: "failed", task: { seq, status: "failed", result: null, error, attempts } },
-          end: { kind: "ended", status: "failed" },
-        }
+        return { write: endWorkflow(c, workflowID, "failed", { seq, status: "failed", result: null, error, attempts }), end: ENDED_FAILED }
       }
       const at = c.now + retryDelay(c.retry, c.retryDelayMS, task.attempts)
       return {
-        write: { ...base, kind: "parkUntil", availableAt: at, task: { seq, status: "pending", result: null, error: outcome.error, attempts } },
+        write: parkUntil(c, workflowID, at, { seq, status: "pending", result: null, error: outcome.error, attempts }),
         end: { kind: "retryAt", at },
       }
     }
   }
+}
+
+// Writes are built as plain literals, one shape per kind (no spreads): they are made for every task, on the hot path.
+const ENDED_COMPLETED: ExecutionEnd = Object.freeze({ kind: "ended", status: "completed" })
+const ENDED_FAILED: ExecutionEnd = Object.freeze({ kind: "ended", status: "failed" })
+
+function recordTask(c: { token: string; now: number }, workflowID: string, task: TaskChange): RecordTask {
+  return { kind: "recordTask", workflowID, token: c.token, now: c.now, counts: PROGRESS, task }
+}
+
+function endWorkflow(c: { token: string; now: number }, workflowID: string, status: "completed" | "failed", task: TaskChange): EndWorkflow {
+  return { kind: "endWorkflow", workflowID, token: c.token, now: c.now, counts: PROGRESS, status, task }
+}
+
+function parkUntil(c: { token: string; now: number }, workflowID: string, availableAt: number, task: TaskChange): ParkUntil {
+  return { kind: "parkUntil", workflowID, token: c.token, now: c.now, counts: PROGRESS, availableAt, task }
 }
 
 /** What {@link planSleep} needs besides the step and its wake time. */
@@ -105,16 +115,15 @@ export function planSleep(
   c: SleepPlanContext,
 ): { write: RecordTask | EndWorkflow | ParkUntil; end: ExecutionEnd | undefined } {
   const { workflowID, seq, attempts } = step
-  const base = { workflowID, token: c.token, now: c.now, counts: PROGRESS }
   if (c.now < wakeAt) {
     const change: TaskChange = { seq, status: "pending", result: null, error: null, attempts, wakeAt }
-    return { write: { ...base, kind: "parkUntil", availableAt: wakeAt, task: change }, end: { kind: "waiting", at: wakeAt } }
+    return { write: parkUntil(c, workflowID, wakeAt, change), end: { kind: "waiting", at: wakeAt } }
   }
   const result = JSON.stringify({ sleptUntil: new Date(wakeAt).toISOString() })
   const change: TaskChange = { seq, status: "completed", result, error: null, attempts, wakeAt }
   return c.isLast
-    ? { write: { ...base, kind: "endWorkflow", status: "completed", task: change }, end: { kind: "ended", status: "completed" } }
-    : { write: { ...base, kind: "recordTask", task: change }, end: undefined }
+    ? { write: endWorkflow(c, workflowID, "completed", change), end: ENDED_COMPLETED }
+    : { write: recordTask(c, workflowID, change), end: undefined }
 }
 
 /** The task `retryWorkflow` resumes: the failed task with the highest seq (the one that failed the workflow), if any. */
