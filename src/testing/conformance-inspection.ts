@@ -11,8 +11,8 @@
  */
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
-import { it, type TestContext } from "node:test"
-import { capabilitiesOf } from "../storage/capabilities.js"
+import { it } from "node:test"
+import { openDeclaring } from "./capability-part.js"
 import type { EndedStatus, NewWorkflow, StorageProvider, WorkflowStats } from "../storage/provider.js"
 
 const LEASE = { owner: "inspector", token: "inspection-token", expiresAt: 1e13 }
@@ -24,12 +24,7 @@ const NO_CRASHES = { recoveries: 0, crashes: 0 }
  * `inspection`.
  */
 export function runInspectionConformance(openProvider: () => Promise<StorageProvider>): void {
-  const open = async (t: TestContext): Promise<StorageProvider | undefined> => {
-    const provider = await openProvider()
-    if (capabilitiesOf(provider).has("inspection")) return provider
-    t.skip("the provider does not declare the inspection capability")
-    return undefined
-  }
+  const open = openDeclaring(openProvider, "inspection")
 
   it("inspection: lists newest first, equal times by ID descending, and pages with a cursor", async (t) => {
     const p = await open(t)

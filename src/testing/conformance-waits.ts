@@ -9,8 +9,8 @@
  */
 import assert from "node:assert/strict"
 import { randomUUID } from "node:crypto"
-import { it, type TestContext } from "node:test"
-import { capabilitiesOf } from "../storage/capabilities.js"
+import { it } from "node:test"
+import { openDeclaring } from "./capability-part.js"
 import type { NewWorkflow, StorageProvider, TaskChange, WorkflowWrite } from "../storage/provider.js"
 
 // Long before the times of the other parts, so claims here take no workflow of theirs from a shared store.
@@ -24,12 +24,7 @@ const NO_CRASHES = { recoveries: 0, crashes: 0 }
  * `waits`.
  */
 export function runWaitsConformance(openProvider: () => Promise<StorageProvider>): void {
-  const open = async (t: TestContext): Promise<StorageProvider | undefined> => {
-    const provider = await openProvider()
-    if (capabilitiesOf(provider).has("waits")) return provider
-    t.skip("the provider does not declare the waits capability")
-    return undefined
-  }
+  const open = openDeclaring(openProvider, "waits")
 
   it("waits: stores each step's kind (a task by default) with no wake time, and reads them back", async (t) => {
     const p = await open(t)
