@@ -21,6 +21,7 @@ import {
   toWorkflowFilter,
 } from "./inspection.js"
 import { StorageFailureLog } from "./runtime/storage-failure-log.js"
+import { sleep } from "./runtime/storage-health.js"
 import { planThroughput, toThroughput, type WorkflowThroughput, type WorkflowThroughputOptions } from "./throughput.js"
 import type { NewWorkflow, StorageCapability, StorageProvider, WorkflowStatus } from "./storage/provider.js"
 import { WORKFLOW_STATUSES } from "./storage/provider.js"
@@ -381,7 +382,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     if (this.closed) return
     this.closed = true
     this.waiters.close(new RunnerStoppedError("the client was closed before the workflow ended"))
-    while (!this.inserts.idle) await new Promise((resolve) => setTimeout(resolve, 5))
+    while (!this.inserts.idle) await sleep(5)
     if (options.closeStorage ?? true) await this.storage.close()
   }
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { ALL_STORES, openStore, resultOf, startRunner } from "./helpers/runner.js"
-import { nextEvent, waitFor } from "./helpers/wait.js"
+import { nextEvent } from "./helpers/wait.js"
 
 for (const store of ALL_STORES) {
   describe(`task context (${store.name})`, { skip: store.skip }, () => {

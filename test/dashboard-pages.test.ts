@@ -9,7 +9,7 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import type { DashboardOptions } from "../src/dashboard/index.js"
 import { PAGE_SIZE } from "../src/dashboard/pages/list.js"
-import { STORES, csrfOf, seed, send, serveDashboard, workflowURL, type ServedDashboard, type TestStore } from "./helpers/dashboard.js"
+import { STORES, csrfOf, send, workflowURL, servedOn } from "./helpers/dashboard.js"
 
 /** The IDs in a list page's table, top to bottom. */
 function listedIDs(body: string): string[] {
@@ -25,14 +25,8 @@ function nextLink(body: string): string | undefined {
 describe("dashboard pages", { timeout: 120_000 }, () => {
   for (const store of STORES) {
     describe(`on ${store.name}`, { skip: store.skip ?? false }, () => {
-      async function served(t: { after(fn: () => Promise<void>): void }, options: Omit<DashboardOptions, "storageProvider" | "client"> = {}): Promise<ServedDashboard & TestStore> {
-        const opened = await store.open()
-        t.after(() => opened.cleanup())
-        await seed(opened.storage)
-        const dashboard = await serveDashboard({ storageProvider: opened.storage, ...options })
-        t.after(() => dashboard.close())
-        return { ...opened, ...dashboard }
-      }
+      const served = (t: { after(fn: () => Promise<void>): void }, options: Omit<DashboardOptions, "storageProvider" | "client"> = {}) =>
+        servedOn(store, t, options)
 
       it("overview: counts by status, failures in the last hour, the oldest pending, charts (per minute too), the latest failures; refreshes itself", async (t) => {
         const d = await served(t)

@@ -9,21 +9,14 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { CONTENT_SECURITY_POLICY } from "../src/dashboard/security.js"
-import { SCRIPT_ID, SCRIPT_PAYLOAD, STORES, csrfOf, seed, send, serveDashboard, workflowURL, type ServedDashboard, type TestStore } from "./helpers/dashboard.js"
+import { SCRIPT_ID, SCRIPT_PAYLOAD, STORES, csrfOf, send, workflowURL, servedOn } from "./helpers/dashboard.js"
 import type { DashboardOptions } from "../src/dashboard/index.js"
 
 describe("dashboard security", { timeout: 120_000 }, () => {
   for (const store of STORES) {
     describe(`on ${store.name}`, { skip: store.skip ?? false }, () => {
-      /** A seeded store and a dashboard on it, both removed after the test. */
-      async function served(t: { after(fn: () => Promise<void>): void }, options: Omit<DashboardOptions, "storageProvider" | "client"> = {}): Promise<ServedDashboard & TestStore> {
-        const opened = await store.open()
-        t.after(() => opened.cleanup())
-        await seed(opened.storage)
-        const dashboard = await serveDashboard({ storageProvider: opened.storage, ...options })
-        t.after(() => dashboard.close())
-        return { ...opened, ...dashboard }
-      }
+      const served = (t: { after(fn: () => Promise<void>): void }, options: Omit<DashboardOptions, "storageProvider" | "client"> = {}) =>
+        servedOn(store, t, options)
 
       it("retries a failed workflow by POST with the CSRF token from its own origin, and logs who did what", async (t) => {
         const d = await served(t)

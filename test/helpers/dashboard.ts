@@ -125,6 +125,23 @@ export async function serveDashboard(options: DashboardOptions): Promise<ServedD
   }
 }
 
+/**
+ * A seeded store of `store`'s kind and a dashboard on it, both removed after
+ * test `t`.
+ */
+export async function servedOn(
+  store: { open(): Promise<TestStore> },
+  t: { after(fn: () => Promise<void>): void },
+  options: Omit<DashboardOptions, "storageProvider" | "client"> = {},
+): Promise<ServedDashboard & TestStore> {
+  const opened = await store.open()
+  t.after(() => opened.cleanup())
+  await seed(opened.storage)
+  const dashboard = await serveDashboard({ storageProvider: opened.storage, ...options })
+  t.after(() => dashboard.close())
+  return { ...opened, ...dashboard }
+}
+
 /** A response, read whole. */
 export interface Reply {
   status: number
