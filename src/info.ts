@@ -3,7 +3,8 @@
  * with parsed JSON and dates.
  */
 import { fromJSONText } from "./json.js"
-import type { StepKind, TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "./storage/provider.js"
+import { NEVER, type StepKind, type TaskRow, type TaskStatus, type WorkflowRow, type WorkflowStatus, type WorkflowWithTasks } from "./storage/provider.js"
+import { childIDOf, readChild } from "./steps/child-spec.js"
 
 /**
  * What a pending workflow is doing when it was read: `running` (a runner
@@ -40,7 +41,7 @@ export interface TaskInfo {
   seq: number
   /** The step's label (its key in `tasks`). */
   name: string
-  /** What the step is: `task` (runs a TaskRunner) or `sleep`. */
+  /** What the step is: `task` (runs a TaskRunner), `sleep`, or `workflow` (a child workflow). */
   kind: StepKind
   /** The TaskRunner's name; `""` for a step that is not a task. */
   task: string
@@ -48,6 +49,7 @@ export interface TaskInfo {
   /**
    * What the step is doing, in words: `"pending"`, `"sleeping until
    * 2030-01-01T09:00:00.000Z"` (a pending sleep that has been reached),
+   * `"waiting for child workflow <id>"` (the current step of a pending workflow),
    * `"completed"` or `"failed"`.
    */
   state: string
@@ -91,7 +93,8 @@ export function toWorkflowSummary(row: WorkflowRow, now: number): WorkflowSummar
     updatedAt: new Date(row.updatedAt),
     taskCount: row.taskCount,
     lease: leased ? { owner: row.leaseOwner as string, expiresAt: new Date(row.availableAt) } : null,
-    nextRunAt: !leased && row.status === "pending" ? new Date(row.availableAt) : null,
+    // A workflow that waits only for its children has no time to run at: a child's end wakes it.
+    nextRunAt: !leased && row.status === "pending" && row.availableAt < NEVER ? new Date(row.availableAt) : null,
     recoveries: row.recoveries ?? 0,
     crashes: row.crashes ?? 0,
   }
@@ -107,7 +110,7 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
       kind: t.kind ?? "task",
       task: t.task,
       status: t.status,
-      state: stepState(t),
+      state: stepState(t, workflow.status === "pending" && t === tasks.find((s) => s.status === "pending")),
       wakeAt: typeof t.wakeAt === "number" ? new Date(t.wakeAt) : null,
       data: fromJSONText(t.data),
       result: fromJSONText(t.result),
@@ -119,8 +122,15 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
   }
 }
 
-/** A step's state in words (see {@link TaskInfo.state}). */
-function stepState(t: TaskRow): string {
+/** A step's state in words (see {@link TaskInfo.state}); `current`: the first pending step of a pending workflow. */
+function stepState(t: TaskRow, current: boolean): string {
   if (t.status === "pending" && t.kind === "sleep" && typeof t.wakeAt === "number") return `sleeping until ${new Date(t.wakeAt).toISOString()}`
+  if (current && t.kind === "workflow") {
+    try {
+      return `waiting for child workflow ${childIDOf(t, readChild(t))}`
+    } catch {
+      return t.status
+    }
+  }
   return t.status
 }

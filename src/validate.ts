@@ -6,6 +6,7 @@ import { ValidationError } from "./errors.js"
 import { toJSONText } from "./json.js"
 import type { NewTask, StepKind } from "./storage/provider.js"
 import type { StoredSleep } from "./steps/sleep.js"
+import { validateChildStep } from "./steps/child-spec.js"
 import type { RetryPolicy, TaskRunner } from "./task.js"
 
 /** Longest accepted workflow ID, in characters. */
@@ -223,14 +224,27 @@ export function validateWorkflowInput(
   }
   const { workflowID, tasks } = input as { workflowID?: unknown; tasks?: unknown }
   const id = workflowID === undefined ? undefined : validateWorkflowID(workflowID)
+  return { id, tasks: validateSteps(tasks, isRegistered, maxPayloadBytes, registryName) }
+}
+
+/** Checks the steps of a workflow (or of a child workflow, in `where`) and serializes each task's data. */
+function validateSteps(
+  tasks: unknown,
+  isRegistered: (name: string) => boolean,
+  maxPayloadBytes: number,
+  registryName: string,
+  where = "a workflow",
+): NewTask[] {
   const entries = taskEntries(tasks)
-  if (entries.length === 0) throw new ValidationError(`a workflow needs at least one task; tasks is empty`)
-  const newTasks = entries.map(([label, spec]): NewTask => {
+  if (entries.length === 0) throw new ValidationError(`${where} needs at least one task; tasks is empty`)
+  const nested = (inner: unknown, innerWhere: string) => validateSteps(inner, isRegistered, maxPayloadBytes, registryName, innerWhere)
+  return entries.map(([label, spec]): NewTask => {
     if (typeof spec !== "object" || spec === null) {
       throw new ValidationError(`task "${label}" must be an object { task, data }, got ${describe(spec)}`)
     }
     const kind = stepKindOf(label, spec)
     if (kind === "sleep") return validateSleepStep(label, spec)
+    if (kind === "workflow") return validateChildStep(label, spec, nested, validateWorkflowID)
     const { task, data } = spec as { task?: unknown; data?: unknown }
     if (typeof task !== "string" || task === "") {
       throw new ValidationError(`task "${label}" must name its runner in "task", got ${describe(task)}`)
@@ -241,7 +255,6 @@ export function validateWorkflowInput(
     }
     return { name: label, task, data: toJSONText(data, `data of task "${label}"`, maxPayloadBytes) }
   })
-  return { id, tasks: newTasks }
 }
 
 /** The keys that make a step of each kind other than a task. */
@@ -254,6 +267,11 @@ const SLEEP_KEYS = ["sleep", "sleepUntil"] as const
  */
 function stepKindOf(label: string, spec: object): StepKind {
   const keys = Object.keys(spec)
+  if (keys.includes("workflow")) {
+    const other = keys.find((k) => k === "task" || (SLEEP_KEYS as readonly string[]).includes(k))
+    if (other) throw new ValidationError(`step "${label}" has both "workflow" and "${other}": a child workflow step is { workflow: { tasks } }; make them two steps`)
+    return "workflow"
+  }
   const sleepKeys = SLEEP_KEYS.filter((k) => keys.includes(k))
   const isTask = keys.includes("task")
   if (isTask && sleepKeys.length > 0) {
@@ -269,7 +287,7 @@ function stepKindOf(label: string, spec: object): StepKind {
   if (isTask || keys.includes("data")) return "task"
   throw new ValidationError(
     `step "${label}" is neither a task nor a step of a known kind: give { task, data } to run a task, ` +
-      `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
+      `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep, { workflow: { tasks } } to run a child workflow (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
   )
 }
 

@@ -18,6 +18,7 @@ import {
 import type { RunnerEventMap } from "../events.js"
 import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "../engine.js"
 import { runSleepStep } from "../steps/sleep.js"
+import { runChildStep, type ChildOperations } from "../steps/child.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -41,6 +42,10 @@ export interface ExecutionEnvironment {
   listening(event: keyof RunnerEventMap): boolean
   /** Whether a next task may start: the runner is not stopping and the lease has not expired locally. */
   mayStartTask(): boolean
+  /** Child workflows (the provider's `children` capability); absent without it. */
+  children?: ChildOperations | undefined
+  /** Called when a workflow with a parent has ended here: its parent may be claimable now. */
+  childEnded?: (() => void) | undefined
 }
 
 /** Runs the pending steps of a claimed workflow until it ends, waits (for a retry or a wake time), or is interrupted. */
@@ -59,9 +64,9 @@ export async function executeWorkflow(
     if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const isLast = i === lastPending
     // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
-    if (task.kind === "sleep") {
-      const end = await runSleepStep(env, task, isLast)
-      if (end) return end
+    if (task.kind === "sleep" || task.kind === "workflow") {
+      const end = task.kind === "sleep" ? await runSleepStep(env, task, isLast) : await runChildStep(env, task, isLast)
+      if (end) return ended(env, claimed, end)
       continue
     }
     const runner = env.runners.get(task.task)
@@ -80,12 +85,18 @@ export async function executeWorkflow(
     if (!(await env.commit(write))) return { kind: "fenced" }
     if (write.kind !== "markCrash" && write.task) Object.assign(task, write.task)
     reportOutcome(env, workflowID, task, outcome, end)
-    if (end) return end
+    if (end) return ended(env, claimed, end)
   }
   // Every task had ended before this claim (an earlier life wrote the last task
   // but not the workflow; cannot happen with an atomic provider, but is cheap to heal).
   const healed = await env.commit({ kind: "endWorkflow", workflowID, token: env.token, now: env.now(), counts: PROGRESS, status: "completed" })
   return healed ? { kind: "ended", status: "completed" } : { kind: "fenced" }
+}
+
+/** Tells the runner that a child has ended here, so its parent, woken by the same write, is claimed without waiting for a poll. */
+function ended(env: ExecutionEnvironment, claimed: WorkflowWithTasks, end: ExecutionEnd): ExecutionEnd {
+  if (end.kind === "ended" && claimed.workflow.parentID) env.childEnded?.()
+  return end
 }
 
 async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string, task: TaskRow): Promise<ExecutionEnd> {
