@@ -49,7 +49,7 @@ export interface TaskInfo {
   /**
    * What the step is doing, in words: `"pending"`, `"sleeping until
    * 2030-01-01T09:00:00.000Z"` (a pending sleep that has been reached),
-   * `"waiting for child workflow <id>"` (the current step of a pending workflow),
+   * `"waiting for child workflow <id>"` (the step a parked workflow waits in),
    * `"completed"` or `"failed"`.
    */
   state: string
@@ -102,6 +102,8 @@ export function toWorkflowSummary(row: WorkflowRow, now: number): WorkflowSummar
 
 /** @internal */
 export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: number): WorkflowInfo {
+  // Parked: pending, unleased and not claimable yet; its first pending step is what it waits in.
+  const parked = workflow.status === "pending" && workflow.leaseOwner === null && workflow.availableAt > now
   return {
     ...toWorkflowSummary(workflow, now),
     tasks: tasks.map((t) => ({
@@ -110,7 +112,7 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
       kind: t.kind ?? "task",
       task: t.task,
       status: t.status,
-      state: stepState(t, workflow.status === "pending" && t === tasks.find((s) => s.status === "pending")),
+      state: stepState(t, parked && t === tasks.find((s) => s.status === "pending")),
       wakeAt: typeof t.wakeAt === "number" ? new Date(t.wakeAt) : null,
       data: fromJSONText(t.data),
       result: fromJSONText(t.result),
@@ -122,7 +124,7 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
   }
 }
 
-/** A step's state in words (see {@link TaskInfo.state}); `current`: the first pending step of a pending workflow. */
+/** A step's state in words (see {@link TaskInfo.state}); `current`: the first pending step of a parked workflow. */
 function stepState(t: TaskRow, current: boolean): string {
   if (t.status === "pending" && t.kind === "sleep" && typeof t.wakeAt === "number") return `sleeping until ${new Date(t.wakeAt).toISOString()}`
   if (current && t.kind === "workflow") {
