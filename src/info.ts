@@ -5,6 +5,7 @@
 import { fromJSONText } from "./json.js"
 import { NEVER, type StepKind, type TaskRow, type TaskStatus, type WorkflowRow, type WorkflowStatus, type WorkflowWithTasks } from "./storage/provider.js"
 import { childIDOf, readChild } from "./steps/child-spec.js"
+import { memberCount } from "./steps/parallel-spec.js"
 
 /**
  * What a pending workflow is doing when it was read: `running` (a runner
@@ -104,6 +105,7 @@ export function toWorkflowSummary(row: WorkflowRow, now: number): WorkflowSummar
 export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: number): WorkflowInfo {
   // Parked: pending, unleased and not claimable yet; its first pending step is what it waits in.
   const parked = workflow.status === "pending" && workflow.leaseOwner === null && workflow.availableAt > now
+  const current = currentSteps(tasks)
   return {
     ...toWorkflowSummary(workflow, now),
     tasks: tasks.map((t) => ({
@@ -112,7 +114,7 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
       kind: t.kind ?? "task",
       task: t.task,
       status: t.status,
-      state: stepState(t, parked && t === tasks.find((s) => s.status === "pending")),
+      state: stepState(t, parked && current.has(t)),
       wakeAt: typeof t.wakeAt === "number" ? new Date(t.wakeAt) : null,
       data: fromJSONText(t.data),
       result: fromJSONText(t.result),
@@ -124,10 +126,26 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
   }
 }
 
+/** The step a workflow is at (its first pending one) and, for a parallel step, its members. */
+function currentSteps(tasks: readonly TaskRow[]): Set<TaskRow> {
+  const at = tasks.findIndex((t) => t.status === "pending")
+  if (at < 0) return new Set()
+  const step = tasks[at] as TaskRow
+  if (step.kind !== "parallel") return new Set([step])
+  let count = 0
+  try {
+    count = memberCount(step)
+  } catch {
+    // A damaged definition: show the step alone.
+  }
+  return new Set(tasks.slice(at, at + 1 + count))
+}
+
 /** A step's state in words (see {@link TaskInfo.state}); `current`: the first pending step of a parked workflow. */
 function stepState(t: TaskRow, current: boolean): string {
   if (t.status === "pending" && t.kind === "sleep" && typeof t.wakeAt === "number") return `sleeping until ${new Date(t.wakeAt).toISOString()}`
-  if (current && t.kind === "workflow") {
+  if (current && t.kind === "parallel") return "waiting for its members"
+  if (current && t.kind === "workflow" && t.status === "pending") {
     try {
       return `waiting for child workflow ${childIDOf(t, readChild(t))}`
     } catch {

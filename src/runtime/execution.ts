@@ -19,6 +19,7 @@ import type { RunnerEventMap } from "../events.js"
 import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "../engine.js"
 import { runSleepStep } from "../steps/sleep.js"
 import { runChildStep, type ChildOperations } from "../steps/child.js"
+import { runParallelAt } from "../steps/parallel.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -64,6 +65,12 @@ export async function executeWorkflow(
     if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const isLast = i === lastPending
     // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
+    if (task.kind === "parallel") {
+      const { end, members } = await runParallelAt(env, tasks, i, signal)
+      if (end) return ended(env, claimed, end)
+      i += members
+      continue
+    }
     if (task.kind === "sleep" || task.kind === "workflow") {
       const end = task.kind === "sleep" ? await runSleepStep(env, task, isLast) : await runChildStep(env, task, isLast)
       if (end) return ended(env, claimed, end)
@@ -110,7 +117,8 @@ async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string,
   return applied ? { kind: "retryAt", at } : { kind: "fenced" }
 }
 
-async function attemptTask(
+/** Runs one attempt of `task` (Prepare, Execute, its timeout) and says what it came to; writes nothing. */
+export async function attemptTask(
   env: ExecutionEnvironment,
   runner: TaskRunner,
   task: TaskRow,
@@ -193,7 +201,8 @@ function toOutcome(env: ExecutionEnvironment, task: TaskRow, returned: TaskExecu
   }
 }
 
-function reportOutcome(env: ExecutionEnvironment, workflowID: string, task: TaskRow, outcome: Outcome, end: ExecutionEnd | undefined): void {
+/** Logs and emits the events of a task's recorded outcome. */
+export function reportOutcome(env: ExecutionEnvironment, workflowID: string, task: TaskRow, outcome: Outcome, end: ExecutionEnd | undefined): void {
   const fields = { workflowID, seq: task.seq, name: task.name, task: task.task, attempts: task.attempts }
   switch (outcome.kind) {
     case "completed":

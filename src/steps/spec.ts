@@ -58,3 +58,26 @@ export interface ChildWorkflowResult {
   status: "completed" | "failed" | "cancelled"
   results: Record<string, unknown>
 }
+
+/**
+ * A step that runs its members at once and goes on when all have ended:
+ * `{ parallel: { a: step, b: step, … } }`. Members are tasks, sleeps and
+ * child workflows (not parallel steps); their labels are labels of the
+ * workflow (unique with its other steps), so `ctx.getTaskResult("a")` reads
+ * a member. Each member keeps its own attempts and result, and after a crash
+ * only the unfinished ones run again. The step's result is `{ a: result, … }`
+ * (members that completed). A member that aborts or fails the workflow fires
+ * the other members' signals. Members run within the workflow's one
+ * execution (one concurrency slot); to spread them over machines, make them
+ * child workflows. Needs the `waits` capability (children: `children` too).
+ *
+ * @typeParam S - the steps a member may be (a typed runner's steps, without parallel ones)
+ */
+export interface ParallelStep<S> {
+  parallel: Record<string, S>
+  task?: never
+  data?: never
+  sleep?: never
+  sleepUntil?: never
+  workflow?: never
+}

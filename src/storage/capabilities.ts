@@ -47,6 +47,8 @@ export function requireCapability(capabilities: ReadonlySet<StorageCapability>, 
 export function requireStepCapabilities(tasks: readonly NewTask[], capabilities: ReadonlySet<StorageCapability>): void {
   const waiting = tasks.find((t) => t.kind === "sleep")
   if (waiting) requireCapability(capabilities, "waits", `the sleep step "${waiting.name}"`)
+  const parallel = tasks.find((t) => t.kind === "parallel")
+  if (parallel) requireCapability(capabilities, "waits", `the parallel step "${parallel.name}"`)
   for (const t of tasks) {
     if (t.kind !== "workflow") continue
     requireCapability(capabilities, "children", `the child workflow step "${t.name}"`)

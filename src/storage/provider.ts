@@ -42,13 +42,14 @@ export type TaskStatus = "pending" | "completed" | "failed"
 /**
  * What a step of a workflow is: `task` runs a TaskRunner; `sleep` waits until
  * a wake time (the `waits` capability); `workflow` adds a child workflow and
- * waits for its end (the `children` capability). Stored with each step; rows
- * written before step kinds existed are tasks.
+ * waits for its end (the `children` capability); `parallel` runs the rows
+ * that follow it (its members, as many as its data lists) at once (`waits`).
+ * Stored with each step; rows written before step kinds existed are tasks.
  */
-export type StepKind = "task" | "sleep" | "workflow"
+export type StepKind = "task" | "sleep" | "workflow" | "parallel"
 
 /** Every step kind this library knows. */
-export const STEP_KINDS: readonly StepKind[] = ["task", "sleep", "workflow"]
+export const STEP_KINDS: readonly StepKind[] = ["task", "sleep", "workflow", "parallel"]
 
 /** Every workflow status, in the order a listing shows them. */
 export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ["pending", "completed", "failed", "cancelled"]
