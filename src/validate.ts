@@ -290,7 +290,7 @@ const SLEEP_KEYS = ["sleep", "sleepUntil"] as const
 function stepKindOf(label: string, spec: object): StepKind {
   const keys = Object.keys(spec)
   if (keys.includes("parallel")) {
-    const other = keys.find((k) => k !== "parallel")
+    const other = keys.find((k) => k !== "parallel" && k !== "name")
     if (other) throw new ValidationError(`step "${label}" has both "parallel" and "${other}": a parallel step is { parallel: { label: step, … } } alone`)
     return "parallel"
   }
