@@ -11,6 +11,7 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { ValidationError, WorkflowRunner, defineTask, type TaskRunner } from "../src/index.js"
 import { MemoryStorageProvider } from "../src/storage/memory.js"
+import { FaultInjectingStorage } from "../src/testing/faults.js"
 import type { AwaitChildren, NewWorkflow, StorageProvider } from "../src/storage/provider.js"
 import { ALL_STORES, eventually, openStore, resultOf, startRunner, stopOnEnd } from "./helpers/runner.js"
 
@@ -225,6 +226,15 @@ describe("child workflow steps: checks", () => {
       /the sleep step "nap" needs a storage provider with the "waits" capability/,
     )
     assert.equal(await inner.getWorkflow("refused"), null, "a refused workflow was written")
+  })
+
+  it("through FaultInjectingStorage: a failed park of the parent is tried again, and the child is added once", async (t) => {
+    const storage = new FaultInjectingStorage(new MemoryStorageProvider())
+    storage.failNext("awaitChildren")
+    const runner = await startRunner(t, storage, [echo])
+    const info = await resultOf(await runner.addWorkflow({ workflowID: "faulty", tasks: { kid: { workflow: { tasks: { x: { task: "Echo" } } } } } }))
+    assert.deepEqual(info.tasks[0]?.result, { id: "faulty/kid", status: "completed", results: { x: "faulty/kid:x" } })
+    assert.ok(storage.stats().calls.awaitChildren >= 1)
   })
 
   it("typed runners check the steps of a child workflow at compile time", async (t) => {
