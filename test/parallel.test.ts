@@ -140,6 +140,27 @@ for (const store of ALL_STORES) {
       assert.equal(log.filter((l) => l.name === "work").length, 1, "a member that had ended ran again after the park")
     })
 
+    it("retryWorkflow after a member failed the workflow runs that member again (not the others) and completes the step", async (t) => {
+      const storage = openStore(t, store)
+      const runs: string[] = []
+      let failing = true
+      const runners = [
+        { Name: "Once", Execute: async (ctx) => (runs.push(ctx.name), failing ? { abort: "workflow" as const } : { data: "fixed" }) },
+        { Name: "Ok", Execute: async (ctx) => (runs.push(ctx.name), { data: "ok" }) },
+      ] satisfies TaskRunner[]
+      const runner = await startRunner(t, storage, runners)
+      const first = await resultOf(await runner.addWorkflow({ workflowID: "retry-par", tasks: { p: { parallel: { bad: { task: "Once" }, good: { task: "Ok" } } }, next: { task: "Ok" } } }))
+      assert.equal(first.status, "failed")
+      failing = false
+      assert.equal(await runner.retryWorkflow("retry-par"), true)
+      const info = await eventually(async () => {
+        const w = await runner.getWorkflow("retry-par")
+        return w?.status === "completed" ? w : undefined
+      }, 10_000, "the retried workflow to complete")
+      assert.deepEqual(info.tasks[0]?.result, { bad: "fixed", good: "ok" })
+      assert.deepEqual(runs.sort(), ["bad", "bad", "good", "next"], "a member that had completed ran again, or the failed one did not")
+    })
+
     it("cancelWorkflow while a member sleeps cancels the workflow and its pending children", async (t) => {
       const storage = openStore(t, store)
       const runner = await startRunner(t, storage, [worker([])])

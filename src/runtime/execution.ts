@@ -19,7 +19,7 @@ import type { RunnerEventMap } from "../events.js"
 import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "../engine.js"
 import { runSleepStep } from "../steps/sleep.js"
 import { runChildStep, type ChildOperations } from "../steps/child.js"
-import { runParallelAt } from "../steps/parallel.js"
+import { parallelDue, runParallelAt } from "../steps/parallel.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -61,16 +61,16 @@ export async function executeWorkflow(
   for (let i = 0; i < tasks.length; i++) if (tasks[i]!.status === "pending") lastPending = i
   for (let i = 0; i < tasks.length; i++) {
     const task = tasks[i]!
-    if (task.status !== "pending") continue
-    if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
-    const isLast = i === lastPending
-    // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
-    if (task.kind === "parallel") {
+    if (task.kind === "parallel" && parallelDue(tasks, i)) {
       const { end, members } = await runParallelAt(env, tasks, i, signal)
       if (end) return ended(env, claimed, end)
       i += members
       continue
     }
+    if (task.status !== "pending") continue
+    if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
+    const isLast = i === lastPending
+    // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
     if (task.kind === "sleep" || task.kind === "workflow") {
       const end = task.kind === "sleep" ? await runSleepStep(env, task, isLast) : await runChildStep(env, task, isLast)
       if (end) return ended(env, claimed, end)

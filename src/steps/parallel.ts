@@ -242,3 +242,19 @@ export async function runParallelAt(
   const isLast = !steps.slice(index + 1 + count).some((t) => t.status === "pending")
   return { end: await runParallelStep(env, group, members, steps, isLast, signal), members: count }
 }
+
+/**
+ * Whether the step at `steps[index]` is a parallel step to run: pending, or
+ * ended with a member pending again (`retryWorkflow` resumed a member that
+ * failed the workflow, so the step runs again for it).
+ */
+export function parallelDue(steps: readonly TaskRow[], index: number): boolean {
+  const group = steps[index] as TaskRow
+  if (group.kind !== "parallel") return false
+  if (group.status === "pending") return true
+  try {
+    return steps.slice(index + 1, index + 1 + memberCount(group)).some((m) => m.status === "pending")
+  } catch {
+    return false
+  }
+}
