@@ -167,6 +167,18 @@ for (const store of ALL_STORES) {
       assert.ok(woke < 3_000, `the parent went on ${woke} ms after its child ended`)
     })
 
+    it("cancelling a child through the runner wakes its parent here at once, not at the next poll", async (t) => {
+      const storage = openStore(t, store)
+      const runner = await startRunner(t, storage, [echo], { pollIntervalMS: 60_000 })
+      const handle = await runner.addWorkflow({ workflowID: "cw", tasks: { kid: { workflow: { tasks: { nap: { sleep: "1h" } } } } } })
+      await eventually(async () => (await runner.getWorkflow("cw"))?.tasks[0]?.state.startsWith("waiting for child"), 10_000, "the parent to wait")
+      const cancelledAt = Date.now()
+      assert.equal(await runner.cancelWorkflow("cw/kid"), true)
+      const info = await resultOf(handle, 5_000)
+      assert.equal(info.status, "failed")
+      assert.ok(info.updatedAt.getTime() - cancelledAt < 3_000, `the parent ended ${info.updatedAt.getTime() - cancelledAt} ms after its child was cancelled`)
+    })
+
     it("a re-run of the step never adds a second child (the first park failed after the child was added)", async (t) => {
       const inner = openStore(t, store)
       const inserted: string[] = []
