@@ -341,17 +341,8 @@ export class SQLiteStorageProvider implements StorageProvider {
     for (const w of workflows) {
       const lease = w.lease
       const created =
-        s.insertWorkflow.run(
-          w.id,
-          w.now,
-          w.now,
-          lease ? lease.expiresAt : (w.availableAt ?? w.now),
-          lease?.owner ?? null,
-          lease?.token ?? null,
-          w.tasks.length,
-          w.parent?.id ?? null,
-          w.parent?.seq ?? null,
-        ).changes === 1
+        s.insertWorkflow.run(w.id, w.now, w.now, lease ? lease.expiresAt : (w.availableAt ?? w.now), lease?.owner ?? null, lease?.token ?? null, w.tasks.length, w.parent?.id ?? null, w.parent?.seq ?? null)
+          .changes === 1
       if (created) {
         for (let seq = 0; seq < w.tasks.length; seq++) {
           const t = w.tasks[seq]!
