@@ -348,6 +348,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     if (cancelled) {
       this.executions.abort(id, new Error("workflow cancelled"))
       this.emit("workflowEnded", { workflowID: id, status: "cancelled" })
+      // A cancelled child wakes its parked parent (in the cancel's transaction): claim it now, not at the next poll.
+      this.claims.requestFill()
     }
     return cancelled
   }
