@@ -25,7 +25,7 @@ import { sleep } from "./runtime/storage-health.js"
 import { planThroughput, toThroughput, type WorkflowThroughput, type WorkflowThroughputOptions } from "./throughput.js"
 import type { NewWorkflow, StorageCapability, StorageProvider } from "./storage/provider.js"
 import type { TaskRunner } from "./task.js"
-import type { SleepStep } from "./steps/spec.js"
+import type { ChildWorkflowStep, ParallelStep, SleepStep } from "./steps/spec.js"
 import type { ScheduleDefinition } from "./schedules/definition.js"
 import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
@@ -48,8 +48,15 @@ export type NamedTaskSpec<R extends AnyTaskRunner> = TaskSpec<R> & {
   name: string
 }
 
-/** A step of `tasks`: a task of a known runner, or a {@link SleepStep}. */
-export type StepSpec<R extends AnyTaskRunner> = TaskSpec<R> | SleepStep
+/**
+ * A step of `tasks`: a task of a known runner, a {@link SleepStep}, a
+ * {@link ChildWorkflowStep} (whose steps are typed the same way), or a
+ * {@link ParallelStep} of such steps.
+ */
+export type StepSpec<R extends AnyTaskRunner> = MemberSpec<R> | ParallelStep<MemberSpec<R>>
+
+/** A step that may be a member of a {@link ParallelStep}: any step but a parallel one. */
+export type MemberSpec<R extends AnyTaskRunner> = TaskSpec<R> | SleepStep | ChildWorkflowStep<StepSpec<R>>
 
 /** A step of the array form of `tasks`: a {@link StepSpec} with its label as `name`. */
 export type NamedStepSpec<R extends AnyTaskRunner> = StepSpec<R> & {

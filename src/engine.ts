@@ -126,6 +126,30 @@ export function planSleep(
     : { write: recordTask(c, workflowID, change), end: undefined }
 }
 
+/** How a member of a parallel step goes on after an attempt (see {@link planMember}). */
+export interface MemberPlan {
+  /** The member's new state, written with a `recordTask` (the workflow stays leased: the other members run on). */
+  change: TaskChange
+  /** Set when the member is retried: when its next attempt starts. */
+  retryAt?: number
+  /** Set when the member fails the workflow (aborted it, or gave up): the error. */
+  failsWorkflow?: string
+}
+
+/**
+ * What an attempt of a member of a parallel step comes to: the same rules as
+ * {@link planWrite} (retries, aborts, giving up), but the member's own row
+ * is all that is written, so the other members go on; ending or parking the
+ * workflow is left to the parallel step once every member has settled.
+ */
+export function planMember(task: TaskRow, outcome: Outcome, c: Omit<PlanContext, "isLast">): MemberPlan {
+  const { write, end } = planWrite(task, outcome, { ...c, isLast: false })
+  const change = (write as RecordTask | EndWorkflow | ParkUntil).task as TaskChange
+  if (write.kind === "parkUntil" && end?.kind === "retryAt") return { change, retryAt: end.at }
+  if (write.kind === "endWorkflow") return { change, failsWorkflow: change.error ?? "failed" }
+  return { change }
+}
+
 /** The task `retryWorkflow` resumes: the failed task with the highest seq (the one that failed the workflow), if any. */
 export function resumePoint(tasks: readonly TaskRow[]): number | undefined {
   for (let i = tasks.length - 1; i >= 0; i--) if (tasks[i]!.status === "failed") return tasks[i]!.seq

@@ -3,7 +3,9 @@
  * with parsed JSON and dates.
  */
 import { fromJSONText } from "./json.js"
-import type { StepKind, TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "./storage/provider.js"
+import { NEVER, type StepKind, type TaskRow, type TaskStatus, type WorkflowRow, type WorkflowStatus, type WorkflowWithTasks } from "./storage/provider.js"
+import { childIDOf, readChild } from "./steps/child-spec.js"
+import { memberCount } from "./steps/parallel-spec.js"
 
 /**
  * What a pending workflow is doing when it was read: `running` (a runner
@@ -40,7 +42,7 @@ export interface TaskInfo {
   seq: number
   /** The step's label (its key in `tasks`). */
   name: string
-  /** What the step is: `task` (runs a TaskRunner) or `sleep`. */
+  /** What the step is: `task` (runs a TaskRunner), `sleep`, or `workflow` (a child workflow). */
   kind: StepKind
   /** The TaskRunner's name; `""` for a step that is not a task. */
   task: string
@@ -48,6 +50,7 @@ export interface TaskInfo {
   /**
    * What the step is doing, in words: `"pending"`, `"sleeping until
    * 2030-01-01T09:00:00.000Z"` (a pending sleep that has been reached),
+   * `"waiting for child workflow <id>"` (the step a parked workflow waits in),
    * `"completed"` or `"failed"`.
    */
   state: string
@@ -91,7 +94,8 @@ export function toWorkflowSummary(row: WorkflowRow, now: number): WorkflowSummar
     updatedAt: new Date(row.updatedAt),
     taskCount: row.taskCount,
     lease: leased ? { owner: row.leaseOwner as string, expiresAt: new Date(row.availableAt) } : null,
-    nextRunAt: !leased && row.status === "pending" ? new Date(row.availableAt) : null,
+    // A workflow that waits only for its children has no time to run at: a child's end wakes it.
+    nextRunAt: !leased && row.status === "pending" && row.availableAt < NEVER ? new Date(row.availableAt) : null,
     recoveries: row.recoveries ?? 0,
     crashes: row.crashes ?? 0,
   }
@@ -99,6 +103,9 @@ export function toWorkflowSummary(row: WorkflowRow, now: number): WorkflowSummar
 
 /** @internal */
 export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: number): WorkflowInfo {
+  // Parked: pending, unleased and not claimable yet; its first pending step is what it waits in.
+  const parked = workflow.status === "pending" && workflow.leaseOwner === null && workflow.availableAt > now
+  const current = currentSteps(tasks)
   return {
     ...toWorkflowSummary(workflow, now),
     tasks: tasks.map((t) => ({
@@ -107,7 +114,7 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
       kind: t.kind ?? "task",
       task: t.task,
       status: t.status,
-      state: stepState(t),
+      state: stepState(t, parked && current.has(t)),
       wakeAt: typeof t.wakeAt === "number" ? new Date(t.wakeAt) : null,
       data: fromJSONText(t.data),
       result: fromJSONText(t.result),
@@ -119,8 +126,31 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
   }
 }
 
-/** A step's state in words (see {@link TaskInfo.state}). */
-function stepState(t: TaskRow): string {
+/** The step a workflow is at (its first pending one) and, for a parallel step, its members. */
+function currentSteps(tasks: readonly TaskRow[]): Set<TaskRow> {
+  const at = tasks.findIndex((t) => t.status === "pending")
+  if (at < 0) return new Set()
+  const step = tasks[at] as TaskRow
+  if (step.kind !== "parallel") return new Set([step])
+  let count = 0
+  try {
+    count = memberCount(step)
+  } catch {
+    // A damaged definition: show the step alone.
+  }
+  return new Set(tasks.slice(at, at + 1 + count))
+}
+
+/** A step's state in words (see {@link TaskInfo.state}); `current`: the first pending step of a parked workflow. */
+function stepState(t: TaskRow, current: boolean): string {
   if (t.status === "pending" && t.kind === "sleep" && typeof t.wakeAt === "number") return `sleeping until ${new Date(t.wakeAt).toISOString()}`
+  if (current && t.kind === "parallel") return "waiting for its members"
+  if (current && t.kind === "workflow" && t.status === "pending") {
+    try {
+      return `waiting for child workflow ${childIDOf(t, readChild(t))}`
+    } catch {
+      return t.status
+    }
+  }
   return t.status
 }

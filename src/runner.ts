@@ -19,6 +19,7 @@ import {
 import { RunnerStoppedError, ValidationError } from "./errors.js"
 import type { RunnerEventMap } from "./events.js"
 import type { ExecutionEnvironment } from "./runtime/execution.js"
+import { childOperations } from "./steps/child.js"
 import type { WorkflowInfo, WorkflowSummary } from "./info.js"
 import type { Logger } from "./logger.js"
 import { CancelWatcher } from "./runtime/cancel-watcher.js"
@@ -264,6 +265,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       emit: (event, ...args) => (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args),
       listening: (event) => this.listenerCount(event) > 0,
       mayStartTask: () => !this.stopping,
+      children: capabilities.has("children") ? childOperations(storage) : undefined,
+      childEnded: () => this.claims.requestFill(),
     }
   }
 
@@ -345,6 +348,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     if (cancelled) {
       this.executions.abort(id, new Error("workflow cancelled"))
       this.emit("workflowEnded", { workflowID: id, status: "cancelled" })
+      // A cancelled child wakes its parked parent (in the cancel's transaction): claim it now, not at the next poll.
+      this.claims.requestFill()
     }
     return cancelled
   }

@@ -6,6 +6,8 @@ import { ValidationError } from "./errors.js"
 import { toJSONText } from "./json.js"
 import type { NewTask, StepKind } from "./storage/provider.js"
 import type { StoredSleep } from "./steps/sleep.js"
+import { validateChildStep } from "./steps/child-spec.js"
+import { validateParallelStep } from "./steps/parallel-spec.js"
 import type { RetryPolicy, TaskRunner } from "./task.js"
 
 /** Longest accepted workflow ID, in characters. */
@@ -223,14 +225,31 @@ export function validateWorkflowInput(
   }
   const { workflowID, tasks } = input as { workflowID?: unknown; tasks?: unknown }
   const id = workflowID === undefined ? undefined : validateWorkflowID(workflowID)
+  return { id, tasks: validateSteps(tasks, isRegistered, maxPayloadBytes, registryName) }
+}
+
+/** Checks the steps of a workflow (or of a child workflow, in `where`) and serializes each task's data. */
+function validateSteps(
+  tasks: unknown,
+  isRegistered: (name: string) => boolean,
+  maxPayloadBytes: number,
+  registryName: string,
+  where = "a workflow",
+): NewTask[] {
   const entries = taskEntries(tasks)
-  if (entries.length === 0) throw new ValidationError(`a workflow needs at least one task; tasks is empty`)
-  const newTasks = entries.map(([label, spec]): NewTask => {
+  if (entries.length === 0) throw new ValidationError(`${where} needs at least one task; tasks is empty`)
+  const nested = (inner: unknown, innerWhere: string) => validateSteps(inner, isRegistered, maxPayloadBytes, registryName, innerWhere)
+  const validateStep = (label: string, spec: unknown, member: boolean): NewTask => {
     if (typeof spec !== "object" || spec === null) {
       throw new ValidationError(`task "${label}" must be an object { task, data }, got ${describe(spec)}`)
     }
     const kind = stepKindOf(label, spec)
     if (kind === "sleep") return validateSleepStep(label, spec)
+    if (kind === "workflow") return validateChildStep(label, spec, nested, validateWorkflowID)
+    if (kind === "parallel") {
+      if (member) throw new ValidationError(`member "${label}" of a parallel step is itself parallel: give its members to the outer parallel step`)
+      throw new ValidationError(`step "${label}": internal error, a parallel step reached the single-step check`)
+    }
     const { task, data } = spec as { task?: unknown; data?: unknown }
     if (typeof task !== "string" || task === "") {
       throw new ValidationError(`task "${label}" must name its runner in "task", got ${describe(task)}`)
@@ -240,8 +259,24 @@ export function validateWorkflowInput(
       throw new ValidationError(`task "${label}" names runner "${task}", which is not registered with ${registryName}`)
     }
     return { name: label, task, data: toJSONText(data, `data of task "${label}"`, maxPayloadBytes) }
-  })
-  return { id, tasks: newTasks }
+  }
+  // A parallel step is stored as its own row followed by one row per member (see steps/parallel-spec.ts).
+  const steps = entries.flatMap(([label, spec]): NewTask[] =>
+    typeof spec === "object" && spec !== null && stepKindOf(label, spec) === "parallel"
+      ? validateParallelStep(label, spec, (memberLabel, memberSpec) => {
+          validateStoredName(memberLabel, `the label of member "${memberLabel}" of parallel step "${label}"`)
+          return validateStep(memberLabel, memberSpec, true)
+        })
+      : [validateStep(label, spec, false)],
+  )
+  const seen = new Set<string>()
+  for (const step of steps) {
+    if (seen.has(step.name)) {
+      throw new ValidationError(`${where} has two steps labelled "${step.name}" (members of parallel steps included): labels must be unique`)
+    }
+    seen.add(step.name)
+  }
+  return steps
 }
 
 /** The keys that make a step of each kind other than a task. */
@@ -254,6 +289,16 @@ const SLEEP_KEYS = ["sleep", "sleepUntil"] as const
  */
 function stepKindOf(label: string, spec: object): StepKind {
   const keys = Object.keys(spec)
+  if (keys.includes("parallel")) {
+    const other = keys.find((k) => k !== "parallel" && k !== "name")
+    if (other) throw new ValidationError(`step "${label}" has both "parallel" and "${other}": a parallel step is { parallel: { label: step, … } } alone`)
+    return "parallel"
+  }
+  if (keys.includes("workflow")) {
+    const other = keys.find((k) => k === "task" || (SLEEP_KEYS as readonly string[]).includes(k))
+    if (other) throw new ValidationError(`step "${label}" has both "workflow" and "${other}": a child workflow step is { workflow: { tasks } }; make them two steps`)
+    return "workflow"
+  }
   const sleepKeys = SLEEP_KEYS.filter((k) => keys.includes(k))
   const isTask = keys.includes("task")
   if (isTask && sleepKeys.length > 0) {
@@ -269,7 +314,7 @@ function stepKindOf(label: string, spec: object): StepKind {
   if (isTask || keys.includes("data")) return "task"
   throw new ValidationError(
     `step "${label}" is neither a task nor a step of a known kind: give { task, data } to run a task, ` +
-      `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
+      `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep, { workflow: { tasks } } to run a child workflow, { parallel: { label: step } } to run steps at once (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
   )
 }
 

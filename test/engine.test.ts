@@ -1,7 +1,7 @@
 /** The engine decides each write from a task and its outcome alone: the README's outcomes table, without storage. */
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { PROGRESS, planSleep, planWrite, resumePoint, type PlanContext } from "../src/engine.js"
+import { PROGRESS, planMember, planSleep, planWrite, resumePoint, type PlanContext } from "../src/engine.js"
 import type { TaskRow } from "../src/storage/provider.js"
 
 const task: TaskRow = {
@@ -123,5 +123,31 @@ describe("engine: planSleep", () => {
     const last = planSleep({ ...nap, wakeAt: 1_500 }, 1_500, { token: "t", now: 1_500, isLast: true })
     assert.deepEqual(last.write, { ...base, now: 1_500, kind: "endWorkflow", status: "completed", task: change })
     assert.deepEqual(last.end, { kind: "ended", status: "completed" })
+  })
+})
+
+describe("engine: planMember", () => {
+  const c = { token: "t", now: 1_000, retry: { maxAttempts: 2 }, retryDelayMS: 50 }
+  const member: TaskRow = { ...task, attempts: 0 }
+  it("records a completed member's result and nothing else (the workflow stays leased for the other members)", () => {
+    assert.deepEqual(planMember(member, { kind: "completed", result: '"r"' }, c), {
+      change: { seq: member.seq, status: "completed", result: '"r"', error: null, attempts: 0 },
+    })
+  })
+  it("a failed member with attempts left stays pending, counted, with the time of its next attempt", () => {
+    const plan = planMember(member, { kind: "failed", error: "boom", retry: true }, c)
+    assert.deepEqual(plan.change, { seq: member.seq, status: "pending", result: null, error: "boom", attempts: 1 })
+    assert.equal(plan.retryAt, 1_050)
+    assert.equal(plan.failsWorkflow, undefined)
+  })
+  it("a member that gives up or aborts the workflow fails it; one that aborts itself does not", () => {
+    const gaveUp = planMember({ ...member, attempts: 1 }, { kind: "failed", error: "boom", retry: true }, c)
+    assert.equal(gaveUp.change.status, "failed")
+    assert.match(gaveUp.failsWorkflow ?? "", /gave up after 2 attempts: boom/)
+    assert.equal(planMember(member, { kind: "aborted", scope: "workflow", error: "no" }, c).failsWorkflow, "no")
+    const skipped = planMember(member, { kind: "aborted", scope: "task", error: "skip" }, c)
+    assert.equal(skipped.change.status, "failed")
+    assert.equal(skipped.failsWorkflow, undefined)
+    assert.equal(skipped.retryAt, undefined)
   })
 })

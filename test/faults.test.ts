@@ -174,7 +174,7 @@ describe("FaultInjectingStorage", () => {
     assert.throws(() => storage.configure({ failureRate: 0.7, busyRate: 0.5 }), /at most 1/)
     assert.throws(() => storage.configure({ failureRate: 2 }), /from 0 to 1/)
     assert.throws(() => storage.failNext("nope" as "init"), /unknown storage method/)
-    assert.equal(STORAGE_METHODS.length, 14)
+    assert.equal(STORAGE_METHODS.length, 15)
     await storage.close()
   })
 })

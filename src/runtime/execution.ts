@@ -18,6 +18,8 @@ import {
 import type { RunnerEventMap } from "../events.js"
 import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "../engine.js"
 import { runSleepStep } from "../steps/sleep.js"
+import { runChildStep, type ChildOperations } from "../steps/child.js"
+import { parallelDue, runParallelAt } from "../steps/parallel.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -41,6 +43,10 @@ export interface ExecutionEnvironment {
   listening(event: keyof RunnerEventMap): boolean
   /** Whether a next task may start: the runner is not stopping and the lease has not expired locally. */
   mayStartTask(): boolean
+  /** Child workflows (the provider's `children` capability); absent without it. */
+  children?: ChildOperations | undefined
+  /** Called when a workflow with a parent has ended here: its parent may be claimable now. */
+  childEnded?: (() => void) | undefined
 }
 
 /** Runs the pending steps of a claimed workflow until it ends, waits (for a retry or a wake time), or is interrupted. */
@@ -55,13 +61,19 @@ export async function executeWorkflow(
   for (let i = 0; i < tasks.length; i++) if (tasks[i]!.status === "pending") lastPending = i
   for (let i = 0; i < tasks.length; i++) {
     const task = tasks[i]!
+    if (task.kind === "parallel" && parallelDue(tasks, i)) {
+      const { end, members } = await runParallelAt(env, tasks, i, signal)
+      if (end) return ended(env, claimed, end)
+      i += members
+      continue
+    }
     if (task.status !== "pending") continue
     if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const isLast = i === lastPending
     // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
-    if (task.kind === "sleep") {
-      const end = await runSleepStep(env, task, isLast)
-      if (end) return end
+    if (task.kind === "sleep" || task.kind === "workflow") {
+      const end = task.kind === "sleep" ? await runSleepStep(env, task, isLast) : await runChildStep(env, task, isLast)
+      if (end) return ended(env, claimed, end)
       continue
     }
     const runner = env.runners.get(task.task)
@@ -80,12 +92,18 @@ export async function executeWorkflow(
     if (!(await env.commit(write))) return { kind: "fenced" }
     if (write.kind !== "markCrash" && write.task) Object.assign(task, write.task)
     reportOutcome(env, workflowID, task, outcome, end)
-    if (end) return end
+    if (end) return ended(env, claimed, end)
   }
   // Every task had ended before this claim (an earlier life wrote the last task
   // but not the workflow; cannot happen with an atomic provider, but is cheap to heal).
   const healed = await env.commit({ kind: "endWorkflow", workflowID, token: env.token, now: env.now(), counts: PROGRESS, status: "completed" })
   return healed ? { kind: "ended", status: "completed" } : { kind: "fenced" }
+}
+
+/** Tells the runner that a child has ended here, so its parent, woken by the same write, is claimed without waiting for a poll. */
+function ended(env: ExecutionEnvironment, claimed: WorkflowWithTasks, end: ExecutionEnd): ExecutionEnd {
+  if (end.kind === "ended" && claimed.workflow.parentID) env.childEnded?.()
+  return end
 }
 
 async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string, task: TaskRow): Promise<ExecutionEnd> {
@@ -99,7 +117,8 @@ async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string,
   return applied ? { kind: "retryAt", at } : { kind: "fenced" }
 }
 
-async function attemptTask(
+/** Runs one attempt of `task` (Prepare, Execute, its timeout) and says what it came to; writes nothing. */
+export async function attemptTask(
   env: ExecutionEnvironment,
   runner: TaskRunner,
   task: TaskRow,
@@ -182,7 +201,8 @@ function toOutcome(env: ExecutionEnvironment, task: TaskRow, returned: TaskExecu
   }
 }
 
-function reportOutcome(env: ExecutionEnvironment, workflowID: string, task: TaskRow, outcome: Outcome, end: ExecutionEnd | undefined): void {
+/** Logs and emits the events of a task's recorded outcome. */
+export function reportOutcome(env: ExecutionEnvironment, workflowID: string, task: TaskRow, outcome: Outcome, end: ExecutionEnd | undefined): void {
   const fields = { workflowID, seq: task.seq, name: task.name, task: task.task, attempts: task.attempts }
   switch (outcome.kind) {
     case "completed":

@@ -23,3 +23,61 @@ export type Duration = number | `${number}${"ms" | "s" | "m" | "h" | "d"}`
 export type SleepStep =
   | { sleep: Duration; sleepUntil?: never; task?: never; data?: never }
   | { sleepUntil: Date | string | number; sleep?: never; task?: never; data?: never }
+
+/**
+ * A step that adds a child workflow and waits for its end, holding no lease
+ * and no slot meanwhile: `{ workflow: { tasks, workflowID?, onFailure? } }`.
+ * `tasks` takes the same steps as `addWorkflow` (tasks, sleeps, children).
+ * The child's ID is `workflowID`, or `${parentID}/${label}`, so a re-run or a
+ * recovery never adds two. Its result is the child's `{ id, status, results:
+ * { label: result } }`; a child that fails or is cancelled fails the parent,
+ * unless `onFailure: "continue"`, which makes that the result instead.
+ * Cancelling the parent cancels the child. Needs a provider with the
+ * `children` capability (every provider of this library has it).
+ *
+ * @typeParam S - the steps the child may have (a typed runner's {@link StepSpec})
+ */
+export interface ChildWorkflowStep<S> {
+  workflow: {
+    /** The child's steps, in either form of `addWorkflow`'s `tasks`. */
+    tasks: Record<string, S> | ReadonlyArray<S & { name: string }>
+    /** The child's ID; default `${parentID}/${label}`. */
+    workflowID?: string
+    /** `"continue"`: a failed or cancelled child does not fail the parent; the step's result says how it ended. */
+    onFailure?: "continue"
+  }
+  task?: never
+  data?: never
+  sleep?: never
+  sleepUntil?: never
+}
+
+/** What a child workflow step's result is: the child's ID, how it ended, and the results of its completed steps by label. */
+export interface ChildWorkflowResult {
+  id: string
+  status: "completed" | "failed" | "cancelled"
+  results: Record<string, unknown>
+}
+
+/**
+ * A step that runs its members at once and goes on when all have ended:
+ * `{ parallel: { a: step, b: step, … } }`. Members are tasks, sleeps and
+ * child workflows (not parallel steps); their labels are labels of the
+ * workflow (unique with its other steps), so `ctx.getTaskResult("a")` reads
+ * a member. Each member keeps its own attempts and result, and after a crash
+ * only the unfinished ones run again. The step's result is `{ a: result, … }`
+ * (members that completed). A member that aborts or fails the workflow fires
+ * the other members' signals. Members run within the workflow's one
+ * execution (one concurrency slot); to spread them over machines, make them
+ * child workflows. Needs the `waits` capability (children: `children` too).
+ *
+ * @typeParam S - the steps a member may be (a typed runner's steps, without parallel ones)
+ */
+export interface ParallelStep<S> {
+  parallel: Record<string, S>
+  task?: never
+  data?: never
+  sleep?: never
+  sleepUntil?: never
+  workflow?: never
+}

@@ -3,6 +3,7 @@
  * contract version and capabilities, or what its optional methods show.
  */
 import { ValidationError } from "../errors.js"
+import { readChild } from "../steps/child-spec.js"
 import { STORAGE_CONTRACT_VERSION, type NewTask, type StorageCapability, type StorageProvider } from "./provider.js"
 
 /** The capabilities of `storage`, checking the contract version it declares. */
@@ -38,8 +39,19 @@ export function requireCapability(capabilities: ReadonlySet<StorageCapability>, 
   }
 }
 
-/** Refuses steps of a kind the provider cannot store (a sleep needs `waits`), before anything is written. */
+/**
+ * Refuses steps of a kind the provider cannot store (a sleep needs `waits`,
+ * a child workflow `children`), in child workflows too, before anything is
+ * written.
+ */
 export function requireStepCapabilities(tasks: readonly NewTask[], capabilities: ReadonlySet<StorageCapability>): void {
   const waiting = tasks.find((t) => t.kind === "sleep")
   if (waiting) requireCapability(capabilities, "waits", `the sleep step "${waiting.name}"`)
+  const parallel = tasks.find((t) => t.kind === "parallel")
+  if (parallel) requireCapability(capabilities, "waits", `the parallel step "${parallel.name}"`)
+  for (const t of tasks) {
+    if (t.kind !== "workflow") continue
+    requireCapability(capabilities, "children", `the child workflow step "${t.name}"`)
+    requireStepCapabilities(readChild({ name: t.name, workflowID: "", data: t.data }).tasks, capabilities)
+  }
 }

@@ -6,6 +6,7 @@
  */
 import { STORAGE_CONTRACT_VERSION } from "./provider.js"
 import type {
+  AwaitChildren,
   StorageCapabilities,
   ClaimRequest,
   LeaseRelease,
@@ -30,13 +31,14 @@ import { MemoryScheduleStore } from "./memory/schedules.js"
 import type { ScheduleStore } from "./schedule-store.js"
 import { isSelectedEnded, listFiltered, statsOf } from "./memory/inspection.js"
 import { endSeriesOf } from "./memory/throughput.js"
+import { awaitChildren, pendingDescendants, wakeParent } from "./memory/children.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, schedules, inspection and waits. */
+  /** Contract 1, with crash counts, status reads, schedules, inspection, waits and children. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits"],
+    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "children"],
   }
   private readonly workflows = new Map<string, WorkflowWithTasks>()
   /** Schedules, next to the workflows their ticks add. */
@@ -134,6 +136,7 @@ export class MemoryStorageProvider implements StorageProvider {
         w.leaseOwner = null
         w.leaseToken = null
         if (u.kind === "parkUntil") w.availableAt = u.availableAt
+        if (u.kind === "endWorkflow") wakeParent(this.workflows, entry, u.now)
       }
       return true
     })
@@ -183,12 +186,22 @@ export class MemoryStorageProvider implements StorageProvider {
     this.assertOpen()
     const w = this.workflows.get(id)?.workflow
     if (!w || w.status !== "pending") return false
-    w.status = "cancelled"
-    w.leaseOwner = null
-    w.leaseToken = null
-    w.updatedAt = now
-    this.tellCancelled([id])
+    // The workflow and its pending descendants (children): their parent link is what makes them one tree.
+    const tree = [this.workflows.get(id) as WorkflowWithTasks, ...pendingDescendants(this.workflows, id)]
+    for (const { workflow } of tree) {
+      workflow.status = "cancelled"
+      workflow.leaseOwner = null
+      workflow.leaseToken = null
+      workflow.updatedAt = now
+    }
+    wakeParent(this.workflows, tree[0] as WorkflowWithTasks, now)
+    this.tellCancelled(tree.map((e) => e.workflow.id))
     return true
+  }
+
+  async awaitChildren(park: AwaitChildren): Promise<number | null> {
+    this.assertOpen()
+    return awaitChildren(this.workflows, park)
   }
 
   async getWorkflows(ids: string[]): Promise<WorkflowWithTasks[]> {

@@ -60,6 +60,7 @@ import pg from "pg"
 import type { Logger } from "../logger.js"
 import { claimWorkflows } from "./postgres/claim.js"
 import { cancelWorkflow } from "./postgres/cancel.js"
+import { awaitChildren } from "./postgres/children.js"
 import { PostgresConnection } from "./postgres/connection.js"
 import { deleteEndedWorkflows } from "./postgres/delete-ended.js"
 import { usesInspectionFields } from "./filter.js"
@@ -77,6 +78,7 @@ import { PostgresScheduleStore } from "./postgres/schedules.js"
 import type { ScheduleStore } from "./schedule-store.js"
 import { STORAGE_CONTRACT_VERSION } from "./provider.js"
 import type {
+  AwaitChildren,
   StorageCapabilities,
   ClaimRequest,
   LeaseRelease,
@@ -153,10 +155,10 @@ export interface PostgresStorageOptions {
  * ```
  */
 export class PostgresStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection and waits. */
+  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection, waits and children. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits"],
+    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "children"],
   }
   /** Schedules, in the same schema as the workflows their ticks add. */
   readonly schedules: ScheduleStore
@@ -313,6 +315,11 @@ export class PostgresStorageProvider implements StorageProvider {
   /** Cancels a pending workflow, clearing whoever's lease, and notifies the cancel channel; `false` if none is pending with that ID. */
   cancelWorkflow(id: string, now: number): Promise<boolean> {
     return cancelWorkflow(this.db, this.names, this.notify, id, now)
+  }
+
+  /** Parks a parent until one of its children ends, in one transaction (see postgres/children.ts). */
+  awaitChildren(park: AwaitChildren): Promise<number | null> {
+    return awaitChildren(this.db, this.names, this.notify, park)
   }
 
   /** Reads the given workflows with their tasks in one statement (`id = ANY($1)`). */

@@ -41,13 +41,15 @@ export type TaskStatus = "pending" | "completed" | "failed"
 
 /**
  * What a step of a workflow is: `task` runs a TaskRunner; `sleep` waits until
- * a wake time (the `waits` capability). Stored with each step; rows written
- * before step kinds existed are tasks.
+ * a wake time (the `waits` capability); `workflow` adds a child workflow and
+ * waits for its end (the `children` capability); `parallel` runs the rows
+ * that follow it (its members, as many as its data lists) at once (`waits`).
+ * Stored with each step; rows written before step kinds existed are tasks.
  */
-export type StepKind = "task" | "sleep"
+export type StepKind = "task" | "sleep" | "workflow" | "parallel"
 
 /** Every step kind this library knows. */
-export const STEP_KINDS: readonly StepKind[] = ["task", "sleep"]
+export const STEP_KINDS: readonly StepKind[] = ["task", "sleep", "workflow", "parallel"]
 
 /** Every workflow status, in the order a listing shows them. */
 export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ["pending", "completed", "failed", "cancelled"]
@@ -87,6 +89,11 @@ export interface WorkflowRow {
    * applied write stores the value its `counts` give.
    */
   crashes?: number
+  /**
+   * The workflow whose `workflow` step added this one (`children`), or
+   * `null` (or absent) for a workflow added on its own.
+   */
+  parentID?: string | null
 }
 
 /** A task row as stored. `(workflowID, seq)` is unique. */
@@ -163,6 +170,32 @@ export interface NewWorkflow {
    * to this value, and holds nothing until then.
    */
   availableAt?: number
+  /**
+   * The parent link of a child workflow (`children`): the parent's ID and
+   * the seq of its step that waits for this child. The runner passes it only
+   * to providers that declare `children`, which store it.
+   */
+  parent?: ParentLink
+}
+
+/** Which workflow, and which of its steps, waits for a child workflow. */
+export interface ParentLink {
+  id: string
+  seq: number
+}
+
+/**
+ * Input of {@link StorageProvider.awaitChildren}: parks a workflow until one
+ * of its children ends (or until `availableAt`, the earliest wake time of its
+ * other waits), in one fenced transaction.
+ */
+export interface AwaitChildren extends WriteBase {
+  /** The children waited for; each was inserted with this workflow as parent. */
+  childIDs: string[]
+  /** When to wake if no child ends before; a very large value (see `NEVER`) for no other wait. */
+  availableAt: number
+  /** Changes of the workflow's steps written with the park (e.g. a waiting step's state). */
+  tasks: TaskChange[]
 }
 
 /** Who takes a lease, and until when. */
@@ -377,8 +410,16 @@ export const STORAGE_CONTRACT_VERSION = 1
  *   reads return `kind` and `wakeAt`, and writes store a task change's
  *   `wakeAt`. The waiting itself is a `parkUntil` write, so it needs nothing
  *   else.
+ * - `children`: child workflows. Inserts store a workflow's `parent` link and
+ *   reads return `parentID`; `awaitChildren` parks a parent; an
+ *   `endWorkflow` write (and a cancel) of a workflow with a parent makes the
+ *   parent claimable at once, in the same transaction, if it is parked; and
+ *   `cancelWorkflow` cancels the pending descendants of the workflow too.
  */
-export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection" | "waits"
+export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection" | "waits" | "children"
+
+/** The `availableAt` of a workflow that waits only for its children: never claimable by time (a child's end wakes it). */
+export const NEVER = 8_640_000_000_000_000
 
 /** What a provider implements: a contract version and its capabilities. */
 export interface StorageCapabilities {
@@ -458,8 +499,21 @@ export interface StorageProvider {
   /**
    * Sets a `pending` workflow to `cancelled` and clears its lease, whoever
    * holds it. Returns `false` if there is no pending workflow with that ID.
+   * With `children`: its pending descendants are cancelled with it, and its
+   * parent, if parked, becomes claimable at `now`.
    */
   cancelWorkflow(id: string, now: number): Promise<boolean>
+
+  /**
+   * Optional (`children`): in one transaction, fenced like a
+   * {@link WorkflowWrite} (the workflow must be `pending` and leased under
+   * `token`): locks the given children (so a child that is ending is seen
+   * ended), applies the task changes, and parks the workflow with no lease,
+   * claimable at `now` if one of the children has ended, else at
+   * `availableAt`. Returns the time it is claimable from, or `null` if fenced
+   * off (nothing changed).
+   */
+  awaitChildren?(park: AwaitChildren): Promise<number | null>
 
   /**
    * Resumes a `failed` workflow: it becomes `pending`, unleased and claimable

@@ -15,6 +15,7 @@ export function newWorkflowRows(w: NewWorkflow): WorkflowWithTasks {
       taskCount: w.tasks.length,
       recoveries: 0,
       crashes: 0,
+      parentID: w.parent?.id ?? null,
     },
     tasks: w.tasks.map((t, seq) => ({
       workflowID: w.id,

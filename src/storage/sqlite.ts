@@ -17,6 +17,7 @@ import { ValidationError } from "../errors.js"
 import Database from "better-sqlite3"
 import { STEP_KINDS, STORAGE_CONTRACT_VERSION, type StepKind } from "./provider.js"
 import type {
+  AwaitChildren,
   StorageCapabilities,
   ClaimRequest,
   LeaseRelease,
@@ -39,6 +40,7 @@ import type {
 import { WalCheckpointer } from "./sqlite/checkpoints.js"
 import { SQLiteScheduleStore } from "./sqlite/schedules.js"
 import { createSchema } from "./sqlite/schema.js"
+import { SQLiteChildren } from "./sqlite/children.js"
 import type { ScheduleStore } from "./schedule-store.js"
 import { usesInspectionFields } from "./filter.js"
 import { SQLiteInspection } from "./sqlite/inspection.js"
@@ -66,7 +68,7 @@ const IN_LIST_SIZE = 64
 const TABLE_PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,48}$/
 
 const WORKFLOW_COLUMNS =
-  "id, status, created_at AS createdAt, updated_at AS updatedAt, available_at AS availableAt, lease_owner AS leaseOwner, lease_token AS leaseToken, task_count AS taskCount, recoveries, crashes"
+  "id, status, created_at AS createdAt, updated_at AS updatedAt, available_at AS availableAt, lease_owner AS leaseOwner, lease_token AS leaseToken, task_count AS taskCount, recoveries, crashes, parent_id AS parentID"
 /** WORKFLOW_COLUMNS of a table aliased `w`, same order. */
 const WORKFLOW_COLUMNS_OF_W = WORKFLOW_COLUMNS.split(", ")
   .map((c) => `w.${c}`)
@@ -87,6 +89,7 @@ function toWorkflowRow(r: unknown[]): WorkflowRow {
     taskCount: r[7] as number,
     recoveries: r[8] as number,
     crashes: r[9] as number,
+    parentID: r[10] as string | null,
   }
 }
 
@@ -119,16 +122,17 @@ function stepKind(kind: unknown, workflowID: string, seq: number): StepKind {
 
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection and waits. */
+  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection, waits and children. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits"],
+    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "children"],
   }
   /** Schedules, in the same file (and transactions) as the workflows their ticks add. */
   readonly schedules: ScheduleStore
   /** The better-sqlite3 connection, for inspection in tests and tools. */
   readonly db: Database.Database
   private readonly statements: ReturnType<typeof prepareStatements>
+  private readonly children: SQLiteChildren
   private readonly inspection: SQLiteInspection
   private readonly endSeries: (request: EndSeriesRequest) => EndSeriesCount[]
   /** Absent for `":memory:"`, which has no log. */
@@ -169,6 +173,7 @@ export class SQLiteStorageProvider implements StorageProvider {
       this.db.pragma(`synchronous = ${synchronous}`)
       createSchema(this.db, prefix)
       this.statements = prepareStatements(this.db, prefix)
+      this.children = new SQLiteChildren(this.db, prefix)
       this.inspection = new SQLiteInspection(this.db, prefix, WORKFLOW_COLUMNS_OF_W)
       this.endSeries = prepareEndSeries(this.db, prefix)
       checkpointer = wal ? new WalCheckpointer(this.db, busyTimeoutMS) : undefined
@@ -198,6 +203,7 @@ export class SQLiteStorageProvider implements StorageProvider {
     this.retryTx = this.inTransaction(this.retryOne.bind(this))
     this.deleteTx = this.inTransaction(this.deleteEnded.bind(this))
     this.cancelTx = this.inTransaction(this.cancelOne.bind(this))
+    this.awaitChildrenTx = this.inTransaction((park: AwaitChildren) => this.children.awaitChildren(park))
     this.schedules = new SQLiteScheduleStore({
       db: this.db,
       prefix,
@@ -215,6 +221,7 @@ export class SQLiteStorageProvider implements StorageProvider {
   private readonly retryTx: (retry: RetryRequest) => boolean
   private readonly deleteTx: (endedBefore: number) => number
   private readonly cancelTx: (id: string, now: number) => boolean
+  private readonly awaitChildrenTx: (park: AwaitChildren) => number | null
   private readonly deleteByStatusTx: (selector: EndedWorkflowsSelector) => number
 
   async init(): Promise<void> {}
@@ -281,6 +288,10 @@ export class SQLiteStorageProvider implements StorageProvider {
     return this.cancelTx(id, now)
   }
 
+  async awaitChildren(park: AwaitChildren): Promise<number | null> {
+    return this.awaitChildrenTx(park)
+  }
+
   /** Reads the statuses of the given workflows, IN_LIST_SIZE IDs per statement, through the primary-key index. */
   async getWorkflows(ids: string[]): Promise<WorkflowWithTasks[]> {
     const found: WorkflowWithTasks[] = []
@@ -330,7 +341,7 @@ export class SQLiteStorageProvider implements StorageProvider {
     for (const w of workflows) {
       const lease = w.lease
       const created =
-        s.insertWorkflow.run(w.id, w.now, w.now, lease ? lease.expiresAt : (w.availableAt ?? w.now), lease?.owner ?? null, lease?.token ?? null, w.tasks.length)
+        s.insertWorkflow.run(w.id, w.now, w.now, lease ? lease.expiresAt : (w.availableAt ?? w.now), lease?.owner ?? null, lease?.token ?? null, w.tasks.length, w.parent?.id ?? null, w.parent?.seq ?? null)
           .changes === 1
       if (created) {
         for (let seq = 0; seq < w.tasks.length; seq++) {
@@ -385,20 +396,23 @@ export class SQLiteStorageProvider implements StorageProvider {
     for (const u of writes) {
       // One small statement per kind of write: cheaper to bind and run than one statement with CASEs for all.
       const { recoveries, crashes } = u.counts
-      let fenced: Database.RunResult
+      let ok: boolean
       switch (u.kind) {
         case "recordTask":
         case "markCrash":
-          fenced = s.touchWorkflow.run(u.now, recoveries, crashes, u.workflowID, u.token)
+          ok = s.touchWorkflow.run(u.now, recoveries, crashes, u.workflowID, u.token).changes === 1
           break
         case "parkUntil":
-          fenced = s.releaseWorkflowUntil.run(u.now, u.availableAt, recoveries, crashes, u.workflowID, u.token)
+          ok = s.releaseWorkflowUntil.run(u.now, u.availableAt, recoveries, crashes, u.workflowID, u.token).changes === 1
           break
-        case "endWorkflow":
-          fenced = s.endWorkflow.run(u.now, u.status, recoveries, crashes, u.workflowID, u.token)
+        case "endWorkflow": {
+          // The ended workflow's parent link comes back with the update: a child's end wakes its parent in this transaction.
+          const parentID = s.endWorkflow.get(u.now, u.status, recoveries, crashes, u.workflowID, u.token) as string | null | undefined
+          ok = parentID !== undefined
+          if (parentID) this.children.wakeParent(parentID, u.now)
           break
+        }
       }
-      const ok = fenced.changes === 1
       const t = u.kind === "markCrash" ? undefined : u.task
       if (ok && t) s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, t.wakeAt ?? null, u.workflowID, t.seq)
       applied.push(ok)
@@ -419,7 +433,9 @@ export class SQLiteStorageProvider implements StorageProvider {
   }
 
   private cancelOne(id: string, now: number): boolean {
-    return this.statements.cancelWorkflow.run(now, id).changes === 1
+    if (this.statements.cancelWorkflow.run(now, id).changes !== 1) return false
+    this.children.cancelled(id, now)
+    return true
   }
 
   private retryOne({ id, now, resumeSeq, counts }: RetryRequest): boolean {
@@ -438,8 +454,8 @@ function prepareStatements(db: Database.Database, p: string) {
   const inList = Array.from({ length: IN_LIST_SIZE }, () => "?").join(", ")
   return {
     insertWorkflow: db.prepare(
-      `INSERT INTO ${p}workflows (id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count)
-       VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO ${p}workflows (id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count, parent_id, parent_seq)
+       VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ),
     insertTask: db.prepare(
       `INSERT INTO ${p}tasks (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at, kind)
@@ -481,10 +497,12 @@ function prepareStatements(db: Database.Database, p: string) {
     touchWorkflow: db.prepare(
       `UPDATE ${p}workflows SET updated_at = ?, recoveries = ?, crashes = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
-    endWorkflow: db.prepare(
-      `UPDATE ${p}workflows SET updated_at = ?, status = ?, lease_owner = NULL, lease_token = NULL, recoveries = ?, crashes = ?
-       WHERE id = ? AND lease_token = ? AND status = 'pending'`,
-    ),
+    endWorkflow: db
+      .prepare(
+        `UPDATE ${p}workflows SET updated_at = ?, status = ?, lease_owner = NULL, lease_token = NULL, recoveries = ?, crashes = ?
+         WHERE id = ? AND lease_token = ? AND status = 'pending' RETURNING parent_id`,
+      )
+      .pluck(),
     releaseWorkflowUntil: db.prepare(
       `UPDATE ${p}workflows SET updated_at = ?, available_at = ?, lease_owner = NULL, lease_token = NULL, recoveries = ?, crashes = ?
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,

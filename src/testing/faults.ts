@@ -24,6 +24,7 @@
  */
 import { ValidationError } from "../errors.js"
 import type {
+  AwaitChildren,
   StorageCapabilities,
   ClaimRequest,
   LeaseRelease,
@@ -55,6 +56,7 @@ export type StorageMethod =
   | "deleteEndedWorkflows"
   | "getWorkflowStatuses"
   | "getWorkflows"
+  | "awaitChildren"
 
 /** Every {@link StorageMethod}. */
 export const STORAGE_METHODS: readonly StorageMethod[] = [
@@ -72,6 +74,7 @@ export const STORAGE_METHODS: readonly StorageMethod[] = [
   "deleteEndedWorkflows",
   "getWorkflowStatuses",
   "getWorkflows",
+  "awaitChildren",
 ]
 
 /**
@@ -229,6 +232,9 @@ export class FaultInjectingStorage implements StorageProvider {
   /** The wrapped provider's `getWorkflows`, with faults; absent when the wrapped provider lacks it. */
   readonly getWorkflows?: (ids: string[]) => Promise<WorkflowWithTasks[]>
 
+  /** The wrapped provider's `awaitChildren` (the `children` capability), with faults; absent when it lacks it. */
+  readonly awaitChildren?: (park: AwaitChildren) => Promise<number | null>
+
   /** The wrapped provider's schedules, passed through without faults; absent when it has none. */
   readonly schedules?: ScheduleStore
 
@@ -247,6 +253,8 @@ export class FaultInjectingStorage implements StorageProvider {
     const readMany = inner.getWorkflows?.bind(inner)
     if (readMany) this.getWorkflows = (ids) => this.call("getWorkflows", () => readMany(ids))
     if (inner.schedules) this.schedules = inner.schedules
+    const awaitChildren = inner.awaitChildren?.bind(inner)
+    if (awaitChildren) this.awaitChildren = (park) => this.call("awaitChildren", () => awaitChildren(park))
     this.options = resolve(NO_FAULTS, options)
     this.random = mulberry32(options.seed ?? 1)
     this.counters = {

@@ -1,10 +1,11 @@
 /**
- * `cancelWorkflow` on Postgres.
+ * `cancelWorkflow` on Postgres: the workflow and its pending descendants (see children.ts).
  *
  * @module
  */
 import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
+import { cancelTreeSQL } from "./children.js"
 
 /**
  * Cancels a pending workflow whoever holds its lease; `false` if there is no
@@ -14,12 +15,6 @@ import type { PostgresNames } from "./names.js"
  */
 export async function cancelWorkflow(db: PostgresConnection, n: PostgresNames, notify: boolean, id: string, now: number): Promise<boolean> {
   if (id.includes("\u0000")) return false
-  const rows = await db.statement<{ id: string }>(
-    `UPDATE ${n.workflows} SET status = 'cancelled', lease_owner = NULL, lease_token = NULL, updated_at = $2
-     WHERE id = $1 AND status = 'pending'
-     RETURNING id${notify ? `, pg_notify('${n.cancelChannel}', id)::text AS notified` : ""}`,
-    [id, now],
-    "once",
-  )
-  return rows.length === 1
+  const rows = await db.statement<{ id: string }>(cancelTreeSQL(n, notify), [id, now], "once")
+  return rows.some((r) => r.id === id)
 }

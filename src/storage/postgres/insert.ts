@@ -18,10 +18,10 @@ import { notifyColumn } from "./notifier.js"
 function insertSQL(n: PostgresNames, notify: boolean): string {
   return `
     WITH created AS (
-      INSERT INTO ${n.workflows} (id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count)
-      SELECT id, 'pending', now, now, available_at, lease_owner, lease_token, task_count
-      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[])
-        AS i(id, now, available_at, lease_owner, lease_token, task_count)
+      INSERT INTO ${n.workflows} (id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count, parent_id, parent_seq)
+      SELECT id, 'pending', now, now, available_at, lease_owner, lease_token, task_count, parent_id, parent_seq
+      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $14::text[], $15::int[])
+        AS i(id, now, available_at, lease_owner, lease_token, task_count, parent_id, parent_seq)
       ON CONFLICT (id) DO NOTHING
       RETURNING id, lease_token
     ), created_tasks AS (
@@ -54,7 +54,16 @@ export async function insertWorkflowsAndTasks(
   })
   if (firstIndex.size === 0) return []
 
-  const wf = { id: [] as string[], now: [] as number[], availableAt: [] as number[], owner: [] as (string | null)[], token: [] as (string | null)[], count: [] as number[] }
+  const wf = {
+    id: [] as string[],
+    now: [] as number[],
+    availableAt: [] as number[],
+    owner: [] as (string | null)[],
+    token: [] as (string | null)[],
+    count: [] as number[],
+    parentID: [] as (string | null)[],
+    parentSeq: [] as (number | null)[],
+  }
   const t = { workflowID: [] as string[], seq: [] as number[], name: [] as string[], task: [] as string[], data: [] as string[], now: [] as number[], kind: [] as string[] }
   for (const i of firstIndex.values()) {
     const w = workflows[i] as NewWorkflow
@@ -65,6 +74,8 @@ export async function insertWorkflowsAndTasks(
     wf.owner.push(w.lease?.owner ?? null)
     wf.token.push(w.lease?.token ?? null)
     wf.count.push(w.tasks.length)
+    wf.parentID.push(w.parent?.id ?? null)
+    wf.parentSeq.push(w.parent?.seq ?? null)
     w.tasks.forEach((task, seq) => {
       assertStorableText(task.name, `the label of task ${seq} of workflow "${w.id}"`)
       assertStorableText(task.task, `the runner name of task ${seq} of workflow "${w.id}"`)
@@ -80,7 +91,7 @@ export async function insertWorkflowsAndTasks(
   }
   const rows = await db.statement<{ id: string }>(
     insertSQL(n, notify),
-    [wf.id, wf.now, wf.availableAt, wf.owner, wf.token, wf.count, t.workflowID, t.seq, t.name, t.task, t.data, t.now, t.kind],
+    [wf.id, wf.now, wf.availableAt, wf.owner, wf.token, wf.count, t.workflowID, t.seq, t.name, t.task, t.data, t.now, t.kind, wf.parentID, wf.parentSeq],
     "once",
   )
   const created = new Set(rows.map((r) => r.id))

@@ -9,7 +9,7 @@ import type { StepKind, TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, Workfl
 import { STEP_KINDS, WORKFLOW_STATUSES } from "../provider.js"
 
 /** The workflow columns, in the order of {@link WorkflowRecord}. */
-export const WORKFLOW_COLUMNS = "id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count, recoveries, crashes"
+export const WORKFLOW_COLUMNS = "id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count, recoveries, crashes, parent_id"
 
 /** A workflow row as pg returns it. */
 export interface WorkflowRecord {
@@ -23,6 +23,8 @@ export interface WorkflowRecord {
   task_count: number
   recoveries: number
   crashes: number
+  /** Absent in rows of statements that do not read it. */
+  parent_id?: string | null
 }
 
 /** A task row as pg returns it. */
@@ -57,6 +59,7 @@ export function toWorkflowRow(r: WorkflowRecord): WorkflowRow {
     taskCount: Number(r.task_count),
     recoveries: Number(r.recoveries),
     crashes: Number(r.crashes),
+    parentID: r.parent_id ?? null,
   }
 }
 
@@ -90,7 +93,7 @@ export function toTaskRow(r: TaskRecord): TaskRow {
  * The columns of a workflow joined with its tasks (`w` and `t`), task columns
  * prefixed `t_`; read back with {@link fromJoinedRows}.
  */
-export const JOINED_COLUMNS = `w.id, w.status, w.created_at, w.updated_at, w.available_at, w.lease_owner, w.lease_token, w.task_count, w.recoveries, w.crashes,
+export const JOINED_COLUMNS = `w.id, w.status, w.created_at, w.updated_at, w.available_at, w.lease_owner, w.lease_token, w.task_count, w.recoveries, w.crashes, w.parent_id,
   t.seq AS t_seq, t.name AS t_name, t.task AS t_task, t.data AS t_data, t.status AS t_status, t.result AS t_result,
   t.error AS t_error, t.attempts AS t_attempts, t.created_at AS t_created_at, t.updated_at AS t_updated_at,
   t.kind AS t_kind, t.wake_at AS t_wake_at`

@@ -7,6 +7,7 @@ import type { PostgresConnection, Queryable } from "./connection.js"
 import { inspectionIndexes } from "./inspection.js"
 import type { PostgresNames } from "./names.js"
 import { scheduleTables } from "./schedules.js"
+import { childColumns } from "./children.js"
 
 /** Which Postgres-compatible server this is, as far as the SQL must care. */
 export type DatabaseKind = "postgres" | "cockroachdb" | "yugabytedb"
@@ -67,6 +68,8 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
     `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'task'`,
     `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS wake_at bigint`,
   ],
+  // ---- Version 6: the parent link of child workflows (issue 11, the "children" capability; see postgres/children.ts). ----
+  (n) => childColumns(n),
 ]
 
 /** The schema version this code writes and reads. */

@@ -8,6 +8,7 @@ import type { WorkflowWrite } from "../provider.js"
 import type { PostgresConnection, Queryable } from "./connection.js"
 import type { PostgresNames } from "./names.js"
 import { notifyColumn } from "./notifier.js"
+import { wakeParentsCTE } from "./children.js"
 
 /**
  * The SQL of one round, in which each workflow appears at most once. The
@@ -38,15 +39,17 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $13::int[], $14::int[])
         AS u(id, token, now, status, available_at, recoveries, crashes)
       WHERE w.id = ANY(ARRAY(SELECT unnest($1::text[]))) AND w.id = u.id AND w.lease_token = u.token AND w.status = 'pending'
-      RETURNING w.id, (u.status = 'pending' AND u.available_at <= u.now) AS claimable_now, (u.status <> 'pending') AS ended_now
-    ), updated_tasks AS (
+      RETURNING w.id, (u.status = 'pending' AND u.available_at <= u.now) AS claimable_now, (u.status <> 'pending') AS ended_now,
+        w.parent_id, u.now
+    ), ${wakeParentsCTE(n, notify)}, updated_tasks AS (
       UPDATE ${n.tasks} AS t SET status = v.status, result = v.result, error = v.error, attempts = v.attempts, updated_at = v.now,
         wake_at = v.wake_at
       FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $15::bigint[])
         AS v(workflow_id, seq, status, result, error, attempts, now, wake_at)
       WHERE t.workflow_id = v.workflow_id AND t.seq = v.seq AND v.workflow_id IN (SELECT id FROM applied)
     )
-    SELECT id${notifyColumn(n, notify, "claimable_now")}${notifyColumn(n, notify, "ended_now", n.endedChannel)} FROM applied`
+    SELECT id${notifyColumn(n, notify, "claimable_now")}${notifyColumn(n, notify, "ended_now", n.endedChannel)},
+      (SELECT count(*) FROM woken_parents) AS woken FROM applied`
 }
 
 /**
