@@ -3,6 +3,8 @@
  * with parsed JSON and dates.
  */
 import { fromJSONText } from "./json.js"
+import { waitingState } from "./steps/wait-state.js"
+import { NO_TIMEOUT } from "./engine.js"
 import type { StepKind, TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "./storage/provider.js"
 
 /**
@@ -40,7 +42,7 @@ export interface TaskInfo {
   seq: number
   /** The step's label (its key in `tasks`). */
   name: string
-  /** What the step is: `task` (runs a TaskRunner) or `sleep`. */
+  /** What the step is: `task` (runs a TaskRunner), `sleep` or `waitForEvent`. */
   kind: StepKind
   /** The TaskRunner's name; `""` for a step that is not a task. */
   task: string
@@ -48,12 +50,14 @@ export interface TaskInfo {
   /**
    * What the step is doing, in words: `"pending"`, `"sleeping until
    * 2030-01-01T09:00:00.000Z"` (a pending sleep that has been reached),
-   * `"completed"` or `"failed"`.
+   * `"waiting for event \"paid\" with key \"42\" until 2030-…Z"` (a reached
+   * waitForEvent; `"(no timeout)"` without one), `"completed"` or `"failed"`.
    */
   state: string
   /**
-   * A sleep's wake time, once the step has been reached (it is stored then
-   * and kept across restarts); `null` before, and for tasks.
+   * A sleep's wake time, or a waitForEvent's deadline, once the step has been
+   * reached (it is stored then and kept across restarts); `null` before, for
+   * tasks, and for a waitForEvent without a timeout.
    */
   wakeAt: Date | null
   /** A task's input; a sleep's stored definition (`{ sleep: ms }` or `{ sleepUntil: ISO string }`). */
@@ -108,7 +112,7 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
       task: t.task,
       status: t.status,
       state: stepState(t),
-      wakeAt: typeof t.wakeAt === "number" ? new Date(t.wakeAt) : null,
+      wakeAt: typeof t.wakeAt === "number" && t.wakeAt < NO_TIMEOUT ? new Date(t.wakeAt) : null,
       data: fromJSONText(t.data),
       result: fromJSONText(t.result),
       error: t.error,
@@ -122,5 +126,6 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
 /** A step's state in words (see {@link TaskInfo.state}). */
 function stepState(t: TaskRow): string {
   if (t.status === "pending" && t.kind === "sleep" && typeof t.wakeAt === "number") return `sleeping until ${new Date(t.wakeAt).toISOString()}`
+  if (t.status === "pending" && t.kind === "waitForEvent" && typeof t.wakeAt === "number") return waitingState(t.data, t.wakeAt)
   return t.status
 }

@@ -6,6 +6,7 @@ import { ValidationError } from "./errors.js"
 import { toJSONText } from "./json.js"
 import type { NewTask, StepKind } from "./storage/provider.js"
 import type { StoredSleep } from "./steps/sleep.js"
+import { validateWaitForEventStep } from "./validate-events.js"
 import type { RetryPolicy, TaskRunner } from "./task.js"
 
 /** Longest accepted workflow ID, in characters. */
@@ -231,6 +232,7 @@ export function validateWorkflowInput(
     }
     const kind = stepKindOf(label, spec)
     if (kind === "sleep") return validateSleepStep(label, spec)
+    if (kind === "waitForEvent") return validateWaitForEventStep(label, spec)
     const { task, data } = spec as { task?: unknown; data?: unknown }
     if (typeof task !== "string" || task === "") {
       throw new ValidationError(`task "${label}" must name its runner in "task", got ${describe(task)}`)
@@ -256,6 +258,11 @@ function stepKindOf(label: string, spec: object): StepKind {
   const keys = Object.keys(spec)
   const sleepKeys = SLEEP_KEYS.filter((k) => keys.includes(k))
   const isTask = keys.includes("task")
+  if (keys.includes("waitForEvent")) {
+    const other = isTask ? "task" : sleepKeys[0]
+    if (other) throw new ValidationError(`step "${label}" has both "waitForEvent" and "${other}": a step has one kind; make them two steps`)
+    return "waitForEvent"
+  }
   if (isTask && sleepKeys.length > 0) {
     throw new ValidationError(
       `step "${label}" has both "task" and "${sleepKeys[0]}": a step is either a task { task, data } or a sleep { sleep } / { sleepUntil }; make them two steps`,
@@ -269,7 +276,7 @@ function stepKindOf(label: string, spec: object): StepKind {
   if (isTask || keys.includes("data")) return "task"
   throw new ValidationError(
     `step "${label}" is neither a task nor a step of a known kind: give { task, data } to run a task, ` +
-      `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
+      `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep, { waitForEvent: { name, key?, timeoutMS?, onTimeout? } } to wait for an event (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
   )
 }
 

@@ -18,6 +18,9 @@ import {
 import type { RunnerEventMap } from "../events.js"
 import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "../engine.js"
 import { runSleepStep } from "../steps/sleep.js"
+import { runWaitForEventStep } from "../steps/wait-for-event.js"
+import type { EventStore } from "../storage/event-store.js"
+import type { SendEventInput, SentEvent } from "../steps/spec.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -41,6 +44,10 @@ export interface ExecutionEnvironment {
   listening(event: keyof RunnerEventMap): boolean
   /** Whether a next task may start: the runner is not stopping and the lease has not expired locally. */
   mayStartTask(): boolean
+  /** The provider's events (the `events` capability), for waitForEvent steps. */
+  events: EventStore | undefined
+  /** `sendEvent` for a task's context. */
+  sendEvent(input: SendEventInput): Promise<SentEvent>
 }
 
 /** Runs the pending steps of a claimed workflow until it ends, waits (for a retry or a wake time), or is interrupted. */
@@ -59,8 +66,8 @@ export async function executeWorkflow(
     if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const isLast = i === lastPending
     // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
-    if (task.kind === "sleep") {
-      const end = await runSleepStep(env, task, isLast)
+    if (task.kind === "sleep" || task.kind === "waitForEvent") {
+      const end = task.kind === "sleep" ? await runSleepStep(env, task, isLast) : await runWaitForEventStep(env, task, isLast)
       if (end) return end
       continue
     }
@@ -122,6 +129,7 @@ async function attemptTask(
       return earlier && earlier.seq < task.seq && earlier.status === "completed" ? fromJSONText(earlier.result) : undefined
     },
     addWorkflow: (input) => env.addWorkflow(input),
+    sendEvent: (input) => env.sendEvent(input),
   }
   if (env.listening("taskStarted")) {
     env.emit("taskStarted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, attempt: task.attempts })

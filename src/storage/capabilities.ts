@@ -38,8 +38,10 @@ export function requireCapability(capabilities: ReadonlySet<StorageCapability>, 
   }
 }
 
-/** Refuses steps of a kind the provider cannot store (a sleep needs `waits`), before anything is written. */
+/** Refuses steps of a kind the provider cannot store (a sleep needs `waits`, a waitForEvent `events`), before anything is written. */
 export function requireStepCapabilities(tasks: readonly NewTask[], capabilities: ReadonlySet<StorageCapability>): void {
   const waiting = tasks.find((t) => t.kind === "sleep")
   if (waiting) requireCapability(capabilities, "waits", `the sleep step "${waiting.name}"`)
+  const forEvent = tasks.find((t) => t.kind === "waitForEvent")
+  if (forEvent) requireCapability(capabilities, "events", `the waitForEvent step "${forEvent.name}"`)
 }

@@ -21,6 +21,7 @@
  * @module
  */
 import type { ScheduleStore } from "./schedule-store.js"
+import type { EventStore } from "./event-store.js"
 
 export type {
   NewSchedule,
@@ -41,13 +42,14 @@ export type TaskStatus = "pending" | "completed" | "failed"
 
 /**
  * What a step of a workflow is: `task` runs a TaskRunner; `sleep` waits until
- * a wake time (the `waits` capability). Stored with each step; rows written
- * before step kinds existed are tasks.
+ * a wake time (the `waits` capability); `waitForEvent` waits for an event
+ * (the `events` capability). Stored with each step; rows written before step
+ * kinds existed are tasks.
  */
-export type StepKind = "task" | "sleep"
+export type StepKind = "task" | "sleep" | "waitForEvent"
 
 /** Every step kind this library knows. */
-export const STEP_KINDS: readonly StepKind[] = ["task", "sleep"]
+export const STEP_KINDS: readonly StepKind[] = ["task", "sleep", "waitForEvent"]
 
 /** Every workflow status, in the order a listing shows them. */
 export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ["pending", "completed", "failed", "cancelled"]
@@ -144,6 +146,12 @@ export interface NewTask {
    * to providers that declare `waits`, which store it.
    */
   kind?: StepKind
+  /**
+   * A `waitForEvent` step's event name and key (`""` for none), which the
+   * provider stores with the step together with the watermark (see
+   * `event-store.ts`). Present only on steps of that kind (`events`).
+   */
+  event?: { name: string; key: string }
 }
 
 /** A workflow to insert, optionally already leased to its inserter. */
@@ -200,6 +208,12 @@ export interface TaskChange {
    * runner passes it with every change of a waiting step, so it is kept.
    */
   wakeAt?: number | null
+  /**
+   * The seq of the event a `waitForEvent` step took (`events`), stored with
+   * the step so its workflow never takes that event again. Absent leaves the
+   * stored value as it is.
+   */
+  eventSeq?: number
 }
 
 /**
@@ -377,8 +391,11 @@ export const STORAGE_CONTRACT_VERSION = 1
  *   reads return `kind` and `wakeAt`, and writes store a task change's
  *   `wakeAt`. The waiting itself is a `parkUntil` write, so it needs nothing
  *   else.
+ * - `events`: `events`, an {@link EventStore} (sendEvent, and the
+ *   `waitForEvent` step: inserts store a task's `event`, writes store a task
+ *   change's `eventSeq`). Needs `waits`.
  */
-export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection" | "waits"
+export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection" | "waits" | "events"
 
 /** What a provider implements: a contract version and its capabilities. */
 export interface StorageCapabilities {
@@ -559,6 +576,9 @@ export interface StorageProvider {
    * advanced; see {@link ScheduleStore}.
    */
   readonly schedules?: ScheduleStore
+
+  /** Optional (the `events` capability): where events are stored and waited for; see {@link EventStore}. */
+  readonly events?: EventStore
 
   /**
    * Optional: how many write batches (inserts, and task status updates) the
