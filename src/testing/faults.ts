@@ -23,6 +23,7 @@
  * @module
  */
 import { ValidationError } from "../errors.js"
+import type { EventStore } from "../storage/event-store.js"
 import type {
   StorageCapabilities,
   ClaimRequest,
@@ -232,6 +233,9 @@ export class FaultInjectingStorage implements StorageProvider {
   /** The wrapped provider's schedules, passed through without faults; absent when it has none. */
   readonly schedules?: ScheduleStore
 
+  /** The wrapped provider's events, passed through without faults; absent when it has none. */
+  readonly events?: EventStore
+
   /**
    * @param inner - the provider to wrap; it is initialized and closed through this wrapper
    * @param options - random faults; none by default
@@ -247,6 +251,7 @@ export class FaultInjectingStorage implements StorageProvider {
     const readMany = inner.getWorkflows?.bind(inner)
     if (readMany) this.getWorkflows = (ids) => this.call("getWorkflows", () => readMany(ids))
     if (inner.schedules) this.schedules = inner.schedules
+    if (inner.events) this.events = inner.events
     this.options = resolve(NO_FAULTS, options)
     this.random = mulberry32(options.seed ?? 1)
     this.counters = {

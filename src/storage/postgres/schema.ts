@@ -7,6 +7,7 @@ import type { PostgresConnection, Queryable } from "./connection.js"
 import { inspectionIndexes } from "./inspection.js"
 import type { PostgresNames } from "./names.js"
 import { scheduleTables } from "./schedules.js"
+import { eventTables } from "./events.js"
 
 /** Which Postgres-compatible server this is, as far as the SQL must care. */
 export type DatabaseKind = "postgres" | "cockroachdb" | "yugabytedb"
@@ -67,6 +68,8 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
     `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'task'`,
     `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS wake_at bigint`,
   ],
+  // ---- Version 6: events (issue 11, the "events" capability; see postgres/events.ts). A table, and columns of waitForEvent steps. ----
+  (n) => eventTables(n),
 ]
 
 /** The schema version this code writes and reads. */

@@ -7,9 +7,10 @@
 import type Database from "better-sqlite3"
 import { createInspectionIndexes } from "./inspection.js"
 import { createScheduleTables } from "./schedules.js"
+import { createEventTables } from "./events.js"
 
 /** The schema version this code writes and reads. */
-export const SCHEMA_VERSION = 4
+export const SCHEMA_VERSION = 5
 
 /**
  * Rowid tables rather than WITHOUT ROWID ones clustered by workflow ID: rows
@@ -61,6 +62,8 @@ export function createSchema(db: Database.Database, p: string): void {
     // Version 3: schedules (sqlite/schedules.ts), created here on new and migrated files alike.
     createScheduleTables(db, p)
     createInspectionIndexes(db, p)
+    // Version 5: events (sqlite/events.ts), created here on new and migrated files alike.
+    createEventTables(db, p)
     const row = db.prepare(`SELECT version FROM ${p}schema`).get() as { version: number } | undefined
     if (!row) db.prepare(`INSERT INTO ${p}schema (version) VALUES (?)`).run(SCHEMA_VERSION)
     else if (row.version > SCHEMA_VERSION) {
@@ -88,4 +91,5 @@ function migrate(db: Database.Database, p: string, from: number): void {
     if (!columns.has("kind")) db.exec(`ALTER TABLE ${p}tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'task'`)
     if (!columns.has("wake_at")) db.exec(`ALTER TABLE ${p}tasks ADD COLUMN wake_at INTEGER`)
   }
+  // Version 5 (events) adds a table and columns: createEventTables, run by createSchema before this, made them.
 }
