@@ -406,4 +406,37 @@ export const MUTANTS: readonly Mutant[] = [
     replace: '    return { write: parkUntil(c, workflowID, c.now, change), end: { kind: "waiting", at: c.now } }',
     tests: ["sleep"],
   },
+  // ---- events ------------------------------------------------------------------
+  {
+    id: "events-send-unserialized",
+    promise: "Sending an event and starting a wait are serialized per (name, key): no lost wake-up (README, Events)",
+    file: "src/storage/postgres/events.ts",
+    find: "await client.query(this.db.query(LOCK_BY_PARAMS, [lockText(this.scope, event.name, event.key)]))",
+    replace: "void LOCK_BY_PARAMS, lockText",
+    tests: ["events-race"],
+  },
+  {
+    id: "events-watermark-ignored",
+    promise: "An event matches a wait only if it was sent after the workflow was added (README, Events)",
+    file: "src/storage/sqlite/events.ts",
+    find: "JOIN ${p}events e ON e.name = t.event_name AND e.key = t.event_key AND e.seq > t.event_after",
+    replace: "JOIN ${p}events e ON e.name = t.event_name AND e.key = t.event_key AND e.seq > 0",
+    tests: [{ file: "events", pattern: "before the workflow was added" }],
+  },
+  {
+    id: "events-taken-event-not-stored",
+    promise: "Each wait takes an event its workflow has not taken yet: two waits take two events (README, Events)",
+    file: "src/storage/sqlite.ts",
+    find: "if (t.eventSeq !== undefined) this.events.storeTaken(u.workflowID, t.seq, t.eventSeq)",
+    replace: "// mutant: the event a step took is not stored",
+    tests: [{ file: "events", pattern: "two waits" }],
+  },
+  {
+    id: "events-send-wakes-nobody",
+    promise: "A send wakes every workflow waiting for it, in the same transaction (README, Events)",
+    file: "src/storage/sqlite/events.ts",
+    find: "const woken = this.s.wakeWaiters.run(event.now, event.now, event.name, event.key, stored.seq).changes",
+    replace: "const woken = 0",
+    tests: [{ file: "events", pattern: "broadcast" }],
+  },
 ]
