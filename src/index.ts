@@ -9,6 +9,7 @@ export { WorkflowClient } from "./client.js"
 export type {
   AnyTaskRunner,
   CloseOptions,
+  ListEventsFilter,
   NamedStepSpec,
   NamedTaskSpec,
   StepSpec,
@@ -32,7 +33,7 @@ export type {
 export { RunnerStoppedError, SerializationError, StorageError, ValidationError } from "./errors.js"
 export type { Logger } from "./logger.js"
 export type { RunnerEventMap, TaskEventBase } from "./events.js"
-export type { Duration, SleepStep } from "./steps/spec.js"
+export type { Duration, EventInfo, ReceivedEvent, SendEventInput, SentEvent, SleepStep, WaitForEventResult, WaitForEventStep } from "./steps/spec.js"
 export type { PendingState, TaskInfo, WorkflowInfo, WorkflowSummary } from "./info.js"
 export type { EndedStatus, StepKind, StorageProvider, TaskStatus, WorkflowStatus } from "./storage/provider.js"
 export type { ScheduleDefinition } from "./schedules/definition.js"
