@@ -251,6 +251,19 @@ for (const store of ALL_STORES) {
       await client.close({ closeStorage: false })
     })
 
+    it("a schedule's workflow may wait for an event: the stored definition keeps the step's kind and event", async (t) => {
+      const { storage, cleanup } = store.open()
+      t.after(cleanup)
+      const runner = await startRunner(t, storage, RUNNERS)
+      await runner.schedule({ id: "nightly", cron: "0 3 * * *", workflow: { tasks: { go: { waitForEvent: { name: "go-ahead" } } } } })
+      const fired = await runner.triggerSchedule("nightly")
+      assert.ok(fired?.created)
+      await eventually(async () => ((await runner.getWorkflow(fired.id))?.tasks[0]?.state.startsWith("waiting") ? true : undefined), 5_000, "the wait")
+      const sent = await runner.sendEvent({ name: "go-ahead" })
+      const info = await waitFor(fired.result(), { timeoutMS: 10_000, what: "the scheduled workflow to take its event" })
+      assert.equal((info.tasks[0]?.result as { eventID: string }).eventID, sent.eventID)
+    })
+
     it("bad input is refused to the caller, and nothing is stored", async (t) => {
       const { storage, cleanup } = store.open()
       t.after(cleanup)
