@@ -171,7 +171,8 @@ export type EventWaitPlan =
  * earliest event it may take (if any). An event is taken whenever there is
  * one, even past the deadline (it arrived before the timeout was handled).
  * Without one: before the deadline, park until it (computing it the first
- * time: `now + timeoutMS`, or {@link NO_TIMEOUT}); from the deadline on,
+ * time, or when `retryWorkflow` resumed it after a timeout: `now +
+ * timeoutMS`, or {@link NO_TIMEOUT}); from the deadline on,
  * record `{ timedOut: true }` (`onTimeout: "continue"`) or fail the workflow
  * (`"fail"`).
  */
@@ -182,7 +183,9 @@ export function planEventWait(
   c: SleepPlanContext,
 ): EventWaitPlan {
   const { workflowID, seq, attempts } = step
-  const wakeAt = typeof step.wakeAt === "number" ? step.wakeAt : wait.timeoutMS === null ? NO_TIMEOUT : c.now + wait.timeoutMS
+  // A pending wait with an error is one `retryWorkflow` resumed after it timed out: it waits anew (the park clears the error).
+  const reached = typeof step.wakeAt === "number" && step.error === null
+  const wakeAt = reached ? (step.wakeAt as number) : wait.timeoutMS === null ? NO_TIMEOUT : c.now + wait.timeoutMS
   if (event) {
     const result = receivedEventText(event)
     const change: TaskChange = { seq, status: "completed", result, error: null, attempts, wakeAt: step.wakeAt ?? null, eventSeq: event.seq }

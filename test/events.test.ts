@@ -264,6 +264,36 @@ for (const store of ALL_STORES) {
       assert.equal((info.tasks[0]?.result as { eventID: string }).eventID, sent.eventID)
     })
 
+    it("retryWorkflow after a wait timed out with onTimeout 'fail' waits anew, and takes an event sent then", async (t) => {
+      const { storage, cleanup } = store.open()
+      t.after(cleanup)
+      const runner = await startRunner(t, storage, RUNNERS)
+      const handle = await runner.addWorkflow({ workflowID: "retried", tasks: { wait: { waitForEvent: { name: "late", timeoutMS: 200, onTimeout: "fail" } } } })
+      assert.equal((await waitFor(handle.result(), { timeoutMS: 10_000, what: "the wait to time out" })).status, "failed")
+      assert.equal(await runner.retryWorkflow("retried"), true)
+      const waiting = await eventually(async () => {
+        const info = await runner.getWorkflow("retried")
+        // The resumed step keeps its error until the runner parks it again (with a new deadline).
+        return info?.status === "pending" && info.tasks[0]?.error === null && info.tasks[0]?.state.startsWith("waiting") ? info : undefined
+      }, 5_000, "the resumed wait to wait again")
+      assert.ok((waiting.tasks[0]?.wakeAt?.getTime() ?? 0) > Date.now() - 100, "the resumed wait kept its old, passed deadline")
+      const sent = await runner.sendEvent({ name: "late" })
+      const info = await eventually(async () => {
+        const w = await runner.getWorkflow("retried")
+        return w?.status === "completed" ? w : undefined
+      }, 10_000, "the resumed workflow to take the event")
+      assert.equal((info.tasks[0]?.result as { eventID: string }).eventID, sent.eventID)
+    })
+
+    it("eventRetentionMS: the runner deletes events sent longer ago than that", async (t) => {
+      const { storage, cleanup } = store.open()
+      t.after(cleanup)
+      const runner = await startRunner(t, storage, RUNNERS, { eventRetentionMS: 100 })
+      await runner.sendEvent({ name: "old", eventID: "to-expire" })
+      assert.equal((await runner.listEvents()).length, 1)
+      await eventually(async () => ((await runner.listEvents()).length === 0 ? true : undefined), 5_000, "the old event to be deleted")
+    })
+
     it("bad input is refused to the caller, and nothing is stored", async (t) => {
       const { storage, cleanup } = store.open()
       t.after(cleanup)

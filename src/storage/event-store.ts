@@ -125,7 +125,8 @@ export interface EventStore {
    * serialized with {@link sendEvent} for the step's name and key, checks
    * that no event the step may take is stored (else changes nothing:
    * `eventArrived`), then releases the lease, sets the workflow claimable
-   * at `wakeAt` and stores `wakeAt` on the step, fenced by the token.
+   * at `wakeAt` and stores `wakeAt` on the step (clearing its `error`: a
+   * wait resumed by `retryWorkflow` waits anew), fenced by the token.
    */
   parkForEvent(park: ParkForEvent): Promise<ParkForEventOutcome>
 

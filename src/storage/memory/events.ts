@@ -107,7 +107,7 @@ export class MemoryEventStore implements EventStore {
     const task = entry?.tasks[park.seq]
     if (!entry || !task || entry.workflow.status !== "pending" || entry.workflow.leaseToken !== park.token) return "fenced"
     Object.assign(entry.workflow, { leaseOwner: null, leaseToken: null, availableAt: park.wakeAt, updatedAt: park.now, ...park.counts })
-    Object.assign(task, { wakeAt: park.wakeAt, attempts: park.attempts, updatedAt: park.now })
+    Object.assign(task, { wakeAt: park.wakeAt, attempts: park.attempts, error: null, updatedAt: park.now })
     return "parked"
   }
 

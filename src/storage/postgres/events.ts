@@ -151,7 +151,7 @@ export class PostgresEventStore implements EventStore {
              UPDATE ${n.workflows} SET updated_at = $1, available_at = $2, lease_owner = NULL, lease_token = NULL, recoveries = $3, crashes = $4
              WHERE id = $5 AND lease_token = $6 AND status = 'pending' RETURNING id
            )
-           UPDATE ${n.tasks} SET wake_at = $2, attempts = $7, updated_at = $1
+           UPDATE ${n.tasks} SET wake_at = $2, attempts = $7, error = NULL, updated_at = $1
            WHERE workflow_id IN (SELECT id FROM parked) AND seq = $8 RETURNING workflow_id`,
           [park.now, park.wakeAt, park.counts.recoveries, park.counts.crashes, park.workflowID, park.token, park.attempts, park.seq],
         ),

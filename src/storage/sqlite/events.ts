@@ -73,7 +73,7 @@ function prepare(db: Database.Database, p: string) {
       `UPDATE ${p}workflows SET updated_at = ?, available_at = ?, lease_owner = NULL, lease_token = NULL, recoveries = ?, crashes = ?
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
-    parkStep: db.prepare(`UPDATE ${p}tasks SET wake_at = ?, attempts = ?, updated_at = ? WHERE workflow_id = ? AND seq = ?`),
+    parkStep: db.prepare(`UPDATE ${p}tasks SET wake_at = ?, attempts = ?, error = NULL, updated_at = ? WHERE workflow_id = ? AND seq = ?`),
     listAll: db.prepare(`SELECT ${EVENT_COLUMNS} FROM ${p}events WHERE seq > ? ORDER BY seq LIMIT ?`),
     listByName: db.prepare(`SELECT ${EVENT_COLUMNS} FROM ${p}events WHERE name = ? AND seq > ? ORDER BY seq LIMIT ?`),
     listByNameKey: db.prepare(`SELECT ${EVENT_COLUMNS} FROM ${p}events WHERE name = ? AND key = ? AND seq > ? ORDER BY seq LIMIT ?`),
