@@ -143,8 +143,8 @@ describe("events: sendEvent and the start of waits, interleaved across processes
       }
       t.diagnostic(`parks: ${JSON.stringify(parks)}; sends that woke a parked waiter: ${woke}`)
       // The interleaving happened both ways, many times: parks that saw an event sent after their read, and sends that woke parked waiters.
-      assert.ok(parks.parked >= 100, `only ${parks.parked} waits parked: the events arrived too early to race with the waits`)
-      assert.ok(woke >= 100, `only ${woke} sends woke a parked waiter`)
+      assert.ok(parks.parked >= 20, `only ${parks.parked} waits parked: the events arrived too early to race with the waits`)
+      assert.ok(woke >= 20, `only ${woke} sends woke a parked waiter`)
     } finally {
       for (const w of workers) if (w.process.exitCode === null) w.process.kill("SIGKILL")
       await client.close()
