@@ -33,6 +33,7 @@ export type {
   ScheduleRow,
   ScheduleStore,
 } from "./schedule-store.js"
+export type { EventFilter, EventLookup, EventRow, EventStore, NewEvent, ParkForEvent, ParkForEventOutcome, SentEventRow } from "./event-store.js"
 
 /** Status of a workflow. Only `pending` workflows are ever claimed or run. */
 export type WorkflowStatus = "pending" | "completed" | "failed" | "cancelled"
