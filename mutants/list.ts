@@ -168,8 +168,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "idempotent-insert-overwrites",
     promise: "Adding by ID is idempotent: an existing workflow is left unchanged (Guarantee 6)",
     file: "src/storage/memory.ts",
-    find: "    return workflows.map((w) => {\n      if (this.workflows.has(w.id)) return false",
-    replace: "    return workflows.map((w) => {\n      // mutant: an existing ID is overwritten",
+    find: "  private insertOne(w: NewWorkflow): boolean {\n    if (this.workflows.has(w.id)) return false",
+    replace: "  private insertOne(w: NewWorkflow): boolean {\n    // mutant: an existing ID is overwritten",
     tests: ["conformance", { file: "idempotent-add", pattern: "different payload" }],
   },
 
