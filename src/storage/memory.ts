@@ -66,7 +66,9 @@ export class MemoryStorageProvider implements StorageProvider {
   private insertOne(w: NewWorkflow): boolean {
     if (this.workflows.has(w.id)) return false
     this.workflows.set(w.id, newWorkflowRows(w))
-    w.tasks.forEach((t, seq) => t.event && this.events.storeWatermark(w.id, seq, t.event))
+    w.tasks.forEach((t, seq) => {
+      if (t.event) this.events.storeWatermark(w.id, seq, t.event)
+    })
     return true
   }
 
