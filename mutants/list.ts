@@ -168,8 +168,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "idempotent-insert-overwrites",
     promise: "Adding by ID is idempotent: an existing workflow is left unchanged (Guarantee 6)",
     file: "src/storage/memory.ts",
-    find: "    return workflows.map((w) => {\n      if (this.workflows.has(w.id)) return false",
-    replace: "    return workflows.map((w) => {\n      // mutant: an existing ID is overwritten",
+    find: "  private insertOne(w: NewWorkflow): boolean {\n    if (this.workflows.has(w.id)) return false",
+    replace: "  private insertOne(w: NewWorkflow): boolean {\n    // mutant: an existing ID is overwritten",
     tests: ["conformance", { file: "idempotent-add", pattern: "different payload" }],
   },
 
@@ -437,5 +437,39 @@ export const MUTANTS: readonly Mutant[] = [
     find: 'if (member.status !== "pending") return { kind: "done" }',
     replace: 'if (member.status !== "pending" && member.kind === "parallel") return { kind: "done" }',
     tests: ["parallel-crash"],
+  },
+
+  // ---- events ------------------------------------------------------------------
+  {
+    id: "events-send-unserialized",
+    promise: "Sending an event and starting a wait are serialized per (name, key): no lost wake-up (README, Events)",
+    file: "src/storage/postgres/events.ts",
+    find: "await client.query(this.db.query(LOCK_BY_PARAMS, [lockText(this.scope, event.name, event.key)]))",
+    replace: "void LOCK_BY_PARAMS, lockText",
+    tests: ["events-race"],
+  },
+  {
+    id: "events-watermark-ignored",
+    promise: "An event matches a wait only if it was sent after the workflow was added (README, Events)",
+    file: "src/storage/sqlite/events.ts",
+    find: "JOIN ${p}events e ON e.name = t.event_name AND e.key = t.event_key AND e.seq > t.event_after",
+    replace: "JOIN ${p}events e ON e.name = t.event_name AND e.key = t.event_key AND e.seq > 0",
+    tests: [{ file: "events", pattern: "before the workflow was added" }],
+  },
+  {
+    id: "events-taken-event-not-stored",
+    promise: "Each wait takes an event its workflow has not taken yet: two waits take two events (README, Events)",
+    file: "src/storage/sqlite.ts",
+    find: "if (t.eventSeq !== undefined) this.events.storeTaken(u.workflowID, t.seq, t.eventSeq)",
+    replace: "// mutant: the event a step took is not stored",
+    tests: [{ file: "events", pattern: "two waits" }],
+  },
+  {
+    id: "events-send-wakes-nobody",
+    promise: "A send wakes every workflow waiting for it, in the same transaction (README, Events)",
+    file: "src/storage/sqlite/events.ts",
+    find: "const woken = this.s.wakeWaiters.run(event.now, event.now, event.name, event.key, stored.seq).changes",
+    replace: "const woken = 0",
+    tests: [{ file: "events", pattern: "broadcast" }],
   },
 ]

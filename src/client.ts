@@ -25,7 +25,8 @@ import { sleep } from "./runtime/storage-health.js"
 import { planThroughput, toThroughput, type WorkflowThroughput, type WorkflowThroughputOptions } from "./throughput.js"
 import type { NewWorkflow, StorageCapability, StorageProvider } from "./storage/provider.js"
 import type { TaskRunner } from "./task.js"
-import type { ChildWorkflowStep, ParallelStep, SleepStep } from "./steps/spec.js"
+import type { ChildWorkflowStep, EventInfo, ParallelStep, SendEventInput, SentEvent, SleepStep, WaitForEventStep } from "./steps/spec.js"
+import { EventOperations, type ListEventsFilter } from "./event-operations.js"
 import type { ScheduleDefinition } from "./schedules/definition.js"
 import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
@@ -33,6 +34,7 @@ import { capabilitiesOf, requireStepCapabilities } from "./storage/capabilities.
 import { validatePositiveNumber, validateStartTime, validateWorkflowID, validateWorkflowInput } from "./validate.js"
 
 export type { ListWorkflowsFilter } from "./inspection.js"
+export type { ListEventsFilter } from "./event-operations.js"
 
 /** The loosest TaskRunner type: every typed runner is one. */
 export type AnyTaskRunner = TaskRunner<unknown, unknown, string, unknown>
@@ -50,12 +52,15 @@ export type NamedTaskSpec<R extends AnyTaskRunner> = TaskSpec<R> & {
 
 /**
  * A step of `tasks`: a task of a known runner, a {@link SleepStep}, a
- * {@link ChildWorkflowStep} (whose steps are typed the same way), or a
- * {@link ParallelStep} of such steps.
+ * {@link WaitForEventStep}, a {@link ChildWorkflowStep} (whose steps are
+ * typed the same way), or a {@link ParallelStep} of such steps.
  */
-export type StepSpec<R extends AnyTaskRunner> = MemberSpec<R> | ParallelStep<MemberSpec<R>>
+export type StepSpec<R extends AnyTaskRunner> = MemberSpec<R> | WaitForEventStep | ParallelStep<MemberSpec<R>>
 
-/** A step that may be a member of a {@link ParallelStep}: any step but a parallel one. */
+/**
+ * A step that may be a member of a {@link ParallelStep}: a task, a sleep or a
+ * child workflow (a wait for an event goes inside a child workflow).
+ */
 export type MemberSpec<R extends AnyTaskRunner> = TaskSpec<R> | SleepStep | ChildWorkflowStep<StepSpec<R>>
 
 /** A step of the array form of `tasks`: a {@link StepSpec} with its label as `name`. */
@@ -165,6 +170,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
   private closed = false
   private readonly schedules: ScheduleOperations
   private capabilitiesRead: ReadonlySet<StorageCapability> | undefined
+  private readonly events: EventOperations
 
   constructor(options: WorkflowClientOptions, internals: ClientInternals = {}) {
     if (typeof options !== "object" || options === null) throw new ValidationError("WorkflowClient needs an options object")
@@ -202,6 +208,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     const failureLog = new StorageFailureLog(logger, this.now)
     const onStorageError = internals.onStorageError ?? ((operation: string, error: unknown) => failureLog.failed(operation, error))
     this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError, this.now, internals.runsHere)
+    this.events = new EventOperations({ storage, capabilities: () => this.capabilities, now: this.now, maxPayloadBytes: this.maxPayloadBytes })
     this.schedules = new ScheduleOperations({
       storage,
       capabilities: () => this.capabilities,
@@ -328,6 +335,37 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     return options.dryRun === true
       ? storage.countEndedWorkflows({ endedBefore, statuses })
       : storage.deleteEndedWorkflowsByStatus({ endedBefore, statuses })
+  }
+
+  // ---- events (providers with the "events" capability) ----
+
+  /**
+   * Sends an event: stores it and, in the same transaction, wakes every
+   * workflow waiting for it (a `waitForEvent` step with its name and key).
+   * Idempotent by `eventID`: a second send with the same ID stores and wakes
+   * nothing and returns the first one (`created: false`). See the README,
+   * Events.
+   *
+   * @throws ValidationError / SerializationError for bad input (nothing stored)
+   * @throws StorageError if storage failed (sending again with the same eventID is safe)
+   */
+  async sendEvent(input: SendEventInput): Promise<SentEvent> {
+    if (this.closed) throw new RunnerStoppedError("this client was closed; it sends no events")
+    const send = this.events.prepare(input)
+    await this.init()
+    return send()
+  }
+
+  /** Lists stored events, oldest first (continue with `afterSeq`). Needs the `events` capability. */
+  async listEvents(filter: ListEventsFilter = {}): Promise<EventInfo[]> {
+    await this.init()
+    return this.events.list(filter)
+  }
+
+  /** @internal Deletes events sent more than `olderThanMS` ago (event retention). */
+  async deleteOldEvents(olderThanMS: number): Promise<number> {
+    await this.init()
+    return this.events.deleteOlderThan(olderThanMS)
   }
 
   // ---- schedules (providers with the "schedules" capability) ----

@@ -163,3 +163,77 @@ export function retryDelay(policy: RetryPolicy | undefined, retryDelayMS: number
   const cap = Math.min(policy.maxDelayMS ?? 300_000, base * 2 ** Math.min(attempt, 40))
   return cap / 2 + Math.random() * (cap / 2)
 }
+
+/**
+ * The wake time of a `waitForEvent` step without a timeout: the latest time
+ * a Date holds. The workflow is parked until then, that is until an event
+ * wakes it (or it is cancelled).
+ */
+export const NO_TIMEOUT = 8.64e15
+
+/** An event a `waitForEvent` step may take, as {@link planEventWait} needs it. */
+export interface TakableEvent {
+  seq: number
+  name: string
+  /** `""` for none. */
+  key: string
+  /** JSON text. */
+  payload: string
+  eventID: string
+  sentAt: number
+}
+
+/** What a reached `waitForEvent` step does, by {@link planEventWait}. */
+export type EventWaitPlan =
+  /** Record the step's end (it took `event`, or timed out): a fenced write, then go on as `end` says. */
+  | { kind: "write"; write: RecordTask | EndWorkflow; end: ExecutionEnd | undefined; timedOut: boolean }
+  /** Park the workflow until `wakeAt` (the step's deadline), unless an event arrives first. */
+  | { kind: "park"; wakeAt: number; end: ExecutionEnd }
+
+/**
+ * The decision at a `waitForEvent` step the execution has reached, given the
+ * earliest event it may take (if any). An event is taken whenever there is
+ * one, even past the deadline (it arrived before the timeout was handled).
+ * Without one: before the deadline, park until it (computing it the first
+ * time, or when `retryWorkflow` resumed it after a timeout: `now +
+ * timeoutMS`, or {@link NO_TIMEOUT}); from the deadline on,
+ * record `{ timedOut: true }` (`onTimeout: "continue"`) or fail the workflow
+ * (`"fail"`).
+ */
+export function planEventWait(
+  step: TaskRow,
+  wait: { name: string; key: string | null; timeoutMS: number | null; onTimeout: "continue" | "fail" },
+  event: TakableEvent | null,
+  c: SleepPlanContext,
+): EventWaitPlan {
+  const { workflowID, seq, attempts } = step
+  // A pending wait with an error is one `retryWorkflow` resumed after it timed out: it waits anew (the park clears the error).
+  const reached = typeof step.wakeAt === "number" && step.error === null
+  const wakeAt = reached ? (step.wakeAt as number) : wait.timeoutMS === null ? NO_TIMEOUT : c.now + wait.timeoutMS
+  if (event) {
+    const result = receivedEventText(event)
+    const change: TaskChange = { seq, status: "completed", result, error: null, attempts, wakeAt: step.wakeAt ?? null, eventSeq: event.seq }
+    return c.isLast
+      ? { kind: "write", write: endWorkflow(c, workflowID, "completed", change), end: ENDED_COMPLETED, timedOut: false }
+      : { kind: "write", write: recordTask(c, workflowID, change), end: undefined, timedOut: false }
+  }
+  if (c.now < wakeAt) return { kind: "park", wakeAt, end: { kind: "waiting", at: wakeAt } }
+  if (wait.onTimeout === "fail") {
+    const what = wait.key === null ? `event "${wait.name}"` : `event "${wait.name}" with key "${wait.key}"`
+    const error = `timed out after ${wait.timeoutMS ?? 0} ms waiting for ${what}`
+    const change: TaskChange = { seq, status: "failed", result: null, error, attempts, wakeAt }
+    return { kind: "write", write: endWorkflow(c, workflowID, "failed", change), end: ENDED_FAILED, timedOut: true }
+  }
+  const change: TaskChange = { seq, status: "completed", result: '{"timedOut":true}', error: null, attempts, wakeAt }
+  return c.isLast
+    ? { kind: "write", write: endWorkflow(c, workflowID, "completed", change), end: ENDED_COMPLETED, timedOut: true }
+    : { kind: "write", write: recordTask(c, workflowID, change), end: undefined, timedOut: true }
+}
+
+/** The JSON text of a taken event's result, `{ name, key, payload, eventID, sentAt }` (the payload is stored JSON already). */
+function receivedEventText(e: TakableEvent): string {
+  return (
+    `{"name":${JSON.stringify(e.name)},"key":${e.key === "" ? "null" : JSON.stringify(e.key)},"payload":${e.payload},` +
+    `"eventID":${JSON.stringify(e.eventID)},"sentAt":${JSON.stringify(new Date(e.sentAt).toISOString())}}`
+  )
+}

@@ -10,6 +10,7 @@ export type {
   AnyTaskRunner,
   CloseOptions,
   MemberSpec,
+  ListEventsFilter,
   NamedStepSpec,
   NamedTaskSpec,
   StepSpec,
@@ -33,7 +34,19 @@ export type {
 export { RunnerStoppedError, SerializationError, StorageError, ValidationError } from "./errors.js"
 export type { Logger } from "./logger.js"
 export type { RunnerEventMap, TaskEventBase } from "./events.js"
-export type { ChildWorkflowResult, ChildWorkflowStep, Duration, ParallelStep, SleepStep } from "./steps/spec.js"
+export type {
+  ChildWorkflowResult,
+  ChildWorkflowStep,
+  Duration,
+  EventInfo,
+  ParallelStep,
+  ReceivedEvent,
+  SendEventInput,
+  SentEvent,
+  SleepStep,
+  WaitForEventResult,
+  WaitForEventStep,
+} from "./steps/spec.js"
 export type { PendingState, TaskInfo, WorkflowInfo, WorkflowSummary } from "./info.js"
 export type { EndedStatus, StepKind, StorageProvider, TaskStatus, WorkflowStatus } from "./storage/provider.js"
 export type { ScheduleDefinition } from "./schedules/definition.js"

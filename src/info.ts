@@ -6,6 +6,8 @@ import { fromJSONText } from "./json.js"
 import { NEVER, type StepKind, type TaskRow, type TaskStatus, type WorkflowRow, type WorkflowStatus, type WorkflowWithTasks } from "./storage/provider.js"
 import { childIDOf, readChild } from "./steps/child-spec.js"
 import { memberCount } from "./steps/parallel-spec.js"
+import { waitingState } from "./steps/wait-state.js"
+import { NO_TIMEOUT } from "./engine.js"
 
 /**
  * What a pending workflow is doing when it was read: `running` (a runner
@@ -42,7 +44,7 @@ export interface TaskInfo {
   seq: number
   /** The step's label (its key in `tasks`). */
   name: string
-  /** What the step is: `task` (runs a TaskRunner), `sleep`, or `workflow` (a child workflow). */
+  /** What the step is: `task` (runs a TaskRunner), `sleep`, `waitForEvent`, `workflow` (a child workflow) or `parallel`. */
   kind: StepKind
   /** The TaskRunner's name; `""` for a step that is not a task. */
   task: string
@@ -50,13 +52,16 @@ export interface TaskInfo {
   /**
    * What the step is doing, in words: `"pending"`, `"sleeping until
    * 2030-01-01T09:00:00.000Z"` (a pending sleep that has been reached),
+   * `"waiting for event \"paid\" with key \"42\" until 2030-…Z"` (a reached
+   * waitForEvent; `"(no timeout)"` without one),
    * `"waiting for child workflow <id>"` (the step a parked workflow waits in),
    * `"completed"` or `"failed"`.
    */
   state: string
   /**
-   * A sleep's wake time, once the step has been reached (it is stored then
-   * and kept across restarts); `null` before, and for tasks.
+   * A sleep's wake time, or a waitForEvent's deadline, once the step has been
+   * reached (it is stored then and kept across restarts); `null` before, for
+   * tasks, and for a waitForEvent without a timeout.
    */
   wakeAt: Date | null
   /** A task's input; a sleep's stored definition (`{ sleep: ms }` or `{ sleepUntil: ISO string }`). */
@@ -115,7 +120,7 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
       task: t.task,
       status: t.status,
       state: stepState(t, parked && current.has(t)),
-      wakeAt: typeof t.wakeAt === "number" ? new Date(t.wakeAt) : null,
+      wakeAt: typeof t.wakeAt === "number" && t.wakeAt < NO_TIMEOUT ? new Date(t.wakeAt) : null,
       data: fromJSONText(t.data),
       result: fromJSONText(t.result),
       error: t.error,
@@ -152,5 +157,6 @@ function stepState(t: TaskRow, current: boolean): string {
       return t.status
     }
   }
+  if (t.status === "pending" && t.kind === "waitForEvent" && typeof t.wakeAt === "number") return waitingState(t.data, t.wakeAt)
   return t.status
 }

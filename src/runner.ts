@@ -40,6 +40,8 @@ import type { Service } from "./services/service.js"
 import type { StorageProvider } from "./storage/provider.js"
 import { newWorkflowRows } from "./storage/rows.js"
 import type { RetryPolicy, SpawnWorkflowInput, SpawnedWorkflow, TaskRunner } from "./task.js"
+import type { EventInfo, SendEventInput, SentEvent } from "./steps/spec.js"
+import type { ListEventsFilter } from "./event-operations.js"
 import { validatePositiveNumber, validateRetryPolicy, validateTaskRunners, validateWorkflowID } from "./validate.js"
 
 export type { AnyTaskRunner, ListWorkflowsFilter, NamedTaskSpec, TaskSpec, WorkflowHandle, WorkflowInput } from "./client.js"
@@ -77,6 +79,12 @@ export interface WorkflowRunnerOptions<Runners extends readonly AnyTaskRunner[] 
    * deleted periodically. Pending workflows are never deleted.
    */
   retentionMS?: number
+  /**
+   * How long events are kept (providers with `events`): a waiting step takes
+   * only events still stored, so a workflow that reaches its wait later than
+   * this after the event was sent misses it. Default 7 days.
+   */
+  eventRetentionMS?: number
   /**
    * Crash-loop protection: a workflow taken over twice in a row from a runner
    * that died (or lost its lease) with no progress between runs its next task
@@ -239,6 +247,9 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       }),
     )
     if (retentionMS !== undefined) this.services.push(new RetentionService(retentionMS, (age) => this.deleteEndedWorkflows(age)))
+    const eventRetentionMS = validatePositiveNumber(options.eventRetentionMS ?? 7 * 86_400_000, "eventRetentionMS")
+    if (options.eventRetentionMS !== undefined) requireCapability(capabilities, "events", "eventRetentionMS")
+    if (capabilities.has("events")) this.services.push(new RetentionService(eventRetentionMS, (age) => this.client.deleteOldEvents(age), "event retention"))
     if (capabilities.has("schedules") && storage.schedules) {
       this.scheduler = new SchedulerService({
         store: storage.schedules,
@@ -267,6 +278,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       mayStartTask: () => !this.stopping,
       children: capabilities.has("children") ? childOperations(storage) : undefined,
       childEnded: () => this.claims.requestFill(),
+      events: capabilities.has("events") ? storage.events : undefined,
+      sendEvent: (input) => this.sendEvent(input),
     }
   }
 
@@ -326,6 +339,21 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       created,
       result: () => (this.stopping ? Promise.reject(new RunnerStoppedError("runner stopped")) : handle.result()),
     }
+  }
+
+  /**
+   * Sends an event (see {@link WorkflowClient.sendEvent}); workflows it wakes
+   * are claimed at once by this runner if it has free slots.
+   */
+  async sendEvent(input: SendEventInput): Promise<SentEvent> {
+    const sent = await this.client.sendEvent(input)
+    if (sent.woken > 0 && !this.stopping) this.claims.requestFill()
+    return sent
+  }
+
+  /** Lists stored events, oldest first (see {@link WorkflowClient.listEvents}). */
+  listEvents(filter: ListEventsFilter = {}): Promise<EventInfo[]> {
+    return this.client.listEvents(filter)
   }
 
   /** Reads a workflow and its tasks, or `null` if there is none. */

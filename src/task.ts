@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { SleepStep } from "./steps/spec.js"
+import type { SendEventInput, SentEvent, SleepStep, WaitForEventStep } from "./steps/spec.js"
 
 /** How a task ends its workflow early: `"task"` skips just this task, `"workflow"` fails the workflow. */
 export type AbortScope = "task" | "workflow"
@@ -58,8 +58,8 @@ export interface SpawnWorkflowInput {
   workflowID?: string
   /** `{ label: { task, data } }`, or `[{ name, task, data }]`, with sleeps among them if needed (see `WorkflowInput.tasks`). */
   tasks:
-    | Record<string, { task: string; data?: unknown } | SleepStep>
-    | ReadonlyArray<({ task: string; data?: unknown } | SleepStep) & { name: string }>
+    | Record<string, { task: string; data?: unknown } | SleepStep | WaitForEventStep>
+    | ReadonlyArray<({ task: string; data?: unknown } | SleepStep | WaitForEventStep) & { name: string }>
   /** Delayed start (see `WorkflowInput.startAt`). */
   startAt?: Date | string | number
   /** Delayed start (see `WorkflowInput.delayMS`). */
@@ -100,6 +100,11 @@ export interface TaskExecutionContext<In = unknown, Prepared = unknown> {
    * retried task does not spawn twice.
    */
   addWorkflow(input: SpawnWorkflowInput): Promise<SpawnedWorkflow>
+  /**
+   * Sends an event (see `WorkflowClient.sendEvent`). Give an `eventID`
+   * derived from `idempotencyKey` so a retried task does not send twice.
+   */
+  sendEvent(input: SendEventInput): Promise<SentEvent>
 }
 
 /**

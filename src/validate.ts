@@ -8,6 +8,7 @@ import type { NewTask, StepKind } from "./storage/provider.js"
 import type { StoredSleep } from "./steps/sleep.js"
 import { validateChildStep } from "./steps/child-spec.js"
 import { validateParallelStep } from "./steps/parallel-spec.js"
+import { validateWaitForEventStep } from "./validate-events.js"
 import type { RetryPolicy, TaskRunner } from "./task.js"
 
 /** Longest accepted workflow ID, in characters. */
@@ -250,6 +251,15 @@ function validateSteps(
       if (member) throw new ValidationError(`member "${label}" of a parallel step is itself parallel: give its members to the outer parallel step`)
       throw new ValidationError(`step "${label}": internal error, a parallel step reached the single-step check`)
     }
+    if (kind === "waitForEvent") {
+      if (member) {
+        throw new ValidationError(
+          `member "${label}" of a parallel step waits for an event, which a parallel member cannot do yet: ` +
+            `make the member a child workflow whose step waits for the event ({ workflow: { tasks: { ${label}: { waitForEvent: … } } } })`,
+        )
+      }
+      return validateWaitForEventStep(label, spec)
+    }
     const { task, data } = spec as { task?: unknown; data?: unknown }
     if (typeof task !== "string" || task === "") {
       throw new ValidationError(`task "${label}" must name its runner in "task", got ${describe(task)}`)
@@ -301,6 +311,11 @@ function stepKindOf(label: string, spec: object): StepKind {
   }
   const sleepKeys = SLEEP_KEYS.filter((k) => keys.includes(k))
   const isTask = keys.includes("task")
+  if (keys.includes("waitForEvent")) {
+    const other = isTask ? "task" : sleepKeys[0]
+    if (other) throw new ValidationError(`step "${label}" has both "waitForEvent" and "${other}": a step has one kind; make them two steps`)
+    return "waitForEvent"
+  }
   if (isTask && sleepKeys.length > 0) {
     throw new ValidationError(
       `step "${label}" has both "task" and "${sleepKeys[0]}": a step is either a task { task, data } or a sleep { sleep } / { sleepUntil }; make them two steps`,
@@ -314,7 +329,8 @@ function stepKindOf(label: string, spec: object): StepKind {
   if (isTask || keys.includes("data")) return "task"
   throw new ValidationError(
     `step "${label}" is neither a task nor a step of a known kind: give { task, data } to run a task, ` +
-      `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep, { workflow: { tasks } } to run a child workflow, { parallel: { label: step } } to run steps at once (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
+      `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep, { waitForEvent: { name, key?, timeoutMS?, onTimeout? } } to wait for an event, ` +
+      `{ workflow: { tasks } } to run a child workflow, { parallel: { label: step } } to run steps at once (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
   )
 }
 

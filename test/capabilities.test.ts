@@ -20,13 +20,13 @@ describe("storage capabilities", () => {
   it("our providers declare the contract version and what they support", () => {
     assert.deepEqual(new MemoryStorageProvider().capabilities, {
       contract: STORAGE_CONTRACT_VERSION,
-      supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "children"],
+      supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children"],
     })
     const sqlite = new SQLiteStorageProvider(":memory:")
-    assert.deepEqual(sqlite.capabilities.supports, ["crash-counts", "status-reads", "schedules", "inspection", "waits", "children"])
+    assert.deepEqual(sqlite.capabilities.supports, ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children"])
     void sqlite.close()
     const pg = new PostgresStorageProvider("postgres://127.0.0.1:1/none")
-    assert.deepEqual(pg.capabilities.supports, ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "children"])
+    assert.deepEqual(pg.capabilities.supports, ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "events", "children"])
     void pg.close()
   })
 
@@ -59,5 +59,21 @@ describe("storage capabilities", () => {
     assert.throws(() => new PostgresStorageProvider("postgres://127.0.0.1:1/none", { schema: "Bad-Schema" }), ValidationError)
     assert.throws(() => new PostgresStorageProvider("postgres://127.0.0.1:1/none", { writeBatchesInFlight: 0 }), ValidationError)
     assert.throws(() => new PostgresStorageProvider(""), ValidationError)
+  })
+
+  it("refuses waitForEvent steps, sendEvent and eventRetentionMS on a provider without events, before anything is written", async () => {
+    const storage = declaring({ contract: STORAGE_CONTRACT_VERSION, supports: ["waits"] })
+    assert.throws(
+      () => new WorkflowRunner({ taskRunners: echo, storageProvider: storage, eventRetentionMS: 1_000 }),
+      (e: unknown) => e instanceof ValidationError && /eventRetentionMS needs a storage provider with the "events" capability/.test(e.message),
+    )
+    const runner = new WorkflowRunner({ taskRunners: echo, storageProvider: storage })
+    await assert.rejects(
+      runner.addWorkflow({ workflowID: "w", tasks: { paid: { waitForEvent: { name: "paid" } } } }),
+      (e: unknown) => e instanceof ValidationError && /the waitForEvent step "paid" needs a storage provider with the "events" capability/.test(e.message),
+    )
+    await assert.rejects(runner.sendEvent({ name: "paid" }), (e: unknown) => e instanceof ValidationError && /sendEvent needs .* "events" capability/.test(e.message))
+    assert.equal(await runner.getWorkflow("w"), null)
+    await runner.stop()
   })
 })

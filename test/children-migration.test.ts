@@ -14,6 +14,8 @@ import type { StorageProvider } from "../src/storage/provider.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { adminQuery, connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
 import { resultOf, startRunner } from "./helpers/runner.js"
+import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from "../src/storage/sqlite/schema.js"
+import { SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION } from "../src/storage/postgres/schema.js"
 
 const echo: TaskRunner<unknown, string, "Echo"> = { Name: "Echo", Execute: async (ctx) => ({ data: ctx.name }) }
 
@@ -43,7 +45,7 @@ describe("child workflows on a store made before the parent link", () => {
       await made.close()
 
       const migrated = new SQLiteStorageProvider(file)
-      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 5)
+      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, SQLITE_SCHEMA_VERSION)
       const columns = (migrated.db.prepare("PRAGMA table_info(durabletasks_workflows)").all() as Array<{ name: string }>).map((c) => c.name)
       assert.ok(columns.includes("parent_id") && columns.includes("parent_seq"), `columns after migration: ${columns.join(", ")}`)
       await assertMigrated(t, migrated)
@@ -67,7 +69,7 @@ describe("child workflows on a store made before the parent link", () => {
       const migrated = new PostgresStorageProvider(connectionString, { schema })
       await migrated.init()
       const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version ORDER BY version`)
-      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5, 6])
+      assert.deepEqual(versions.map((v) => v.version), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
       const indexes = await adminQuery<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname = 'durabletasks_workflows_parent'", [schema])
       assert.equal(indexes.length, 1, "the parent index was not made")
       await assertMigrated(t, migrated)

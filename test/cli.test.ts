@@ -328,6 +328,30 @@ describe("durabletasks CLI", { timeout: 120_000 }, () => {
         assert.ok(await client.getWorkflow(workflow!.id), "the workflows a schedule added stay when it is deleted")
       })
 
+      it("events: send stores an event (idempotent by --id) and wakes its waiters; list shows events in order", async (t) => {
+        const { args, storage } = await seeded(t)
+        const client = new WorkflowClient({ storageProvider: storage })
+        const waiting = await client.addWorkflow({ workflowID: "awaiting-payment", tasks: { paid: { waitForEvent: { name: "payment", key: "o-9" } } } })
+        // No runner here: park the wait by hand as a runner would (storage-level), so the send has a waiter to wake.
+        const events = storage.events!
+        await storage.claimWorkflows({ lease: { owner: "cli-test", token: "tok", expiresAt: Date.now() + 60_000 }, now: Date.now() + 1, limit: 100, reclaimOwn: false })
+        assert.equal(await events.parkForEvent({ workflowID: waiting.id, token: "tok", now: Date.now(), counts: { recoveries: 0, crashes: 0 }, seq: 0, attempts: 0, wakeAt: 8.64e15 }), "parked")
+        const sent = await cli(["events", "send", "payment", "--key", "o-9", "--payload", '{"amount":5}', "--id", "psp-1", ...args, "--json"])
+        assert.equal(sent.code, 0, sent.stderr)
+        const report = JSON.parse(sent.stdout) as { created: boolean; woken: number; eventID: string }
+        assert.deepEqual([report.created, report.woken, report.eventID], [true, 1, "psp-1"])
+        const again = await cli(["events", "send", "payment", "--key", "o-9", "--id", "psp-1", ...args])
+        assert.equal(again.code, 0, again.stderr)
+        assert.match(again.stdout, /event ID psp-1 was sent already/)
+        await cli(["events", "send", "shipped", ...args])
+        const listed = jsonLines(await cli(["events", ...args, "--json"]))
+        assert.deepEqual(listed.map((e) => [e.name, e.key, e.payload]), [["payment", "o-9", { amount: 5 }], ["shipped", null, null]])
+        assert.deepEqual(jsonLines(await cli(["events", "list", "--name", "payment", ...args, "--json"])).map((e) => e.eventID), ["psp-1"])
+        const text = await cli(["events", ...args])
+        assert.match(text.stdout, /payment\s+o-9\s+\S+\s+psp-1\s+\{"amount":5\}/)
+        assert.equal((await cli(["events", "send", "x", "--payload", "not json", ...args])).code, 2)
+      })
+
       it("finds the store in DURABLETASKS_SQLITE / DURABLETASKS_POSTGRES", async (t) => {
         const { args } = await seeded(t)
         const env: Record<string, string> = args[0] === "--sqlite" ? { DURABLETASKS_SQLITE: args[1] as string } : { DURABLETASKS_POSTGRES: args[1] as string }
@@ -359,6 +383,10 @@ describe("durabletasks CLI", { timeout: 120_000 }, () => {
       ["an unknown schedules action", ["schedules", "stop", "x", ...sqlite], /schedules takes pause, resume, trigger or delete, got "stop"/],
       ["schedules pause without an ID", ["schedules", "pause", ...sqlite], /schedules pause needs at least one/],
       ["--limit with a schedules action", ["schedules", "pause", "x", "--limit", "5", ...sqlite], /--limit and --after are for listing/],
+      ["an unknown events action", ["events", "drop", ...sqlite], /events takes list or send, got "drop"/],
+      ["events send without a name", ["events", "send", ...sqlite], /events send takes one event NAME/],
+      ["events send with a bad payload", ["events", "send", "n", "--payload", "{", ...sqlite], /--payload must be JSON/],
+      ["events list --key without --name", ["events", "--key", "k", ...sqlite], /--key needs --name/],
     ]
     for (const [what, args, message] of usageErrors) {
       it(`exits with 2 and a usage error on stderr for ${what}`, async () => {

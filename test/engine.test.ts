@@ -1,7 +1,7 @@
 /** The engine decides each write from a task and its outcome alone: the README's outcomes table, without storage. */
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { PROGRESS, planMember, planSleep, planWrite, resumePoint, type PlanContext } from "../src/engine.js"
+import { NO_TIMEOUT, PROGRESS, planEventWait, planMember, planSleep, planWrite, resumePoint, type PlanContext } from "../src/engine.js"
 import type { TaskRow } from "../src/storage/provider.js"
 
 const task: TaskRow = {
@@ -149,5 +149,40 @@ describe("engine: planMember", () => {
     assert.equal(skipped.change.status, "failed")
     assert.equal(skipped.failsWorkflow, undefined)
     assert.equal(skipped.retryAt, undefined)
+  })
+})
+
+describe("engine: planEventWait", () => {
+  const step: TaskRow = { ...task, name: "paid", task: "", kind: "waitForEvent", data: "{}", attempts: 0 }
+  const wait = { name: "paid", key: "o-1", timeoutMS: 500, onTimeout: "continue" as const }
+  const event = { seq: 7, name: "paid", key: "o-1", payload: '{"amount":3}', eventID: "e-7", sentAt: 1_200 }
+
+  it("with an event: records it as the result with its seq (even past the deadline)", () => {
+    const plan = planEventWait({ ...step, wakeAt: 1_500 }, wait, event, { token: "t", now: 9_000, isLast: false })
+    assert.equal(plan.kind, "write")
+    const change = plan.kind === "write" ? plan.write.task : undefined
+    assert.equal(change?.eventSeq, 7)
+    assert.equal(change?.status, "completed")
+    assert.deepEqual(JSON.parse(change?.result ?? "null"), { name: "paid", key: "o-1", payload: { amount: 3 }, eventID: "e-7", sentAt: new Date(1_200).toISOString() })
+    const noKey = planEventWait(step, { ...wait, key: null }, { ...event, key: "" }, { token: "t", now: 1_000, isLast: true })
+    assert.equal(noKey.kind === "write" && JSON.parse(noKey.write.task?.result ?? "null").key, null)
+    assert.deepEqual(noKey.kind === "write" && noKey.end, { kind: "ended", status: "completed" })
+  })
+
+  it("without one: parks until now + timeoutMS the first time, until the stored deadline after, or far future without a timeout", () => {
+    assert.deepEqual(planEventWait(step, wait, null, { token: "t", now: 1_000, isLast: false }), { kind: "park", wakeAt: 1_500, end: { kind: "waiting", at: 1_500 } })
+    assert.deepEqual(planEventWait({ ...step, wakeAt: 1_500 }, wait, null, { token: "t", now: 1_400, isLast: false }).kind, "park")
+    assert.equal((planEventWait({ ...step, wakeAt: 1_500 }, wait, null, { token: "t", now: 1_400, isLast: false }) as { wakeAt: number }).wakeAt, 1_500)
+    assert.equal((planEventWait(step, { ...wait, timeoutMS: null }, null, { token: "t", now: 1_000, isLast: false }) as { wakeAt: number }).wakeAt, NO_TIMEOUT)
+  })
+
+  it("from the deadline on: { timedOut: true } with 'continue', a failed workflow with 'fail'", () => {
+    const goOn = planEventWait({ ...step, wakeAt: 1_500 }, wait, null, { token: "t", now: 1_500, isLast: false })
+    assert.ok(goOn.kind === "write" && goOn.write.kind === "recordTask")
+    assert.equal(goOn.write.task?.result, '{"timedOut":true}')
+    const fail = planEventWait({ ...step, wakeAt: 1_500 }, { ...wait, onTimeout: "fail" }, null, { token: "t", now: 1_500, isLast: false })
+    assert.ok(fail.kind === "write" && fail.write.kind === "endWorkflow")
+    assert.equal(fail.write.status, "failed")
+    assert.match(fail.write.task?.error ?? "", /timed out after 500 ms waiting for event "paid" with key "o-1"/)
   })
 })

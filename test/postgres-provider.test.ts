@@ -14,6 +14,7 @@ import { PostgresStorageProvider, type PostgresStorageOptions } from "../src/sto
 import { runProviderConformance } from "../src/testing/index.js"
 import { adminQuery, connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
 import { waitFor } from "./helpers/wait.js"
+import { SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION } from "../src/storage/postgres/schema.js"
 
 const skip = await postgresSkipReason()
 const T0 = 1_700_000_000_000
@@ -90,7 +91,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     await p.init()
     await p.init()
     const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version`)
-    assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4, 5, 6])
+    assert.deepEqual(versions.map((v) => v.version).sort(), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
     const indexes = await adminQuery<{ indexname: string }>(
       "SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
       [schema],
@@ -98,11 +99,16 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     assert.deepEqual(
       indexes.map((i) => i.indexname),
       [
+        "durabletasks_events_event_id_key",
+        "durabletasks_events_match",
+        "durabletasks_events_pkey",
+        "durabletasks_events_sent",
         "durabletasks_schedules_buffered",
         "durabletasks_schedules_due",
         "durabletasks_schedules_pkey",
         "durabletasks_schema_version_pkey",
         "durabletasks_tasks_pkey",
+        "durabletasks_tasks_waiting",
         "durabletasks_workflows_claimable",
         "durabletasks_workflows_created",
         "durabletasks_workflows_ended",
@@ -138,14 +144,17 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
       await provider.insertWorkflowsAndTasks([{ id: "old", now: 1, tasks: [{ name: "a", task: "T", data: "1" }] }])
       // Back to what version 1 made.
       await adminQuery(`ALTER TABLE ${other}.durabletasks_workflows DROP COLUMN recoveries, DROP COLUMN crashes`)
-      await adminQuery(`ALTER TABLE ${other}.durabletasks_tasks DROP COLUMN kind, DROP COLUMN wake_at`)
+      await adminQuery(
+        `ALTER TABLE ${other}.durabletasks_tasks DROP COLUMN kind, DROP COLUMN wake_at, DROP COLUMN event_name, DROP COLUMN event_key, DROP COLUMN event_after, DROP COLUMN event_seq`,
+      )
+      await adminQuery(`DROP TABLE ${other}.durabletasks_events`)
       await adminQuery(`DROP TABLE ${other}.durabletasks_schedules`)
       await adminQuery(`DELETE FROM ${other}.durabletasks_schema_version WHERE version >= 2`)
       const later = new PostgresStorageProvider(connectionString, { schema: other })
       try {
         await later.init()
         const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${other}.durabletasks_schema_version`)
-        assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4, 5, 6])
+        assert.deepEqual(versions.map((v) => v.version).sort(), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
         const stored = await later.getWorkflow("old")
         assert.equal(stored?.workflow.recoveries, 0)
         assert.equal(stored?.workflow.crashes, 0)

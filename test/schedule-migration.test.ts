@@ -14,6 +14,8 @@ import { PostgresStorageProvider } from "../src/storage/postgres.js"
 import type { StorageProvider } from "../src/storage/provider.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { adminQuery, connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
+import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from "../src/storage/sqlite/schema.js"
+import { SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION } from "../src/storage/postgres/schema.js"
 
 /** On a migrated store: the old workflow is there, and a schedule can be declared, triggered and read. */
 async function assertMigrated(storage: StorageProvider): Promise<void> {
@@ -33,6 +35,11 @@ async function assertMigrated(storage: StorageProvider): Promise<void> {
   }
 }
 
+/** Back to a file without events (before SQLite schema version 5). */
+const DROP_SQLITE_EVENTS = `DROP INDEX durabletasks_tasks_waiting; DROP TABLE durabletasks_events;
+  ALTER TABLE durabletasks_tasks DROP COLUMN event_name; ALTER TABLE durabletasks_tasks DROP COLUMN event_key;
+  ALTER TABLE durabletasks_tasks DROP COLUMN event_after; ALTER TABLE durabletasks_tasks DROP COLUMN event_seq`
+
 describe("schedules on a store made by schema version 2", () => {
   it("SQLite: migrates a version 2 file to version 3", async () => {
     const dir = mkdtempSync(join(tmpdir(), "dt-schedule-migration-"))
@@ -42,6 +49,7 @@ describe("schedules on a store made by schema version 2", () => {
       await made.insertWorkflowsAndTasks([{ id: "from-version-2", now: 1, tasks: [{ name: "a", task: "T", data: "1" }] }])
       // Back to exactly what version 2 made: no schedules table, version 2.
       made.db.exec("ALTER TABLE durabletasks_tasks DROP COLUMN kind; ALTER TABLE durabletasks_tasks DROP COLUMN wake_at")
+      made.db.exec(DROP_SQLITE_EVENTS)
       made.db.exec("DROP TABLE durabletasks_schedules; UPDATE durabletasks_schema SET version = 2")
       await made.close()
       const raw = new Database(file)
@@ -49,7 +57,7 @@ describe("schedules on a store made by schema version 2", () => {
       raw.close()
 
       const migrated = new SQLiteStorageProvider(file)
-      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 5)
+      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, SQLITE_SCHEMA_VERSION)
       const indexes = migrated.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'durabletasks_schedules' AND sql IS NOT NULL ORDER BY name").pluck().all()
       assert.deepEqual(indexes, ["durabletasks_schedules_buffered", "durabletasks_schedules_due"])
       await assertMigrated(migrated)
@@ -68,13 +76,16 @@ describe("schedules on a store made by schema version 2", () => {
       await made.insertWorkflowsAndTasks([{ id: "from-version-2", now: 1, tasks: [{ name: "a", task: "T", data: "1" }] }])
       await made.close()
       await adminQuery(`DROP TABLE ${schema}.durabletasks_schedules`)
-      await adminQuery(`ALTER TABLE ${schema}.durabletasks_tasks DROP COLUMN kind, DROP COLUMN wake_at`)
+      await adminQuery(
+        `ALTER TABLE ${schema}.durabletasks_tasks DROP COLUMN kind, DROP COLUMN wake_at, DROP COLUMN event_name, DROP COLUMN event_key, DROP COLUMN event_after, DROP COLUMN event_seq`,
+      )
+      await adminQuery(`DROP TABLE ${schema}.durabletasks_events`)
       await adminQuery(`DELETE FROM ${schema}.durabletasks_schema_version WHERE version >= 3`)
 
       const migrated = new PostgresStorageProvider(connectionString, { schema })
       await migrated.init()
       const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version ORDER BY version`)
-      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5, 6])
+      assert.deepEqual(versions.map((v) => v.version), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
       const indexes = await adminQuery<{ indexname: string }>(
         "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'durabletasks_schedules' ORDER BY indexname",
         [schema],

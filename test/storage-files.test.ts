@@ -26,6 +26,7 @@ import { FaultInjectingStorage } from "../src/testing/faults.js"
 import { MemoryLogger, eventually, resultOf } from "./helpers/runner.js"
 import { mountTmpfs, unmount } from "./helpers/tmpfs.js"
 import { onTestEnd, waitFor } from "./helpers/wait.js"
+import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from "../src/storage/sqlite/schema.js"
 
 const noop = { Name: "Noop", Execute: async () => ({ data: "done" }) } as const
 
@@ -235,11 +236,14 @@ describe("SQLite schema versions", () => {
       const old = new SQLiteStorageProvider(file)
       old.db.exec("ALTER TABLE durabletasks_workflows DROP COLUMN recoveries; ALTER TABLE durabletasks_workflows DROP COLUMN crashes")
       old.db.exec("ALTER TABLE durabletasks_tasks DROP COLUMN kind; ALTER TABLE durabletasks_tasks DROP COLUMN wake_at")
+      old.db.exec(`DROP INDEX durabletasks_tasks_waiting; DROP TABLE durabletasks_events;
+        ALTER TABLE durabletasks_tasks DROP COLUMN event_name; ALTER TABLE durabletasks_tasks DROP COLUMN event_key;
+        ALTER TABLE durabletasks_tasks DROP COLUMN event_after; ALTER TABLE durabletasks_tasks DROP COLUMN event_seq`)
       old.db.exec("DROP TABLE durabletasks_schedules; UPDATE durabletasks_schema SET version = 1")
       await old.close()
 
       const migrated = new SQLiteStorageProvider(file)
-      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 5)
+      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, SQLITE_SCHEMA_VERSION)
       const [row] = await migrated.listWorkflows({ limit: 10 })
       assert.equal(row?.status, "pending")
       assert.equal(row?.recoveries, 0)

@@ -40,6 +40,17 @@ describe("typed tasks", () => {
       await runner.addWorkflow({ tasks: { a: { task: "SendSMS", data: 1 } } })
       // @ts-expect-error: typed data is required
       await runner.addWorkflow({ tasks: { a: { task: "Double" } } })
+      // A waitForEvent step is typed beside typed tasks, in both forms.
+      await runner.addWorkflow({ tasks: { paid: { waitForEvent: { name: "paid", key: "o-1", timeoutMS: "1h", onTimeout: "fail" } }, twice: { task: "Double", data: 2 } } })
+      await runner.addWorkflow({ tasks: [{ name: "paid", waitForEvent: { name: "paid" } }] })
+      // @ts-expect-error: onTimeout is "continue" or "fail"
+      await runner.addWorkflow({ tasks: { paid: { waitForEvent: { name: "paid", onTimeout: "retry" } } } })
+      // @ts-expect-error: a waitForEvent step names its event
+      await runner.addWorkflow({ tasks: { paid: { waitForEvent: { key: "o-1" } } } })
+      // @ts-expect-error: a waitForEvent step takes no data
+      await runner.addWorkflow({ tasks: { paid: { waitForEvent: { name: "paid" }, data: 1 } } })
+      // @ts-expect-error: sendEvent needs a name
+      await runner.sendEvent({ key: "o-1" })
     }
     void compileTimeChecks
     const info = await resultOf(handle)

@@ -16,12 +16,13 @@ import { listCommand } from "./commands/list.js"
 import { purgeCommand } from "./commands/purge.js"
 import { showCommand } from "./commands/show.js"
 import { schedulesCommand } from "./commands/schedules.js"
+import { eventsCommand } from "./commands/events.js"
 import { statsCommand } from "./commands/stats.js"
 import { type Output, processOutput } from "./output.js"
 import { STORE_OPTIONS, openStore, storeLocation } from "./store.js"
 
 /** Every command, in the order the help lists them. */
-export const COMMANDS: readonly Command[] = [listCommand, showCommand, cancelCommand, retryCommand, purgeCommand, statsCommand, schedulesCommand, dashboardCommand]
+export const COMMANDS: readonly Command[] = [listCommand, showCommand, cancelCommand, retryCommand, purgeCommand, statsCommand, schedulesCommand, eventsCommand, dashboardCommand]
 
 const GLOBAL_OPTIONS = { ...STORE_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } } as const
 

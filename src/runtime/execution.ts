@@ -20,6 +20,9 @@ import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "../engine.
 import { runSleepStep } from "../steps/sleep.js"
 import { runChildStep, type ChildOperations } from "../steps/child.js"
 import { parallelDue, runParallelAt } from "../steps/parallel.js"
+import { runWaitForEventStep } from "../steps/wait-for-event.js"
+import type { EventStore } from "../storage/event-store.js"
+import type { SendEventInput, SentEvent } from "../steps/spec.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -47,6 +50,10 @@ export interface ExecutionEnvironment {
   children?: ChildOperations | undefined
   /** Called when a workflow with a parent has ended here: its parent may be claimable now. */
   childEnded?: (() => void) | undefined
+  /** The provider's events (the `events` capability), for waitForEvent steps. */
+  events: EventStore | undefined
+  /** `sendEvent` for a task's context. */
+  sendEvent(input: SendEventInput): Promise<SentEvent>
 }
 
 /** Runs the pending steps of a claimed workflow until it ends, waits (for a retry or a wake time), or is interrupted. */
@@ -71,8 +78,13 @@ export async function executeWorkflow(
     if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const isLast = i === lastPending
     // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
-    if (task.kind === "sleep" || task.kind === "workflow") {
-      const end = task.kind === "sleep" ? await runSleepStep(env, task, isLast) : await runChildStep(env, task, isLast)
+    if (task.kind === "sleep" || task.kind === "workflow" || task.kind === "waitForEvent") {
+      const end =
+        task.kind === "sleep"
+          ? await runSleepStep(env, task, isLast)
+          : task.kind === "workflow"
+            ? await runChildStep(env, task, isLast)
+            : await runWaitForEventStep(env, task, isLast)
       if (end) return ended(env, claimed, end)
       continue
     }
@@ -141,6 +153,7 @@ export async function attemptTask(
       return earlier && earlier.seq < task.seq && earlier.status === "completed" ? fromJSONText(earlier.result) : undefined
     },
     addWorkflow: (input) => env.addWorkflow(input),
+    sendEvent: (input) => env.sendEvent(input),
   }
   if (env.listening("taskStarted")) {
     env.emit("taskStarted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, attempt: task.attempts })

@@ -140,5 +140,7 @@ export function parseStoredTasks(scheduleID: string, text: string): NewTask[] {
     )
   if (!valid) throw new Error(`schedule "${scheduleID}" has stored tasks this durabletasks cannot read; declare it again`)
   // A step of another kind keeps its kind; a task is stored without one (so its definition hashes as before step kinds).
-  return (parsed as NewTask[]).map(({ name, task, data, kind }) => (kind === "sleep" ? { name, task, data, kind } : { name, task, data }))
+  return (parsed as NewTask[]).map(({ name, task, data, kind, event }) =>
+    kind === "waitForEvent" && event ? { name, task, data, kind, event } : kind === "sleep" ? { name, task, data, kind } : { name, task, data },
+  )
 }

@@ -1,22 +1,24 @@
 /**
  * Retention: deletes ended workflows whose last change is older than the
  * retention period, periodically. Pending workflows are never deleted (the
- * provider's `deleteEndedWorkflows` only touches ended ones).
+ * provider's `deleteEndedWorkflows` only touches ended ones). The same
+ * service deletes old events (`eventRetentionMS`).
  */
 import type { Service } from "./service.js"
 
 /** Periodic deletion of ended workflows. */
 export class RetentionService implements Service {
-  readonly name = "retention"
   private timer: NodeJS.Timeout | undefined
 
   /**
-   * @param retentionMS - ended workflows older than this are deleted
-   * @param deleteEnded - deletes ended workflows older than the given age; its failures are reported by the caller
+   * @param retentionMS - ended workflows (or events) older than this are deleted
+   * @param deleteEnded - deletes ended workflows (or events) older than the given age; its failures are reported by the caller
+   * @param name - `"retention"` for workflows, `"event retention"` for events
    */
   constructor(
     private readonly retentionMS: number,
     private readonly deleteEnded: (olderThanMS: number) => Promise<unknown>,
+    readonly name = "retention",
   ) {}
 
   /** Sweeps every tenth of the retention period, at least every second and at most every hour. */

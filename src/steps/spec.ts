@@ -50,6 +50,37 @@ export interface ChildWorkflowStep<S> {
   data?: never
   sleep?: never
   sleepUntil?: never
+  waitForEvent?: never
+  parallel?: never
+}
+
+/**
+ * A step that waits for an event (see `sendEvent`): the earliest event with
+ * this `name` and `key` sent after the workflow was added that this
+ * workflow has not taken yet. Its result is `{ name, key, payload, eventID,
+ * sentAt }`; after `timeoutMS` without one (counted from when the step is
+ * reached), `{ timedOut: true }` with `onTimeout: "continue"` (the default),
+ * or the workflow fails with `onTimeout: "fail"`. While it waits the workflow
+ * holds no lease and no concurrency slot. Needs a provider with the `events`
+ * capability (every provider of this library has it).
+ */
+export interface WaitForEventStep {
+  waitForEvent: {
+    /** The event's name. */
+    name: string
+    /** The event's key (an order ID, a user ID): only events sent with this key match. Omit for events sent without a key. */
+    key?: string
+    /** How long to wait once the step is reached: ms or a duration string (`"15m"`). Default: no timeout. */
+    timeoutMS?: Duration
+    /** What a timeout does: `"continue"` (default: the result is `{ timedOut: true }`) or `"fail"` (fails the workflow). */
+    onTimeout?: "continue" | "fail"
+  }
+  task?: never
+  data?: never
+  sleep?: never
+  sleepUntil?: never
+  workflow?: never
+  parallel?: never
 }
 
 /** What a child workflow step's result is: the child's ID, how it ended, and the results of its completed steps by label. */
@@ -80,4 +111,55 @@ export interface ParallelStep<S> {
   sleep?: never
   sleepUntil?: never
   workflow?: never
+  waitForEvent?: never
+}
+
+/** The result of a `waitForEvent` step that took an event. */
+export interface ReceivedEvent<Payload = unknown> {
+  name: string
+  /** `null` for an event sent without a key. */
+  key: string | null
+  payload: Payload
+  eventID: string
+  /** When it was sent (ISO 8601). */
+  sentAt: string
+}
+
+/** The result of a `waitForEvent` step: the event it took, or `{ timedOut: true }`. */
+export type WaitForEventResult<Payload = unknown> = ReceivedEvent<Payload> | { timedOut: true }
+
+/** Input of `sendEvent`. */
+export interface SendEventInput {
+  /** The event's name (what `waitForEvent` steps name). */
+  name: string
+  /** Only steps waiting with this key match; omit for none. */
+  key?: string
+  /** Any JSON value (default `null`); at most `maxPayloadBytes`. */
+  payload?: unknown
+  /** Makes sending idempotent: a second send with the same ID stores and wakes nothing. Default: a random UUID. */
+  eventID?: string
+}
+
+/** What `sendEvent` returns. */
+export interface SentEvent {
+  eventID: string
+  /** When the stored event was sent (for a repeated `eventID`, the first send's time). */
+  sentAt: Date
+  /** `false` when an event with this `eventID` was stored already (this send changed nothing). */
+  created: boolean
+  /** The event's place in the store's order. */
+  seq: number
+  /** How many waiting workflows this send woke (made claimable now); 0 for a repeated `eventID`. */
+  woken: number
+}
+
+/** An event as `listEvents` shows it. */
+export interface EventInfo {
+  seq: number
+  name: string
+  /** `null` for an event sent without a key. */
+  key: string | null
+  payload: unknown
+  eventID: string
+  sentAt: Date
 }

@@ -41,12 +41,14 @@ export function requireCapability(capabilities: ReadonlySet<StorageCapability>, 
 
 /**
  * Refuses steps of a kind the provider cannot store (a sleep needs `waits`,
- * a child workflow `children`), in child workflows too, before anything is
- * written.
+ * a waitForEvent `events`, a child workflow `children`), in child workflows
+ * too, before anything is written.
  */
 export function requireStepCapabilities(tasks: readonly NewTask[], capabilities: ReadonlySet<StorageCapability>): void {
   const waiting = tasks.find((t) => t.kind === "sleep")
   if (waiting) requireCapability(capabilities, "waits", `the sleep step "${waiting.name}"`)
+  const forEvent = tasks.find((t) => t.kind === "waitForEvent")
+  if (forEvent) requireCapability(capabilities, "events", `the waitForEvent step "${forEvent.name}"`)
   const parallel = tasks.find((t) => t.kind === "parallel")
   if (parallel) requireCapability(capabilities, "waits", `the parallel step "${parallel.name}"`)
   for (const t of tasks) {

@@ -32,22 +32,21 @@ import type { ScheduleStore } from "./schedule-store.js"
 import { isSelectedEnded, listFiltered, statsOf } from "./memory/inspection.js"
 import { endSeriesOf } from "./memory/throughput.js"
 import { awaitChildren, pendingDescendants, wakeParent } from "./memory/children.js"
+import { MemoryEventStore } from "./memory/events.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, schedules, inspection, waits and children. */
+  /** Contract 1, with crash counts, status reads, schedules, inspection, waits, events and children. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "children"],
+    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children"],
   }
   private readonly workflows = new Map<string, WorkflowWithTasks>()
+  /** Events, next to the workflows that wait for them. */
+  readonly events: MemoryEventStore = new MemoryEventStore({ workflow: (id) => this.workflows.get(id), assertOpen: () => this.assertOpen() })
   /** Schedules, next to the workflows their ticks add. */
   readonly schedules: ScheduleStore = new MemoryScheduleStore({
-    insert: (w) => {
-      if (this.workflows.has(w.id)) return false
-      this.workflows.set(w.id, newWorkflowRows(w))
-      return true
-    },
+    insert: (w) => this.insertOne(w),
     status: (id) => this.workflows.get(id)?.workflow.status ?? null,
     assertOpen: () => this.assertOpen(),
   })
@@ -63,11 +62,16 @@ export class MemoryStorageProvider implements StorageProvider {
 
   async insertWorkflowsAndTasks(workflows: NewWorkflow[]): Promise<boolean[]> {
     this.assertOpen()
-    return workflows.map((w) => {
-      if (this.workflows.has(w.id)) return false
-      this.workflows.set(w.id, newWorkflowRows(w))
-      return true
+    return workflows.map((w) => this.insertOne(w))
+  }
+
+  private insertOne(w: NewWorkflow): boolean {
+    if (this.workflows.has(w.id)) return false
+    this.workflows.set(w.id, newWorkflowRows(w))
+    w.tasks.forEach((t, seq) => {
+      if (t.event) this.events.storeWatermark(w.id, seq, t.event)
     })
+    return true
   }
 
   async claimWorkflows(claim: ClaimRequest): Promise<WorkflowWithTasks[]> {
@@ -126,6 +130,7 @@ export class MemoryStorageProvider implements StorageProvider {
         task.attempts = change.attempts
         task.wakeAt = change.wakeAt ?? null
         task.updatedAt = u.now
+        if (change.eventSeq !== undefined) this.events.storeTaken(u.workflowID, change.seq, change.eventSeq)
       }
       const w = entry.workflow
       w.updatedAt = u.now
@@ -176,6 +181,7 @@ export class MemoryStorageProvider implements StorageProvider {
     for (const [id, { workflow }] of this.workflows) {
       if (isSelectedEnded(workflow, selector)) {
         this.workflows.delete(id)
+        this.events.forget(id, workflow.taskCount)
         deleted++
       }
     }
@@ -261,6 +267,7 @@ export class MemoryStorageProvider implements StorageProvider {
     for (const [id, { workflow }] of this.workflows) {
       if (workflow.status !== "pending" && workflow.updatedAt < endedBefore) {
         this.workflows.delete(id)
+        this.events.forget(id, workflow.taskCount)
         deleted++
       }
     }

@@ -75,6 +75,8 @@ import { retryWorkflow } from "./postgres/retry.js"
 import { migrate } from "./postgres/schema.js"
 import { applyWorkflowWrites } from "./postgres/update.js"
 import { PostgresScheduleStore } from "./postgres/schedules.js"
+import { PostgresEventStore } from "./postgres/events.js"
+import type { EventStore } from "./event-store.js"
 import type { ScheduleStore } from "./schedule-store.js"
 import { STORAGE_CONTRACT_VERSION } from "./provider.js"
 import type {
@@ -155,11 +157,13 @@ export interface PostgresStorageOptions {
  * ```
  */
 export class PostgresStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection, waits and children. */
+  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection, waits, events and children. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "children"],
+    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "events", "children"],
   }
+  /** Events, in the same schema as the workflows that wait for them. */
+  readonly events: EventStore
   /** Schedules, in the same schema as the workflows their ticks add. */
   readonly schedules: ScheduleStore
   /**
@@ -221,6 +225,7 @@ export class PostgresStorageProvider implements StorageProvider {
     this.pool.on("error", this.onPoolError)
     this.db = new PostgresConnection(this.pool, options.preparedStatements ?? true)
     this.schedules = new PostgresScheduleStore(this.db, this.names, () => this.notify)
+    this.events = new PostgresEventStore(this.db, this.names, () => this.notify)
     this.notifier = new WorkNotifier(
       { work: this.names.channel, cancel: this.names.cancelChannel, ended: this.names.endedChannel },
       () => new pg.Client({ ...listenConfig, keepAlive: true, keepAliveInitialDelayMillis: 10_000 }),

@@ -21,6 +21,7 @@
  * @module
  */
 import type { ScheduleStore } from "./schedule-store.js"
+import type { EventStore } from "./event-store.js"
 
 export type {
   NewSchedule,
@@ -32,6 +33,7 @@ export type {
   ScheduleRow,
   ScheduleStore,
 } from "./schedule-store.js"
+export type { EventFilter, EventLookup, EventRow, EventStore, NewEvent, ParkForEvent, ParkForEventOutcome, SentEventRow } from "./event-store.js"
 
 /** Status of a workflow. Only `pending` workflows are ever claimed or run. */
 export type WorkflowStatus = "pending" | "completed" | "failed" | "cancelled"
@@ -41,15 +43,16 @@ export type TaskStatus = "pending" | "completed" | "failed"
 
 /**
  * What a step of a workflow is: `task` runs a TaskRunner; `sleep` waits until
- * a wake time (the `waits` capability); `workflow` adds a child workflow and
- * waits for its end (the `children` capability); `parallel` runs the rows
- * that follow it (its members, as many as its data lists) at once (`waits`).
- * Stored with each step; rows written before step kinds existed are tasks.
+ * a wake time (the `waits` capability); `waitForEvent` waits for an event
+ * (the `events` capability); `workflow` adds a child workflow and waits for
+ * its end (the `children` capability); `parallel` runs the rows that follow
+ * it (its members, as many as its data lists) at once (`waits`). Stored with
+ * each step; rows written before step kinds existed are tasks.
  */
-export type StepKind = "task" | "sleep" | "workflow" | "parallel"
+export type StepKind = "task" | "sleep" | "waitForEvent" | "workflow" | "parallel"
 
 /** Every step kind this library knows. */
-export const STEP_KINDS: readonly StepKind[] = ["task", "sleep", "workflow", "parallel"]
+export const STEP_KINDS: readonly StepKind[] = ["task", "sleep", "waitForEvent", "workflow", "parallel"]
 
 /** Every workflow status, in the order a listing shows them. */
 export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = ["pending", "completed", "failed", "cancelled"]
@@ -151,6 +154,12 @@ export interface NewTask {
    * to providers that declare `waits`, which store it.
    */
   kind?: StepKind
+  /**
+   * A `waitForEvent` step's event name and key (`""` for none), which the
+   * provider stores with the step together with the watermark (see
+   * `event-store.ts`). Present only on steps of that kind (`events`).
+   */
+  event?: { name: string; key: string }
 }
 
 /** A workflow to insert, optionally already leased to its inserter. */
@@ -233,6 +242,12 @@ export interface TaskChange {
    * runner passes it with every change of a waiting step, so it is kept.
    */
   wakeAt?: number | null
+  /**
+   * The seq of the event a `waitForEvent` step took (`events`), stored with
+   * the step so its workflow never takes that event again. Absent leaves the
+   * stored value as it is.
+   */
+  eventSeq?: number
 }
 
 /**
@@ -410,13 +425,16 @@ export const STORAGE_CONTRACT_VERSION = 1
  *   reads return `kind` and `wakeAt`, and writes store a task change's
  *   `wakeAt`. The waiting itself is a `parkUntil` write, so it needs nothing
  *   else.
+ * - `events`: `events`, an {@link EventStore} (sendEvent, and the
+ *   `waitForEvent` step: inserts store a task's `event`, writes store a task
+ *   change's `eventSeq`). Needs `waits`.
  * - `children`: child workflows. Inserts store a workflow's `parent` link and
  *   reads return `parentID`; `awaitChildren` parks a parent; an
  *   `endWorkflow` write (and a cancel) of a workflow with a parent makes the
  *   parent claimable at once, in the same transaction, if it is parked; and
  *   `cancelWorkflow` cancels the pending descendants of the workflow too.
  */
-export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection" | "waits" | "children"
+export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection" | "waits" | "events" | "children"
 
 /** The `availableAt` of a workflow that waits only for its children: never claimable by time (a child's end wakes it). */
 export const NEVER = 8_640_000_000_000_000
@@ -613,6 +631,9 @@ export interface StorageProvider {
    * advanced; see {@link ScheduleStore}.
    */
   readonly schedules?: ScheduleStore
+
+  /** Optional (the `events` capability): where events are stored and waited for; see {@link EventStore}. */
+  readonly events?: EventStore
 
   /**
    * Optional: how many write batches (inserts, and task status updates) the

@@ -39,6 +39,7 @@ import type {
 } from "./provider.js"
 import { WalCheckpointer } from "./sqlite/checkpoints.js"
 import { SQLiteScheduleStore } from "./sqlite/schedules.js"
+import { SQLiteEventStore } from "./sqlite/events.js"
 import { createSchema } from "./sqlite/schema.js"
 import { SQLiteChildren } from "./sqlite/children.js"
 import type { ScheduleStore } from "./schedule-store.js"
@@ -122,11 +123,13 @@ function stepKind(kind: unknown, workflowID: string, seq: number): StepKind {
 
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection, waits and children. */
+  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection, waits, events and children. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "children"],
+    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children"],
   }
+  /** Events, in the same file (and transactions) as the workflows that wait for them. */
+  readonly events: SQLiteEventStore
   /** Schedules, in the same file (and transactions) as the workflows their ticks add. */
   readonly schedules: ScheduleStore
   /** The better-sqlite3 connection, for inspection in tests and tools. */
@@ -204,6 +207,7 @@ export class SQLiteStorageProvider implements StorageProvider {
     this.deleteTx = this.inTransaction(this.deleteEnded.bind(this))
     this.cancelTx = this.inTransaction(this.cancelOne.bind(this))
     this.awaitChildrenTx = this.inTransaction((park: AwaitChildren) => this.children.awaitChildren(park))
+    this.events = new SQLiteEventStore({ db: this.db, prefix, inTransaction: this.inTransaction })
     this.schedules = new SQLiteScheduleStore({
       db: this.db,
       prefix,
@@ -347,6 +351,7 @@ export class SQLiteStorageProvider implements StorageProvider {
         for (let seq = 0; seq < w.tasks.length; seq++) {
           const t = w.tasks[seq]!
           s.insertTask.run(w.id, seq, t.name, t.task, t.data, w.now, w.now, t.kind ?? "task")
+          if (t.event) this.events.storeWatermark(w.id, seq, t.event)
         }
       }
       inserted.push(created)
@@ -414,7 +419,10 @@ export class SQLiteStorageProvider implements StorageProvider {
         }
       }
       const t = u.kind === "markCrash" ? undefined : u.task
-      if (ok && t) s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, t.wakeAt ?? null, u.workflowID, t.seq)
+      if (ok && t) {
+        s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, t.wakeAt ?? null, u.workflowID, t.seq)
+        if (t.eventSeq !== undefined) this.events.storeTaken(u.workflowID, t.seq, t.eventSeq)
+      }
       applied.push(ok)
     }
     return applied

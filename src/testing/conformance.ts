@@ -16,6 +16,7 @@ import { capabilitiesOf } from "../storage/capabilities.js"
 import { runInspectionConformance } from "./conformance-inspection.js"
 import { runWaitsConformance } from "./conformance-waits.js"
 import { runChildrenConformance } from "./conformance-children.js"
+import { runEventsConformance } from "./conformance-events.js"
 import type { NewWorkflow, RecordTask, StorageProvider, TaskRow, WorkflowRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import { scheduleConformanceTests } from "./schedule-conformance.js"
 
@@ -552,6 +553,8 @@ export function runProviderConformance(
     runWaitsConformance(open)
     // The children part (parent links, parking a parent, waking it when a child ends); skips without the capability.
     runChildrenConformance(open)
+    // The events part (sendEvent, waitForEvent's matching, parking and waking); skips for providers without it.
+    runEventsConformance(open)
 
     if (shared) {
       it("shows one instance's writes to another (one shared store)", { timeout }, async () => {

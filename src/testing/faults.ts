@@ -23,6 +23,7 @@
  * @module
  */
 import { ValidationError } from "../errors.js"
+import type { EventStore } from "../storage/event-store.js"
 import type {
   AwaitChildren,
   StorageCapabilities,
@@ -238,6 +239,9 @@ export class FaultInjectingStorage implements StorageProvider {
   /** The wrapped provider's schedules, passed through without faults; absent when it has none. */
   readonly schedules?: ScheduleStore
 
+  /** The wrapped provider's events, passed through without faults; absent when it has none. */
+  readonly events?: EventStore
+
   /**
    * @param inner - the provider to wrap; it is initialized and closed through this wrapper
    * @param options - random faults; none by default
@@ -255,6 +259,7 @@ export class FaultInjectingStorage implements StorageProvider {
     if (inner.schedules) this.schedules = inner.schedules
     const awaitChildren = inner.awaitChildren?.bind(inner)
     if (awaitChildren) this.awaitChildren = (park) => this.call("awaitChildren", () => awaitChildren(park))
+    if (inner.events) this.events = inner.events
     this.options = resolve(NO_FAULTS, options)
     this.random = mulberry32(options.seed ?? 1)
     this.counters = {

@@ -8,6 +8,7 @@ import type { NewWorkflow } from "../provider.js"
 import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
 import { notifyColumn } from "./notifier.js"
+import { eventsTable } from "./events.js"
 
 /**
  * The SQL of an insert. `ON CONFLICT DO NOTHING` leaves an existing workflow
@@ -25,10 +26,14 @@ function insertSQL(n: PostgresNames, notify: boolean): string {
       ON CONFLICT (id) DO NOTHING
       RETURNING id, lease_token
     ), created_tasks AS (
-      INSERT INTO ${n.tasks} (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at, kind)
-      SELECT workflow_id, seq, name, task, data, 'pending', NULL, NULL, 0, now, now, kind
-      FROM unnest($7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[])
-        AS t(workflow_id, seq, name, task, data, now, kind)
+      INSERT INTO ${n.tasks} (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at, kind,
+        event_name, event_key, event_after)
+      SELECT workflow_id, seq, name, task, data, 'pending', NULL, NULL, 0, now, now, kind, event_name, event_key,
+        -- A waitForEvent step's watermark: the newest event of its (name, key) committed before this insert (see postgres/events.ts).
+        CASE WHEN event_name IS NOT NULL THEN
+          (SELECT COALESCE(max(e.seq), 0) FROM ${eventsTable(n)} e WHERE e.name = t.event_name AND e.key = t.event_key) END
+      FROM unnest($7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $16::text[], $17::text[])
+        AS t(workflow_id, seq, name, task, data, now, kind, event_name, event_key)
       WHERE workflow_id IN (SELECT id FROM created)
     )
     SELECT id${notifyColumn(n, notify, "lease_token IS NULL")} FROM created`
@@ -64,7 +69,17 @@ export async function insertWorkflowsAndTasks(
     parentID: [] as (string | null)[],
     parentSeq: [] as (number | null)[],
   }
-  const t = { workflowID: [] as string[], seq: [] as number[], name: [] as string[], task: [] as string[], data: [] as string[], now: [] as number[], kind: [] as string[] }
+  const t = {
+    workflowID: [] as string[],
+    seq: [] as number[],
+    name: [] as string[],
+    task: [] as string[],
+    data: [] as string[],
+    now: [] as number[],
+    kind: [] as string[],
+    eventName: [] as (string | null)[],
+    eventKey: [] as (string | null)[],
+  }
   for (const i of firstIndex.values()) {
     const w = workflows[i] as NewWorkflow
     assertStorableText(w.id, "a workflow ID")
@@ -87,11 +102,13 @@ export async function insertWorkflowsAndTasks(
       t.data.push(task.data)
       t.now.push(w.now)
       t.kind.push(task.kind ?? "task")
+      t.eventName.push(task.event?.name ?? null)
+      t.eventKey.push(task.event?.key ?? null)
     })
   }
   const rows = await db.statement<{ id: string }>(
     insertSQL(n, notify),
-    [wf.id, wf.now, wf.availableAt, wf.owner, wf.token, wf.count, t.workflowID, t.seq, t.name, t.task, t.data, t.now, t.kind, wf.parentID, wf.parentSeq],
+    [wf.id, wf.now, wf.availableAt, wf.owner, wf.token, wf.count, t.workflowID, t.seq, t.name, t.task, t.data, t.now, t.kind, wf.parentID, wf.parentSeq, t.eventName, t.eventKey],
     "once",
   )
   const created = new Set(rows.map((r) => r.id))

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { eventsTable } from "./events.js"
 import type { WorkflowStatus } from "../provider.js"
 import type {
   NewSchedule,
@@ -192,9 +193,15 @@ export class PostgresScheduleStore implements ScheduleStore {
          ON CONFLICT (id) DO NOTHING
          RETURNING id
        ), created_tasks AS (
-         INSERT INTO ${n.tasks} (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at)
-         SELECT c.id, (i.ord - 1)::int, i.name, i.task, i.data, 'pending', NULL, NULL, 0, $17::bigint, $17::bigint
-         FROM created AS c, unnest($19::text[], $20::text[], $21::text[]) WITH ORDINALITY AS i(name, task, data, ord)
+         INSERT INTO ${n.tasks} (workflow_id, seq, name, task, data, status, result, error, attempts, created_at, updated_at, kind,
+           event_name, event_key, event_after)
+         SELECT c.id, (i.ord - 1)::int, i.name, i.task, i.data, 'pending', NULL, NULL, 0, $17::bigint, $17::bigint, i.kind,
+           i.event_name, i.event_key,
+           -- A waitForEvent step's watermark, as an insert takes it (see postgres/events.ts).
+           CASE WHEN i.event_name IS NOT NULL THEN
+             (SELECT COALESCE(max(e.seq), 0) FROM ${eventsTable(n)} e WHERE e.name = i.event_name AND e.key = i.event_key) END
+         FROM created AS c, unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[])
+           WITH ORDINALITY AS i(name, task, data, kind, event_name, event_key, ord)
        )
        SELECT (SELECT count(*) FROM advanced)::int AS advanced, (SELECT count(*) FROM created)::int AS created${notified}`,
       [
@@ -219,6 +226,9 @@ export class PostgresScheduleStore implements ScheduleStore {
         tasks.map((t) => t.name),
         tasks.map((t) => t.task),
         tasks.map((t) => t.data),
+        tasks.map((t) => t.kind ?? "task"),
+        tasks.map((t) => t.event?.name ?? null),
+        tasks.map((t) => t.event?.key ?? null),
       ],
       // Run twice, the second run would find the tick consumed and report it refused.
       "once",

@@ -8,6 +8,7 @@ import { inspectionIndexes } from "./inspection.js"
 import type { PostgresNames } from "./names.js"
 import { scheduleTables } from "./schedules.js"
 import { childColumns } from "./children.js"
+import { eventTables } from "./events.js"
 
 /** Which Postgres-compatible server this is, as far as the SQL must care. */
 export type DatabaseKind = "postgres" | "cockroachdb" | "yugabytedb"
@@ -70,6 +71,8 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
   ],
   // ---- Version 6: the parent link of child workflows (issue 11, the "children" capability; see postgres/children.ts). ----
   (n) => childColumns(n),
+  // ---- Version 7: events (issue 11, the "events" capability; see postgres/events.ts). A table, and columns of waitForEvent steps. ----
+  (n) => eventTables(n),
 ]
 
 /** The schema version this code writes and reads. */

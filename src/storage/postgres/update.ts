@@ -43,9 +43,9 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
         w.parent_id, u.now
     ), ${wakeParentsCTE(n, notify)}, updated_tasks AS (
       UPDATE ${n.tasks} AS t SET status = v.status, result = v.result, error = v.error, attempts = v.attempts, updated_at = v.now,
-        wake_at = v.wake_at
-      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $15::bigint[])
-        AS v(workflow_id, seq, status, result, error, attempts, now, wake_at)
+        wake_at = v.wake_at, event_seq = COALESCE(v.event_seq, t.event_seq)
+      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $15::bigint[], $16::bigint[])
+        AS v(workflow_id, seq, status, result, error, attempts, now, wake_at, event_seq)
       WHERE t.workflow_id = v.workflow_id AND t.seq = v.seq AND v.workflow_id IN (SELECT id FROM applied)
     )
     SELECT id${notifyColumn(n, notify, "claimable_now")}${notifyColumn(n, notify, "ended_now", n.endedChannel)},
@@ -120,6 +120,7 @@ function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
     attempts: [] as number[],
     now: [] as number[],
     wakeAt: [] as (number | null)[],
+    eventSeq: [] as (number | null)[],
   }
   for (const i of round) {
     const u = updates[i] as WorkflowWrite
@@ -141,9 +142,10 @@ function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
       t.attempts.push(task.attempts)
       t.now.push(u.now)
       t.wakeAt.push(task.wakeAt ?? null)
+      t.eventSeq.push(task.eventSeq ?? null)
     }
   }
-  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes, t.wakeAt]
+  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes, t.wakeAt, t.eventSeq]
 }
 
 /** Postgres `text` cannot hold U+0000; an error message is not worth failing the write for. */

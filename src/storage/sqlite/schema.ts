@@ -8,9 +8,10 @@ import type Database from "better-sqlite3"
 import { createInspectionIndexes } from "./inspection.js"
 import { createScheduleTables } from "./schedules.js"
 import { createChildColumns } from "./children.js"
+import { createEventTables } from "./events.js"
 
 /** The schema version this code writes and reads. */
-export const SCHEMA_VERSION = 5
+export const SCHEMA_VERSION = 6
 
 /**
  * Rowid tables rather than WITHOUT ROWID ones clustered by workflow ID: rows
@@ -64,6 +65,8 @@ export function createSchema(db: Database.Database, p: string): void {
     createInspectionIndexes(db, p)
     // Version 5: the parent link of child workflows (sqlite/children.ts), added to new and migrated files alike.
     createChildColumns(db, p)
+    // Version 6: events (sqlite/events.ts), created here on new and migrated files alike.
+    createEventTables(db, p)
     const row = db.prepare(`SELECT version FROM ${p}schema`).get() as { version: number } | undefined
     if (!row) db.prepare(`INSERT INTO ${p}schema (version) VALUES (?)`).run(SCHEMA_VERSION)
     else if (row.version > SCHEMA_VERSION) {
@@ -91,4 +94,5 @@ function migrate(db: Database.Database, p: string, from: number): void {
     if (!columns.has("kind")) db.exec(`ALTER TABLE ${p}tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'task'`)
     if (!columns.has("wake_at")) db.exec(`ALTER TABLE ${p}tasks ADD COLUMN wake_at INTEGER`)
   }
+  // Version 6 (events) adds a table and columns: createEventTables, run by createSchema before this, made them.
 }
