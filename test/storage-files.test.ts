@@ -251,12 +251,15 @@ describe("SQLite schema versions", () => {
       const [task] = (await migrated.getWorkflow(row?.id ?? ""))?.tasks ?? []
       assert.equal(task?.kind, "task", "version 4 makes every task stored before it a task step")
       assert.equal(task?.wakeAt, null)
-      migrated.db.exec("UPDATE durabletasks_schema SET version = 6")
+      migrated.db.exec(`UPDATE durabletasks_schema SET version = ${SQLITE_SCHEMA_VERSION + 1}`)
       await migrated.close()
-      assert.throws(() => new SQLiteStorageProvider(file), /schema version 6, newer than this library's 5: upgrade durabletasks/)
+      assert.throws(
+        () => new SQLiteStorageProvider(file),
+        new RegExp(`schema version ${SQLITE_SCHEMA_VERSION + 1}, newer than this library's ${SQLITE_SCHEMA_VERSION}: upgrade durabletasks`),
+      )
       // Runs what the old version stored.
       const raw = new Database(file)
-      raw.exec("UPDATE durabletasks_schema SET version = 5")
+      raw.exec(`UPDATE durabletasks_schema SET version = ${SQLITE_SCHEMA_VERSION}`)
       raw.close()
       const runner = new WorkflowRunner({ taskRunners: [noop], storageProvider: new SQLiteStorageProvider(file), pollIntervalMS: 50 })
       try {
