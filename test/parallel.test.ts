@@ -185,6 +185,7 @@ describe("parallel steps: checks", () => {
       [{ p: { parallel: {} } }, /has no members/],
       [{ p: { parallel: [] } }, /must be \{ parallel: \{ label: step/],
       [{ p: { parallel: { q: { parallel: { a: { task: "Read" } } } } } }, /itself parallel/],
+      [{ p: { parallel: { paid: { waitForEvent: { name: "paid" } } } } }, /member "paid" of a parallel step waits for an event.*child workflow/],
       [{ a: { task: "Read" }, p: { parallel: { a: { task: "Read" } } } }, /two steps labelled "a"/],
       [{ p: { parallel: { a: { task: "Nope" } } } }, /not registered/],
       [{ p: { parallel: { a: { task: "Read" } }, task: "Read" } }, /both "parallel" and "task"/],
