@@ -49,7 +49,7 @@ describe("schedules on a store made by schema version 2", () => {
       raw.close()
 
       const migrated = new SQLiteStorageProvider(file)
-      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 4)
+      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 5)
       const indexes = migrated.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'durabletasks_schedules' AND sql IS NOT NULL ORDER BY name").pluck().all()
       assert.deepEqual(indexes, ["durabletasks_schedules_buffered", "durabletasks_schedules_due"])
       await assertMigrated(migrated)
@@ -74,7 +74,7 @@ describe("schedules on a store made by schema version 2", () => {
       const migrated = new PostgresStorageProvider(connectionString, { schema })
       await migrated.init()
       const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version ORDER BY version`)
-      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5])
+      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5, 6])
       const indexes = await adminQuery<{ indexname: string }>(
         "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'durabletasks_schedules' ORDER BY indexname",
         [schema],

@@ -5,7 +5,7 @@
 import { SerializationError } from "../errors.js"
 import { fromJSONText, toJSONText } from "../json.js"
 import { errorMessage, type Logger } from "../logger.js"
-import type { TaskRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
+import type { TaskChange, TaskRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import {
   ExpectedError,
   type RetryPolicy,
@@ -18,6 +18,7 @@ import {
 import type { RunnerEventMap } from "../events.js"
 import { PROGRESS, planWrite, type ExecutionEnd, type Outcome } from "../engine.js"
 import { runSleepStep } from "../steps/sleep.js"
+import { historyForNextAttempt, type InterruptedAttempt } from "../attempts.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -26,6 +27,8 @@ export interface ExecutionEnvironment {
   runners: ReadonlyMap<string, TaskRunner>
   /** This process life's lease token. */
   token: string
+  /** This runner's `runnerID`, stored with each attempt it runs (`attempt-history`). */
+  runnerID: string
   logger: Logger
   maxPayloadBytes: number
   retryDelayMS: number
@@ -53,6 +56,9 @@ export async function executeWorkflow(
   const tasks = claimed.tasks
   let lastPending = -1
   for (let i = 0; i < tasks.length; i++) if (tasks[i]!.status === "pending") lastPending = i
+  // Taken over from a lease nobody released: the step the earlier runner was on may have been interrupted; it is
+  // recorded (lazily, with that step's next attempt) as an interrupted attempt.
+  let interrupted: InterruptedAttempt | undefined = (claimed.workflow.recoveries ?? 0) > 0 ? { foundAt: env.now() } : undefined
   for (let i = 0; i < tasks.length; i++) {
     const task = tasks[i]!
     if (task.status !== "pending") continue
@@ -60,6 +66,7 @@ export async function executeWorkflow(
     const isLast = i === lastPending
     // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
     if (task.kind === "sleep") {
+      interrupted = undefined
       const end = await runSleepStep(env, task, isLast)
       if (end) return end
       continue
@@ -67,6 +74,7 @@ export async function executeWorkflow(
     const runner = env.runners.get(task.task)
     if (!runner) return deferUnknownRunner(env, workflowID, task)
 
+    const startedAt = env.now()
     const outcome = await attemptTask(env, runner, task, tasks, signal)
     // A task that failed because we interrupted it (stop, cancel, lost lease) did not fail on its own: no attempt is counted.
     if (outcome.kind === "failed" && signal.aborted) return { kind: "interrupted" }
@@ -77,8 +85,12 @@ export async function executeWorkflow(
       retry: runner.retry ?? env.defaultRetry,
       retryDelayMS: env.retryDelayMS,
     })
+    if (write.kind !== "markCrash" && write.task) {
+      stampAttempt(write.task, task, startedAt, env.runnerID, interrupted)
+      interrupted = undefined
+    }
     if (!(await env.commit(write))) return { kind: "fenced" }
-    if (write.kind !== "markCrash" && write.task) Object.assign(task, write.task)
+    if (write.kind !== "markCrash" && write.task) Object.assign(task, write.task, { endedAt: write.now })
     reportOutcome(env, workflowID, task, outcome, end)
     if (end) return end
   }
@@ -86,6 +98,19 @@ export async function executeWorkflow(
   // but not the workflow; cannot happen with an atomic provider, but is cheap to heal).
   const healed = await env.commit({ kind: "endWorkflow", workflowID, token: env.token, now: env.now(), counts: PROGRESS, status: "completed" })
   return healed ? { kind: "ended", status: "completed" } : { kind: "fenced" }
+}
+
+/**
+ * Adds the attempt to a task change (`attempt-history`): its start and runner
+ * always (stored in the task row by the same write), and the history only when
+ * an earlier attempt ended or one was interrupted (rare, so most writes carry
+ * no JSON). Providers without the capability ignore the fields.
+ */
+function stampAttempt(change: TaskChange, task: TaskRow, startedAt: number, runnerID: string, interrupted: InterruptedAttempt | undefined): void {
+  change.startedAt = startedAt
+  change.runnerID = runnerID
+  const history = historyForNextAttempt(task, interrupted)
+  if (history !== undefined) change.history = history
 }
 
 async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string, task: TaskRow): Promise<ExecutionEnd> {

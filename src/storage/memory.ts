@@ -36,7 +36,7 @@ export class MemoryStorageProvider implements StorageProvider {
   /** Contract 1, with crash counts, status reads, schedules, inspection and waits. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits"],
+    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "attempt-history"],
   }
   private readonly workflows = new Map<string, WorkflowWithTasks>()
   /** Schedules, next to the workflows their ticks add. */
@@ -124,6 +124,12 @@ export class MemoryStorageProvider implements StorageProvider {
         task.attempts = change.attempts
         task.wakeAt = change.wakeAt ?? null
         task.updatedAt = u.now
+        if (change.startedAt !== undefined) {
+          task.startedAt = change.startedAt
+          task.endedAt = u.now
+          task.runnerID = change.runnerID ?? null
+        }
+        if (change.history !== undefined) task.history = change.history
       }
       const w = entry.workflow
       w.updatedAt = u.now

@@ -156,7 +156,7 @@ export class PostgresStorageProvider implements StorageProvider {
   /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection and waits. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits"],
+    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "attempt-history"],
   }
   /** Schedules, in the same schema as the workflows their ticks add. */
   readonly schedules: ScheduleStore

@@ -124,6 +124,18 @@ export interface TaskRow {
   attempts: number
   createdAt: number
   updatedAt: number
+  /** When the task's last ended attempt started (`attempt-history`); `null` (or absent) before any. */
+  startedAt?: number | null
+  /** When the task's last ended attempt ended (`attempt-history`); `null` (or absent) before any. */
+  endedAt?: number | null
+  /** The `runnerID` that ran the task's last ended attempt (`attempt-history`); `null` (or absent) before any. */
+  runnerID?: string | null
+  /**
+   * JSON text of the task's earlier attempts, oldest first (`attempt-history`):
+   * what the runner last wrote as {@link TaskChange.history}, or `null`. Read
+   * it with `taskAttempts` (durabletasks), which adds the last attempt.
+   */
+  history?: string | null
 }
 
 /** A workflow row with all its tasks, in `seq` order. */
@@ -200,6 +212,21 @@ export interface TaskChange {
    * runner passes it with every change of a waiting step, so it is kept.
    */
   wakeAt?: number | null
+  /**
+   * When the attempt this change records started (`attempt-history`): stored
+   * as the task's `startedAt`, with the write's `now` as its `endedAt`. Absent
+   * (a step that is not an attempt) keeps the stored `startedAt`, `endedAt`
+   * and `runnerID`.
+   */
+  startedAt?: number
+  /** Who ran the attempt (`attempt-history`), stored as the task's `runnerID` with `startedAt`. */
+  runnerID?: string
+  /**
+   * JSON text to store as the task's `history` (`attempt-history`); absent
+   * keeps the stored one. The runner passes it only when an attempt before
+   * this one failed or was interrupted, so most writes carry none.
+   */
+  history?: string
 }
 
 /**
@@ -377,8 +404,20 @@ export const STORAGE_CONTRACT_VERSION = 1
  *   reads return `kind` and `wakeAt`, and writes store a task change's
  *   `wakeAt`. The waiting itself is a `parkUntil` write, so it needs nothing
  *   else.
+ * - `attempt-history`: writes store a task change's `startedAt`, `runnerID`
+ *   (with the write's `now` as `endedAt`) and `history` when given, and keep
+ *   the stored ones when not; reads (claims too) return them. The dashboard
+ *   and `durabletasks show` list each task's attempts from them.
  */
-export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection" | "waits"
+export type StorageCapability =
+  | "core"
+  | "crash-counts"
+  | "status-reads"
+  | "notifications"
+  | "schedules"
+  | "inspection"
+  | "waits"
+  | "attempt-history"
 
 /** What a provider implements: a contract version and its capabilities. */
 export interface StorageCapabilities {

@@ -15,6 +15,7 @@ import { after, describe, it } from "node:test"
 import { capabilitiesOf } from "../storage/capabilities.js"
 import { runInspectionConformance } from "./conformance-inspection.js"
 import { runWaitsConformance } from "./conformance-waits.js"
+import { runAttemptHistoryConformance } from "./conformance-attempts.js"
 import type { NewWorkflow, RecordTask, StorageProvider, TaskRow, WorkflowRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import { scheduleConformanceTests } from "./schedule-conformance.js"
 
@@ -549,6 +550,8 @@ export function runProviderConformance(
     runInspectionConformance(open)
     // The waits part (step kinds, wake times); its tests skip for providers that do not declare it.
     runWaitsConformance(open)
+    // The attempt-history part; its tests skip for providers that do not declare it.
+    runAttemptHistoryConformance(open)
 
     if (shared) {
       it("shows one instance's writes to another (one shared store)", { timeout }, async () => {

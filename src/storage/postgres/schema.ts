@@ -67,6 +67,13 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
     `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'task'`,
     `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS wake_at bigint`,
   ],
+  // ---- Version 6: each task's last attempt and the earlier ones (issue 13, the "attempt-history" capability). ----
+  (n) => [
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS started_at bigint`,
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS ended_at bigint`,
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS runner_id text`,
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS attempt_history text`,
+  ],
 ]
 
 /** The schema version this code writes and reads. */

@@ -41,9 +41,12 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
       RETURNING w.id, (u.status = 'pending' AND u.available_at <= u.now) AS claimable_now, (u.status <> 'pending') AS ended_now
     ), updated_tasks AS (
       UPDATE ${n.tasks} AS t SET status = v.status, result = v.result, error = v.error, attempts = v.attempts, updated_at = v.now,
-        wake_at = v.wake_at
-      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $15::bigint[])
-        AS v(workflow_id, seq, status, result, error, attempts, now, wake_at)
+        wake_at = v.wake_at, started_at = COALESCE(v.started_at, t.started_at),
+        ended_at = CASE WHEN v.started_at IS NULL THEN t.ended_at ELSE v.now END, runner_id = COALESCE(v.runner_id, t.runner_id),
+        attempt_history = COALESCE(v.attempt_history, t.attempt_history)
+      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $15::bigint[],
+          $16::bigint[], $17::text[], $18::text[])
+        AS v(workflow_id, seq, status, result, error, attempts, now, wake_at, started_at, runner_id, attempt_history)
       WHERE t.workflow_id = v.workflow_id AND t.seq = v.seq AND v.workflow_id IN (SELECT id FROM applied)
     )
     SELECT id${notifyColumn(n, notify, "claimable_now")}${notifyColumn(n, notify, "ended_now", n.endedChannel)} FROM applied`
@@ -117,6 +120,9 @@ function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
     attempts: [] as number[],
     now: [] as number[],
     wakeAt: [] as (number | null)[],
+    startedAt: [] as (number | null)[],
+    runnerID: [] as (string | null)[],
+    history: [] as (string | null)[],
   }
   for (const i of round) {
     const u = updates[i] as WorkflowWrite
@@ -138,9 +144,12 @@ function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
       t.attempts.push(task.attempts)
       t.now.push(u.now)
       t.wakeAt.push(task.wakeAt ?? null)
+      t.startedAt.push(task.startedAt ?? null)
+      t.runnerID.push(task.runnerID ?? null)
+      t.history.push(storableError(task.history))
     }
   }
-  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes, t.wakeAt]
+  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes, t.wakeAt, t.startedAt, t.runnerID, t.history]
 }
 
 /** Postgres `text` cannot hold U+0000; an error message is not worth failing the write for. */
