@@ -1,6 +1,7 @@
 /**
  * A workflow's page: its facts, its tasks (state, attempts, error, times,
- * payloads cut short with a link to the whole), and the cancel and retry
+ * payloads cut short with a link to the whole), the timeline of their
+ * attempts (pages/timeline.ts), and the cancel and retry
  * buttons, which lead to a confirm step; and that confirm step, and the
  * whole-payload view.
  *
@@ -9,6 +10,7 @@
 import type { TaskInfo, WorkflowInfo } from "../../info.js"
 import { html, timeText, type SafeHTML } from "../html.js"
 import { href, statusBadge, workflowPath, type Page, type PageContext } from "../page.js"
+import { timelineSection } from "./timeline.js"
 
 /** Characters of a payload shown inline; the rest is a link away. */
 export const PAYLOAD_PREVIEW_CHARS = 300
@@ -42,7 +44,8 @@ ${context.readOnly ? "" : actionButtons(context, workflow)}
 <h2>Tasks</h2>
 <table id="tasks"><thead><tr><th>#</th><th>Name</th><th>Runner</th><th>Status</th><th>Attempts</th><th>Error</th><th>Data</th><th>Result</th><th>Created</th><th>Updated</th></tr></thead><tbody>
 ${workflow.tasks.map((task) => taskRow(context, workflow.id, task))}
-</tbody></table>`
+</tbody></table>
+${timelineSection(workflow)}`
   return { title: `Workflow ${workflow.id}`, body, refresh: workflow.status === "pending" }
 }
 
