@@ -83,7 +83,7 @@ describe("attempt history on a store made by the schema version before it", () =
       try {
         await migrated.init()
         const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version ORDER BY version`)
-        assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5, 6])
+        assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5, 6, 7])
         await assertMigrated(migrated)
       } finally {
         await migrated.close()

@@ -90,7 +90,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     await p.init()
     await p.init()
     const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version`)
-    assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4, 5])
+    assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4, 5, 6, 7])
     const indexes = await adminQuery<{ indexname: string }>(
       "SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
       [schema],
@@ -103,13 +103,14 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
         "durabletasks_schedules_pkey",
         "durabletasks_schema_version_pkey",
         "durabletasks_tasks_pkey",
+        "durabletasks_workflows_cancelled_created",
         "durabletasks_workflows_claimable",
         "durabletasks_workflows_created",
         "durabletasks_workflows_ended",
+        "durabletasks_workflows_failed_created",
         "durabletasks_workflows_leased",
         "durabletasks_workflows_pkey",
         "durabletasks_workflows_status",
-        "durabletasks_workflows_status_created",
       ],
     )
   })
@@ -121,7 +122,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
       await provider.init()
       await adminQuery(`INSERT INTO ${other}.durabletasks_schema_version (version) VALUES (99)`)
       const later = new PostgresStorageProvider(connectionString, { schema: other })
-      await assert.rejects(later.init(), /schema version 99, newer than this library's 5: upgrade durabletasks/)
+      await assert.rejects(later.init(), /schema version 99, newer than this library's 7: upgrade durabletasks/)
       await later.close()
     } finally {
       await provider.close()
@@ -144,7 +145,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
       try {
         await later.init()
         const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${other}.durabletasks_schema_version`)
-        assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4, 5])
+        assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3, 4, 5, 6, 7])
         const stored = await later.getWorkflow("old")
         assert.equal(stored?.workflow.recoveries, 0)
         assert.equal(stored?.workflow.crashes, 0)

@@ -74,7 +74,7 @@ describe("schedules on a store made by schema version 2", () => {
       const migrated = new PostgresStorageProvider(connectionString, { schema })
       await migrated.init()
       const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version ORDER BY version`)
-      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5, 6])
+      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5, 6, 7])
       const indexes = await adminQuery<{ indexname: string }>(
         "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'durabletasks_schedules' ORDER BY indexname",
         [schema],

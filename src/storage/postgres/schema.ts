@@ -4,7 +4,7 @@
  * @module
  */
 import type { PostgresConnection, Queryable } from "./connection.js"
-import { inspectionIndexes } from "./inspection.js"
+import { inspectionIndexes, lighterInspectionIndexes } from "./inspection.js"
 import type { PostgresNames } from "./names.js"
 import { scheduleTables } from "./schedules.js"
 
@@ -74,6 +74,8 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
     `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS runner_id text`,
     `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS attempt_history text`,
   ],
+  // ---- Version 7: newest-first listing by status without an index over every workflow (issue 13; see inspection.ts). ----
+  (n) => lighterInspectionIndexes(n),
 ]
 
 /** The schema version this code writes and reads. */
