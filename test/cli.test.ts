@@ -232,6 +232,7 @@ describe("durabletasks CLI", { timeout: 120_000 }, () => {
         const failed = await cli(["show", "order-2", ...args])
         assert.match(failed.stdout, /#0 charge\s+runner Charge\s+failed\s+attempts 3/)
         assert.match(failed.stdout, /error\s+card declined/)
+        assert.match(failed.stdout, /started \S+Z  ended \S+Z/)
         assert.match(failed.stdout, /attempts \(last 20 kept, oldest first\):\n\s+1\. failed\s+\S+ -> \S+ \(1000 ms\)  on worker-0  card <i>expired<\/i>\n\s+2\. interrupted\s+start unknown -> \S+  on unknown runner\n\s+3\. failed\s+\S+ -> \S+ \(1500 ms\)  on worker-1  card declined/)
         const missing = await cli(["show", "nope", ...args, "--json"])
         assert.equal(missing.code, 1)

@@ -120,6 +120,12 @@ describe("dashboard pages", { timeout: 120_000 }, () => {
         assert.match(rows[2]![3]!, /<td>worker-1<\/td>/)
         assert.match(rows[2]![3]!, /<pre class="error">card declined &lt;b&gt;twice&lt;\/b&gt;<\/pre>/)
         assert.match(rows[2]![3]!, /<td>1500 ms<\/td>/)
+        // The task's own start and end: its first attempt's start, its last attempt's end.
+        const task = /<tr data-seq="0">[\s\S]*?<\/tr>/.exec(failed.body)?.[0] ?? ""
+        const startedText = /<td class="started">([^<]*)<\/td>/.exec(task)?.[1]
+        const endedText = /<td class="ended">([^<]*)<\/td>/.exec(task)?.[1]
+        assert.match(startedText ?? "", /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/)
+        assert.ok(Date.parse((endedText ?? "").replace(" ", "T")) - Date.parse((startedText ?? "").replace(" ", "T")) >= 8_000, "the task spans its attempts")
         // The chart: one bar per attempt, each titled with what happened.
         const chart = /<svg class="chart timeline"[\s\S]*?<\/svg>/.exec(failed.body)?.[0] ?? ""
         assert.equal([...chart.matchAll(/<rect /g)].length, 3)

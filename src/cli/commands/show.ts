@@ -56,6 +56,7 @@ function print(context: CommandContext, w: WorkflowInfo, max: number): void {
     if (t.kind === "task") line(`  #${t.seq} ${printable(t.name)}  runner ${printable(t.task)}  ${t.status}  attempts ${t.attempts}`)
     else line(`  #${t.seq} ${printable(t.name)}  ${t.kind}  ${t.state}`)
     line(`     created ${time(t.createdAt)}  updated ${time(t.updatedAt)}`)
+    if (t.startedAt) line(`     started ${time(t.startedAt)}  ended ${time(t.endedAt)}`)
     line(`     data    ${printable(payload(t.data, max))}`)
     if (t.status === "completed") line(`     result  ${printable(payload(t.result, max))}`)
     if (t.error !== null) line(`     error   ${printable(t.error)}`)
