@@ -7,10 +7,15 @@
  * @module
  */
 import type { AttemptInfo, TaskInfo, WorkflowInfo } from "../../info.js"
-import { html, timeText, type SafeHTML } from "../html.js"
+import { html, type SafeHTML } from "../html.js"
 import { statusBadge } from "../page.js"
 
 const WIDTH = 720
+
+/** A time to the millisecond (attempts can be milliseconds apart): `2024-05-01 12:00:00.123Z`, or a dash. */
+function msText(value: Date | null): string {
+  return value ? value.toISOString().replace("T", " ") : "–"
+}
 const ROW = 22
 const LABEL = 160
 
@@ -30,7 +35,7 @@ function attemptRow(task: TaskInfo, a: AttemptInfo, i: number): SafeHTML {
   const took = a.startedAt && a.endedAt ? `${a.endedAt.getTime() - a.startedAt.getTime()} ms` : "–"
   return html`<tr class="attempt" data-seq="${task.seq}" data-outcome="${a.outcome}"><td>#${task.seq} ${task.name}</td><td>${i + 1}</td>
 <td>${statusBadge(a.outcome)}</td>
-<td>${a.startedAt ? timeText(a.startedAt) : html`<span class="muted">unknown</span>`}</td><td>${timeText(a.endedAt)}</td><td>${took}</td>
+<td>${a.startedAt ? msText(a.startedAt) : html`<span class="muted">unknown</span>`}</td><td>${msText(a.endedAt)}</td><td>${took}</td>
 <td>${a.runnerID ?? html`<span class="muted">unknown</span>`}</td>
 <td>${a.error === null ? html`<span class="muted">–</span>` : html`<pre class="error">${a.error}</pre>`}</td></tr>`
 }
@@ -50,11 +55,11 @@ ${task.attemptHistory.map((a, i) => {
   const end = a.endedAt?.getTime() ?? to
   const start = a.startedAt?.getTime() ?? end
   const left = x(start)
-  const title = `attempt ${i + 1}: ${a.outcome}, ${a.startedAt ? timeText(a.startedAt) : "start unknown"} to ${timeText(a.endedAt)}${a.runnerID ? ` on ${a.runnerID}` : ""}${a.error ? `: ${a.error}` : ""}`
+  const title = `attempt ${i + 1}: ${a.outcome}, ${a.startedAt ? msText(a.startedAt) : "start unknown"} to ${msText(a.endedAt)}${a.runnerID ? ` on ${a.runnerID}` : ""}${a.error ? `: ${a.error}` : ""}`
   return html`<rect class="bar-${a.outcome === "completed" ? "completed" : a.outcome === "failed" ? "failed" : "cancelled"}" x="${left.toFixed(1)}" y="${y + 4}" width="${Math.max(2, x(end) - left).toFixed(1)}" height="${ROW - 8}"><title>${title}</title></rect>`
 })}</g>`
 })}
-<text x="${LABEL}" y="${height - 4}">${timeText(workflow.createdAt).slice(11)}</text>
-<text x="${WIDTH - 90}" y="${height - 4}">${timeText(new Date(to)).slice(11)}</text>
+<text x="${LABEL}" y="${height - 4}">${msText(workflow.createdAt).slice(11)}</text>
+<text x="${WIDTH - 100}" y="${height - 4}">${msText(new Date(to)).slice(11)}</text>
 </svg>`
 }
