@@ -90,7 +90,10 @@ export async function executeWorkflow(
       interrupted = undefined
     }
     if (!(await env.commit(write))) return { kind: "fenced" }
-    if (write.kind !== "markCrash" && write.task) Object.assign(task, write.task, { endedAt: write.now })
+    if (write.kind !== "markCrash" && write.task) {
+      Object.assign(task, write.task)
+      task.endedAt = write.now
+    }
     reportOutcome(env, workflowID, task, outcome, end)
     if (end) return end
   }

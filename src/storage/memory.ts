@@ -33,7 +33,7 @@ import { endSeriesOf } from "./memory/throughput.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, schedules, inspection and waits. */
+  /** Contract 1, with crash counts, status reads, schedules, inspection, waits and attempt history. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
     supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "attempt-history"],

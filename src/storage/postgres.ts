@@ -153,7 +153,7 @@ export interface PostgresStorageOptions {
  * ```
  */
 export class PostgresStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection and waits. */
+  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection, waits and attempt history. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
     supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "attempt-history"],

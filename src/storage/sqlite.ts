@@ -123,7 +123,7 @@ function stepKind(kind: unknown, workflowID: string, seq: number): StepKind {
 
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection and waits. */
+  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection, waits and attempt history. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
     supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "attempt-history"],
