@@ -235,11 +235,12 @@ describe("SQLite schema versions", () => {
       const old = new SQLiteStorageProvider(file)
       old.db.exec("ALTER TABLE durabletasks_workflows DROP COLUMN recoveries; ALTER TABLE durabletasks_workflows DROP COLUMN crashes")
       old.db.exec("ALTER TABLE durabletasks_tasks DROP COLUMN kind; ALTER TABLE durabletasks_tasks DROP COLUMN wake_at")
+      for (const column of ["started_at", "ended_at", "runner_id", "attempt_history"]) old.db.exec(`ALTER TABLE durabletasks_tasks DROP COLUMN ${column}`)
       old.db.exec("DROP TABLE durabletasks_schedules; UPDATE durabletasks_schema SET version = 1")
       await old.close()
 
       const migrated = new SQLiteStorageProvider(file)
-      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 4)
+      assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 5)
       const [row] = await migrated.listWorkflows({ limit: 10 })
       assert.equal(row?.status, "pending")
       assert.equal(row?.recoveries, 0)
@@ -247,12 +248,12 @@ describe("SQLite schema versions", () => {
       const [task] = (await migrated.getWorkflow(row?.id ?? ""))?.tasks ?? []
       assert.equal(task?.kind, "task", "version 4 makes every task stored before it a task step")
       assert.equal(task?.wakeAt, null)
-      migrated.db.exec("UPDATE durabletasks_schema SET version = 5")
+      migrated.db.exec("UPDATE durabletasks_schema SET version = 6")
       await migrated.close()
-      assert.throws(() => new SQLiteStorageProvider(file), /schema version 5, newer than this library's 4: upgrade durabletasks/)
+      assert.throws(() => new SQLiteStorageProvider(file), /schema version 6, newer than this library's 5: upgrade durabletasks/)
       // Runs what the old version stored.
       const raw = new Database(file)
-      raw.exec("UPDATE durabletasks_schema SET version = 4")
+      raw.exec("UPDATE durabletasks_schema SET version = 5")
       raw.close()
       const runner = new WorkflowRunner({ taskRunners: [noop], storageProvider: new SQLiteStorageProvider(file), pollIntervalMS: 50 })
       try {
