@@ -48,9 +48,15 @@ function listQuery(p: string, columns: string, filter: WorkflowFilter, fewPendin
   let from = `${p}workflows AS w`
   if (filter.status !== undefined) {
     // The status is a literal (one of four, checked): a partial index is usable only for a condition the SQL states.
-    const status = STATUS_LITERALS[filter.status]
-    where.push(`w.status = ${status}`)
-    if (newest) from = `${p}workflows AS w INDEXED BY ${p}${newestIndex(filter.status, fewPending)}`
+    const status = STATUS_LITERALS[filter.status] as string | undefined
+    if (status === undefined) {
+      // Not a status this library writes: no row has it, and no index is meant for it.
+      where.push("w.status = ?")
+      params.push(filter.status)
+    } else {
+      where.push(`w.status = ${status}`)
+      if (newest) from = `${p}workflows AS w INDEXED BY ${p}${newestIndex(filter.status, fewPending)}`
+    }
   }
   if (!newest && filter.afterID !== undefined) {
     where.push("w.id > ?")
