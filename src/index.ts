@@ -47,7 +47,9 @@ export type {
   WaitForEventResult,
   WaitForEventStep,
 } from "./steps/spec.js"
-export type { PendingState, TaskInfo, WorkflowInfo, WorkflowSummary } from "./info.js"
+export type { AttemptInfo, PendingState, TaskInfo, WorkflowInfo, WorkflowSummary } from "./info.js"
+export { MAX_ATTEMPTS_KEPT, taskAttempts } from "./attempts.js"
+export type { AttemptOutcome, TaskAttempt } from "./attempts.js"
 export type { EndedStatus, StepKind, StorageProvider, TaskStatus, WorkflowStatus } from "./storage/provider.js"
 export type { ScheduleDefinition } from "./schedules/definition.js"
 export type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"

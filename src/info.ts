@@ -8,6 +8,7 @@ import { childIDOf, readChild } from "./steps/child-spec.js"
 import { memberCount } from "./steps/parallel-spec.js"
 import { waitingState } from "./steps/wait-state.js"
 import { NO_TIMEOUT } from "./engine.js"
+import { taskAttempts, taskTimes, type AttemptOutcome } from "./attempts.js"
 
 /**
  * What a pending workflow is doing when it was read: `running` (a runner
@@ -74,6 +75,29 @@ export interface TaskInfo {
   attempts: number
   createdAt: Date
   updatedAt: Date
+  /** When its first kept attempt started, or `null` (none yet, or a provider without `attempt-history`). */
+  startedAt: Date | null
+  /** When its last attempt ended, once the task has ended; else `null`. */
+  endedAt: Date | null
+  /**
+   * Its attempts, oldest first: the last 20 (empty
+   * before the first ends, and with a provider without `attempt-history`).
+   */
+  attemptHistory: AttemptInfo[]
+}
+
+/** One attempt of a task, as {@link TaskInfo.attemptHistory} lists it. */
+export interface AttemptInfo {
+  /** When it started, or `null` when unknown (an interrupted attempt). */
+  startedAt: Date | null
+  /** When it ended (for an interrupted one: when a takeover found it so). */
+  endedAt: Date | null
+  /** `completed`, `failed`, or `interrupted` (its runner died or lost the lease during it). */
+  outcome: AttemptOutcome
+  /** The error of a failed attempt, else `null`. */
+  error: string | null
+  /** The `runnerID` that ran it, or `null` when unknown. */
+  runnerID: string | null
 }
 
 /** A workflow with all its tasks, as `getWorkflow` and `handle.result()` return it. */
@@ -113,21 +137,34 @@ export function toWorkflowInfo({ workflow, tasks }: WorkflowWithTasks, now: numb
   const current = currentSteps(tasks)
   return {
     ...toWorkflowSummary(workflow, now),
-    tasks: tasks.map((t) => ({
-      seq: t.seq,
-      name: t.name,
-      kind: t.kind ?? "task",
-      task: t.task,
-      status: t.status,
-      state: stepState(t, parked && current.has(t)),
-      wakeAt: typeof t.wakeAt === "number" && t.wakeAt < NO_TIMEOUT ? new Date(t.wakeAt) : null,
-      data: fromJSONText(t.data),
-      result: fromJSONText(t.result),
-      error: t.error,
-      attempts: t.attempts,
-      createdAt: new Date(t.createdAt),
-      updatedAt: new Date(t.updatedAt),
-    })),
+    tasks: tasks.map((t) => {
+      const attempts = taskAttempts(t)
+      const times = taskTimes(t, attempts)
+      return {
+        seq: t.seq,
+        name: t.name,
+        kind: t.kind ?? "task",
+        task: t.task,
+        status: t.status,
+        state: stepState(t, parked && current.has(t)),
+        wakeAt: typeof t.wakeAt === "number" && t.wakeAt < NO_TIMEOUT ? new Date(t.wakeAt) : null,
+        data: fromJSONText(t.data),
+        result: fromJSONText(t.result),
+        error: t.error,
+        attempts: t.attempts,
+        createdAt: new Date(t.createdAt),
+        updatedAt: new Date(t.updatedAt),
+        startedAt: times.startedAt === null ? null : new Date(times.startedAt),
+        endedAt: times.endedAt === null ? null : new Date(times.endedAt),
+        attemptHistory: attempts.map((a) => ({
+          startedAt: a.startedAt === null ? null : new Date(a.startedAt),
+          endedAt: a.endedAt === null ? null : new Date(a.endedAt),
+          outcome: a.outcome,
+          error: a.error,
+          runnerID: a.runnerID,
+        })),
+      }
+    }),
   }
 }
 

@@ -265,6 +265,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     this.environment = {
       runners: this.runners,
       token: this.token,
+      runnerID: this.runnerID,
       logger: this.logger,
       maxPayloadBytes,
       retryDelayMS,

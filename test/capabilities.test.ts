@@ -20,13 +20,13 @@ describe("storage capabilities", () => {
   it("our providers declare the contract version and what they support", () => {
     assert.deepEqual(new MemoryStorageProvider().capabilities, {
       contract: STORAGE_CONTRACT_VERSION,
-      supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children"],
+      supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children", "attempt-history"],
     })
     const sqlite = new SQLiteStorageProvider(":memory:")
-    assert.deepEqual(sqlite.capabilities.supports, ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children"])
+    assert.deepEqual(sqlite.capabilities.supports, ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children", "attempt-history"])
     void sqlite.close()
     const pg = new PostgresStorageProvider("postgres://127.0.0.1:1/none")
-    assert.deepEqual(pg.capabilities.supports, ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "events", "children"])
+    assert.deepEqual(pg.capabilities.supports, ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "events", "children", "attempt-history"])
     void pg.close()
   })
 

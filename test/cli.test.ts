@@ -15,6 +15,7 @@ import { PostgresStorageProvider } from "../src/storage/postgres.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { WorkflowClient } from "../src/client.js"
 import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
+import { earlierAttempts } from "./helpers/dashboard.js"
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url))
 const MINUTE = 60_000
@@ -126,7 +127,16 @@ async function seed(storage: StorageProvider, now: number): Promise<void> {
     now: at,
     counts: COUNTS,
     status,
-    task: { seq: 0, status, result: status === "completed" ? JSON.stringify({ shipped: true }) : null, error, attempts: status === "failed" ? 3 : 0 },
+    task: {
+      seq: 0,
+      status,
+      result: status === "completed" ? JSON.stringify({ shipped: true }) : null,
+      error,
+      attempts: status === "failed" ? 3 : 0,
+      startedAt: at - 1_500,
+      runnerID: "worker-1",
+      ...(status === "failed" ? { history: earlierAttempts(at) } : {}),
+    },
   })
   const applied = await storage.applyWorkflowWrites([
     end("order-2", now - 119 * MINUTE, "failed", "card declined"),
@@ -204,6 +214,17 @@ describe("durabletasks CLI", { timeout: 120_000 }, () => {
           ],
         )
         assert.equal(typeof shown.tasks[0]?.updatedAt, "string")
+        const attempts = shown.tasks[0]?.attemptHistory as Array<Record<string, unknown>>
+        assert.deepEqual(
+          attempts.map((a) => [a.outcome, a.error, a.runnerID]),
+          [
+            ["failed", "card <i>expired</i>", "worker-0"],
+            ["interrupted", null, null],
+            ["failed", "card declined", "worker-1"],
+          ],
+        )
+        assert.equal(attempts[2]?.startedAt, new Date(Date.parse(attempts[2]?.endedAt as string) - 1_500).toISOString())
+        assert.equal(shown.tasks[0]?.startedAt, attempts[0]?.startedAt, "a task starts with its first attempt")
         const human = await cli(["show", "invoice-1", ...args])
         assert.equal(human.code, 0, human.stderr)
         assert.match(human.stdout, /status\s+pending \(queued\)/)
@@ -211,6 +232,8 @@ describe("durabletasks CLI", { timeout: 120_000 }, () => {
         const failed = await cli(["show", "order-2", ...args])
         assert.match(failed.stdout, /#0 charge\s+runner Charge\s+failed\s+attempts 3/)
         assert.match(failed.stdout, /error\s+card declined/)
+        assert.match(failed.stdout, /started \S+Z  ended \S+Z/)
+        assert.match(failed.stdout, /attempts \(last 20 kept, oldest first\):\n\s+1\. failed\s+\S+ -> \S+ \(1000 ms\)  on worker-0  card <i>expired<\/i>\n\s+2\. interrupted\s+start unknown -> \S+  on unknown runner\n\s+3\. failed\s+\S+ -> \S+ \(1500 ms\)  on worker-1  card declined/)
         const missing = await cli(["show", "nope", ...args, "--json"])
         assert.equal(missing.code, 1)
         assert.equal(missing.stdout, "")

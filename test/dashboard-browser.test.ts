@@ -1,14 +1,19 @@
 /**
  * The dashboard in a real headless Chromium (Debian's `chromium`, driven by
  * `playwright-core` pinned to the release built for its major), over a
- * SQLite store that a real WorkflowRunner executes: open the overview, filter
- * the list, page, open a failed workflow, read its error, retry it and see it
- * complete, cancel a running one; and in the browser, a POST without the CSRF
- * token gets 403 and the Content-Security-Policy reports nothing blocked. The
- * run saves the README's screenshots to docs/.
+ * SQLite store and a Postgres one that a real WorkflowRunner executes: open
+ * the overview, filter the list, page, open a failed workflow, read its error
+ * and the timeline of its attempts, retry it and see it complete, cancel a
+ * running one; and in the browser, a POST without the CSRF token gets 403 and
+ * the Content-Security-Policy reports nothing blocked.
  *
- * Skips with a message when /usr/bin/chromium (or DURABLETASKS_TEST_CHROMIUM) is missing, except under
- * `CI=true`, where that fails: CI installs it (.ci/run).
+ * With `DURABLETASKS_SCREENSHOTS=1`, the SQLite run saves the README's
+ * screenshots to docs/ (otherwise it writes nothing there, so a test run
+ * leaves the work tree as it was).
+ *
+ * Skips with a message when /usr/bin/chromium (or DURABLETASKS_TEST_CHROMIUM)
+ * is missing, and the Postgres run when Postgres does not answer, except
+ * under `CI=true`, where either fails: CI installs and starts both (.ci/run).
  */
 import assert from "node:assert/strict"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
@@ -18,8 +23,11 @@ import { describe, it } from "node:test"
 import { fileURLToPath } from "node:url"
 import { chromium, type BrowserContext, type Page } from "playwright-core"
 import { ExpectedError, WorkflowRunner } from "../src/index.js"
+import { PostgresStorageProvider } from "../src/storage/postgres.js"
+import type { StorageProvider } from "../src/storage/provider.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { serveDashboard } from "./helpers/dashboard.js"
+import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
 import { PAGE_SIZE } from "../src/dashboard/pages/list.js"
 
 /** Debian's Chromium; `DURABLETASKS_TEST_CHROMIUM` points elsewhere. */
@@ -45,25 +53,58 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
 }
 
 const skip = chromiumSkipReason()
+/** Screenshots for the README are written only when asked for. */
+const SCREENSHOTS = process.env.DURABLETASKS_SCREENSHOTS === "1"
+const postgresReason = await postgresSkipReason()
+
+/** The stores the browser test runs on: a fresh one for each run, removed after it. */
+const STORES: Array<{ name: string; skip?: string; open(t: { after(fn: () => unknown): void }): StorageProvider }> = [
+  {
+    name: "SQLite",
+    open(t) {
+      const dir = mkdtempSync(join(tmpdir(), "dt-browser-"))
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      return new SQLiteStorageProvider(join(dir, "store.sqlite"))
+    },
+  },
+  {
+    name: "Postgres",
+    ...(postgresReason === undefined ? {} : { skip: postgresReason }),
+    open(t) {
+      const schema = uniqueSchemaName()
+      t.after(() => dropSchema(schema))
+      return new PostgresStorageProvider(connectionString, { schema })
+    },
+  },
+]
 
 describe("dashboard in a real browser", { timeout: 180_000, ...(skip === undefined ? {} : { skip }) }, () => {
-  it("overview, filter, page, read a failure, retry it to completion, cancel a running one; CSRF and CSP hold in the browser", async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), "dt-browser-"))
-    t.after(() => rmSync(dir, { recursive: true, force: true }))
-    const storage = new SQLiteStorageProvider(join(dir, "store.sqlite"))
+  for (const store of STORES) {
+  it(`${store.name}: overview, filter, page, read a failure and its attempts, retry it to completion, cancel a running one; CSRF and CSP hold`, { ...(store.skip === undefined ? {} : { skip: store.skip }) }, async (t) => {
+    // Clean-ups run last first, in one hook: the browser, the dashboard and the runner stop before the store goes.
+    const cleanups: Array<() => unknown> = []
+    t.after(async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup()
+    })
+    const after = (fn: () => unknown) => void cleanups.push(fn)
+    const storage = store.open({ after })
+    const screenshots = SCREENSHOTS && store.name === "SQLite"
     let chargeWorks = false
     let holdCancelled = false
     const runner = new WorkflowRunner({
       storageProvider: storage,
+      runnerID: "worker-1",
       pollIntervalMS: 100,
       retryDelayMS: 100,
       taskRunners: [
         { Name: "Bulk", Execute: async () => ({ data: { ok: true } }) },
         {
           Name: "Charge",
-          Execute: async () => {
-            if (!chargeWorks) throw new ExpectedError("card declined by the bank <script>alert(1)</script>", "workflow")
-            return { data: { charged: 42 } }
+          // Two timeouts the runner retries, then a refusal that fails the workflow: three attempts on its timeline.
+          Execute: async (ctx) => {
+            if (chargeWorks) return { data: { charged: 42 } }
+            if (ctx.attempt < 2) throw new Error(`gateway timeout after 30 s (try ${ctx.attempt + 1})`)
+            throw new ExpectedError("card declined by the bank <script>alert(1)</script>", "workflow")
           },
         },
         {
@@ -78,7 +119,7 @@ describe("dashboard in a real browser", { timeout: 180_000, ...(skip === undefin
         },
       ],
     })
-    t.after(() => runner.stop({ timeoutMS: 2_000 }))
+    after(() => runner.stop({ timeoutMS: 2_000, closeStorage: true }))
     await runner.recover()
     for (let i = 0; i < PAGE_SIZE + 5; i++) await runner.addWorkflow({ workflowID: `bulk-${String(i).padStart(2, "0")}`, tasks: { step: { task: "Bulk" } } })
     await runner.addWorkflow({ workflowID: "pay-1", tasks: { charge: { task: "Charge", data: { amount: 42, note: "<b>rush</b>" } }, receipt: { task: "Bulk" } } })
@@ -88,11 +129,11 @@ describe("dashboard in a real browser", { timeout: 180_000, ...(skip === undefin
     await until("the bulk workflows completed", async () => (await runner.listWorkflows({ status: "completed", limit: 100 })).length === PAGE_SIZE + 5)
 
     const dashboard = await serveDashboard({ storageProvider: storage })
-    t.after(() => dashboard.close())
+    after(() => dashboard.close())
     const base = `http://127.0.0.1:${dashboard.port}`
 
     const profile = mkdtempSync(join(tmpdir(), "dt-chromium-"))
-    t.after(() => rmSync(profile, { recursive: true, force: true }))
+    after(() => rmSync(profile, { recursive: true, force: true }))
     // A persistent context on a fresh, empty profile directory: the machine notes' --user-data-dir, passed the way Playwright wants it.
     const browser: BrowserContext = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -110,7 +151,7 @@ describe("dashboard in a real browser", { timeout: 180_000, ...(skip === undefin
         "--disable-sync",
       ],
     })
-    t.after(() => browser.close())
+    after(() => browser.close())
     const page: Page = browser.pages()[0] ?? (await browser.newPage())
     page.setDefaultTimeout(WAIT_MS)
     const problems: string[] = []
@@ -127,7 +168,7 @@ describe("dashboard in a real browser", { timeout: 180_000, ...(skip === undefin
     assert.equal(await page.textContent('[data-count="failed-last-hour"]'), "1")
     assert.equal(await page.locator("svg.chart").count(), 3)
     assert.ok((await page.locator("svg.throughput rect.bar-completed").count()) >= 1, "this minute's ends are drawn")
-    await page.screenshot({ path: join(DOCS, "dashboard-overview.png"), fullPage: true })
+    if (screenshots) await page.screenshot({ path: join(DOCS, "dashboard-overview.png"), fullPage: true })
 
     // The list, filtered to completed, a page at a time.
     await page.click('header a[href="/workflows"]')
@@ -147,9 +188,15 @@ describe("dashboard in a real browser", { timeout: 180_000, ...(skip === undefin
     await page.goto(`${base}/workflows?status=failed`)
     await page.click("text=pay-1")
     await page.waitForURL(/\/workflows\/pay-1$/)
-    assert.match((await page.textContent("pre.error")) ?? "", /card declined by the bank <script>alert\(1\)<\/script>/)
+    assert.match((await page.textContent("#tasks pre.error")) ?? "", /card declined by the bank <script>alert\(1\)<\/script>/)
     assert.equal(await page.locator("script:not([src])").count(), 0, "the stored markup did not become a script")
-    await page.screenshot({ path: join(DOCS, "dashboard-workflow.png"), fullPage: true })
+    // Its timeline: three attempts on worker-1, the two timeouts and the refusal, oldest first.
+    const attempts = page.locator("#attempts tr.attempt")
+    assert.deepEqual(await attempts.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-outcome"))), ["failed", "failed", "failed"])
+    assert.match((await attempts.nth(0).textContent()) ?? "", /worker-1[\s\S]*gateway timeout after 30 s \(try 1\)/)
+    assert.match((await attempts.nth(2).textContent()) ?? "", /card declined by the bank <script>/)
+    assert.equal(await page.locator("svg.timeline rect").count(), 3)
+    if (screenshots) await page.screenshot({ path: join(DOCS, "dashboard-workflow.png"), fullPage: true })
 
     // A POST from the page without the CSRF token is refused.
     const forged = await page.evaluate(async () => (await fetch("/workflows/pay-1/retry", { method: "POST", body: new URLSearchParams({}) })).status)
@@ -182,4 +229,5 @@ describe("dashboard in a real browser", { timeout: 180_000, ...(skip === undefin
       [["retry", "pay-1"], ["cancel", "hold-1"]],
     )
   })
+  }
 })

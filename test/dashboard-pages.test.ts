@@ -101,6 +101,41 @@ describe("dashboard pages", { timeout: 120_000 }, () => {
         assert.match(mail.body, /<body data-refresh="5">/)
       })
 
+      it("workflow page: a timeline of each task's attempts with start, end, outcome, error and runnerID, oldest first", async (t) => {
+        const d = await served(t)
+        const failed = await send(d.port, workflowURL("order-2"))
+        const rows = [...failed.body.matchAll(/<tr class="attempt" data-seq="(\d+)" data-outcome="(\w+)">([\s\S]*?)<\/tr>/g)]
+        assert.deepEqual(
+          rows.map((r) => [r[1], r[2]]),
+          [
+            ["0", "failed"],
+            ["0", "interrupted"],
+            ["0", "failed"],
+          ],
+        )
+        assert.match(rows[0]![3]!, /<pre class="error">card &lt;i&gt;expired&lt;\/i&gt;<\/pre>/, "an attempt's error is shown, as text")
+        assert.match(rows[0]![3]!, /<td>worker-0<\/td>/)
+        assert.match(rows[0]![3]!, /<td>1000 ms<\/td>/)
+        assert.match(rows[1]![3]!, /<span class="muted">unknown<\/span>/, "an interrupted attempt's start and runner are unknown")
+        assert.match(rows[2]![3]!, /<td>worker-1<\/td>/)
+        assert.match(rows[2]![3]!, /<pre class="error">card declined &lt;b&gt;twice&lt;\/b&gt;<\/pre>/)
+        assert.match(rows[2]![3]!, /<td>1500 ms<\/td>/)
+        // The task's own start and end: its first attempt's start, its last attempt's end.
+        const task = /<tr data-seq="0">[\s\S]*?<\/tr>/.exec(failed.body)?.[0] ?? ""
+        const startedText = /<td class="started">([^<]*)<\/td>/.exec(task)?.[1]
+        const endedText = /<td class="ended">([^<]*)<\/td>/.exec(task)?.[1]
+        assert.match(startedText ?? "", /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/)
+        assert.ok(Date.parse((endedText ?? "").replace(" ", "T")) - Date.parse((startedText ?? "").replace(" ", "T")) >= 8_000, "the task spans its attempts")
+        // The chart: one bar per attempt, each titled with what happened.
+        const chart = /<svg class="chart timeline"[\s\S]*?<\/svg>/.exec(failed.body)?.[0] ?? ""
+        assert.equal([...chart.matchAll(/<rect /g)].length, 3)
+        assert.match(chart, /<title>attempt 1: failed, [^<]* on worker-0: card &lt;i&gt;expired&lt;\/i&gt;<\/title>/)
+        const completed = await send(d.port, workflowURL("order-3"))
+        assert.match(completed.body, /<tr class="attempt" data-seq="0" data-outcome="completed">/)
+        const fresh = await send(d.port, workflowURL("order-1"))
+        assert.match(fresh.body, /id="timeline-empty"/, "a task no attempt of which has ended has no timeline yet")
+      })
+
       it("confirm step: the action is a form POST with the CSRF token; an action that does not apply is refused with 409", async (t) => {
         const d = await served(t)
         const confirm = await send(d.port, workflowURL("order-1", "/cancel"))

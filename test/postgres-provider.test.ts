@@ -109,14 +109,15 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
         "durabletasks_schema_version_pkey",
         "durabletasks_tasks_pkey",
         "durabletasks_tasks_waiting",
+        "durabletasks_workflows_cancelled_created",
         "durabletasks_workflows_claimable",
         "durabletasks_workflows_created",
         "durabletasks_workflows_ended",
+        "durabletasks_workflows_failed_created",
         "durabletasks_workflows_leased",
         "durabletasks_workflows_parent",
         "durabletasks_workflows_pkey",
         "durabletasks_workflows_status",
-        "durabletasks_workflows_status_created",
       ],
     )
   })

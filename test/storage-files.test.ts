@@ -239,6 +239,7 @@ describe("SQLite schema versions", () => {
       old.db.exec(`DROP INDEX durabletasks_tasks_waiting; DROP TABLE durabletasks_events;
         ALTER TABLE durabletasks_tasks DROP COLUMN event_name; ALTER TABLE durabletasks_tasks DROP COLUMN event_key;
         ALTER TABLE durabletasks_tasks DROP COLUMN event_after; ALTER TABLE durabletasks_tasks DROP COLUMN event_seq`)
+      for (const column of ["started_at", "ended_at", "runner_id", "attempt_history"]) old.db.exec(`ALTER TABLE durabletasks_tasks DROP COLUMN ${column}`)
       old.db.exec("DROP TABLE durabletasks_schedules; UPDATE durabletasks_schema SET version = 1")
       await old.close()
 

@@ -53,7 +53,7 @@ th { background: #eef1f3; font-weight: 600; }
 td.id { word-break: break-all; font-family: ui-monospace, monospace; }
 .status { font-weight: 600; }
 .status-pending { color: var(--pending); } .status-completed { color: var(--completed); }
-.status-failed { color: var(--failed); } .status-cancelled { color: var(--cancelled); }
+.status-failed { color: var(--failed); } .status-cancelled { color: var(--cancelled); } .status-interrupted { color: var(--cancelled); }
 .muted { color: var(--muted); }
 pre { margin: 0; white-space: pre-wrap; word-break: break-all; font: 12px/1.4 ui-monospace, monospace; max-width: 520px; }
 pre.error { color: var(--failed); }

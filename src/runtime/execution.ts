@@ -5,7 +5,7 @@
 import { SerializationError } from "../errors.js"
 import { fromJSONText, toJSONText } from "../json.js"
 import { errorMessage, type Logger } from "../logger.js"
-import type { TaskRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
+import type { TaskChange, TaskRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import {
   ExpectedError,
   type RetryPolicy,
@@ -23,6 +23,7 @@ import { parallelDue, runParallelAt } from "../steps/parallel.js"
 import { runWaitForEventStep } from "../steps/wait-for-event.js"
 import type { EventStore } from "../storage/event-store.js"
 import type { SendEventInput, SentEvent } from "../steps/spec.js"
+import { historyForNextAttempt, type InterruptedAttempt } from "../attempts.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -31,6 +32,8 @@ export interface ExecutionEnvironment {
   runners: ReadonlyMap<string, TaskRunner>
   /** This process life's lease token. */
   token: string
+  /** This runner's `runnerID`, stored with each attempt it runs (`attempt-history`). */
+  runnerID: string
   logger: Logger
   maxPayloadBytes: number
   retryDelayMS: number
@@ -66,6 +69,9 @@ export async function executeWorkflow(
   const tasks = claimed.tasks
   let lastPending = -1
   for (let i = 0; i < tasks.length; i++) if (tasks[i]!.status === "pending") lastPending = i
+  // Taken over from a lease nobody released: the step the earlier runner was on may have been interrupted; it is
+  // recorded (lazily, with that step's next attempt) as an interrupted attempt.
+  let interrupted: InterruptedAttempt | undefined = (claimed.workflow.recoveries ?? 0) > 0 ? { foundAt: env.now() } : undefined
   for (let i = 0; i < tasks.length; i++) {
     const task = tasks[i]!
     if (task.kind === "parallel" && parallelDue(tasks, i)) {
@@ -79,6 +85,8 @@ export async function executeWorkflow(
     const isLast = i === lastPending
     // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
     if (task.kind === "sleep" || task.kind === "workflow" || task.kind === "waitForEvent") {
+      // Not an attempt of a task: an interruption found at the takeover is not charged to a later task.
+      interrupted = undefined
       const end =
         task.kind === "sleep"
           ? await runSleepStep(env, task, isLast)
@@ -91,6 +99,7 @@ export async function executeWorkflow(
     const runner = env.runners.get(task.task)
     if (!runner) return deferUnknownRunner(env, workflowID, task)
 
+    const startedAt = env.now()
     const outcome = await attemptTask(env, runner, task, tasks, signal)
     // A task that failed because we interrupted it (stop, cancel, lost lease) did not fail on its own: no attempt is counted.
     if (outcome.kind === "failed" && signal.aborted) return { kind: "interrupted" }
@@ -101,8 +110,15 @@ export async function executeWorkflow(
       retry: runner.retry ?? env.defaultRetry,
       retryDelayMS: env.retryDelayMS,
     })
+    if (write.kind !== "markCrash" && write.task) {
+      stampAttempt(write.task, task, startedAt, env.runnerID, interrupted)
+      interrupted = undefined
+    }
     if (!(await env.commit(write))) return { kind: "fenced" }
-    if (write.kind !== "markCrash" && write.task) Object.assign(task, write.task)
+    if (write.kind !== "markCrash" && write.task) {
+      Object.assign(task, write.task)
+      task.endedAt = write.now
+    }
     reportOutcome(env, workflowID, task, outcome, end)
     if (end) return ended(env, claimed, end)
   }
@@ -116,6 +132,21 @@ export async function executeWorkflow(
 function ended(env: ExecutionEnvironment, claimed: WorkflowWithTasks, end: ExecutionEnd): ExecutionEnd {
   if (end.kind === "ended" && claimed.workflow.parentID) env.childEnded?.()
   return end
+}
+
+/**
+ * Adds the attempt to a task change (`attempt-history`): its start and runner
+ * always (stored in the task row by the same write), and the history only when
+ * an earlier attempt ended or one was interrupted (rare, so most writes carry
+ * no JSON). Providers without the capability ignore the fields.
+ *
+ * @internal
+ */
+export function stampAttempt(change: TaskChange, task: TaskRow, startedAt: number, runnerID: string, interrupted: InterruptedAttempt | undefined): void {
+  change.startedAt = startedAt
+  change.runnerID = runnerID
+  const history = historyForNextAttempt(task, interrupted)
+  if (history !== undefined) change.history = history
 }
 
 async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string, task: TaskRow): Promise<ExecutionEnd> {

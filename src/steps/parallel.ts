@@ -25,7 +25,7 @@ import { planMember, planWrite, PROGRESS, type ExecutionEnd, type Outcome } from
 import { fromJSONText, toJSONText } from "../json.js"
 import { errorMessage } from "../logger.js"
 import { NEVER, type TaskChange, type TaskRow } from "../storage/provider.js"
-import { attemptTask, reportOutcome, type ExecutionEnvironment } from "../runtime/execution.js"
+import { attemptTask, reportOutcome, stampAttempt, type ExecutionEnvironment } from "../runtime/execution.js"
 import type { RetryPolicy } from "../task.js"
 import { memberCount } from "./parallel-spec.js"
 import { startChild } from "./child.js"
@@ -145,18 +145,30 @@ async function runTaskMember(env: ExecutionEnvironment, member: TaskRow, steps: 
   if (!runner) return { kind: "unknownRunner", task: member.task }
   for (;;) {
     if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
+    const startedAt = env.now()
     const outcome = await attemptTask(env, runner, member, steps, signal)
     // Failed because we stopped it (stop, cancel, lost lease, another member failed the workflow): no attempt is counted.
     if (outcome.kind === "failed" && signal.aborted) return { kind: "interrupted" }
-    const end = await settle(env, member, outcome, runner.retry ?? env.defaultRetry)
+    const end = await settle(env, member, outcome, runner.retry ?? env.defaultRetry, startedAt)
     if (end.kind !== "retry") return end
     if (!(await pause(Math.max(0, end.at - env.now()), signal))) return { kind: "interrupted" }
   }
 }
 
-/** Writes a member's outcome; returns how it settled, or when its next attempt is due. */
-async function settle(env: ExecutionEnvironment, member: TaskRow, outcome: Outcome, retry: RetryPolicy | undefined): Promise<MemberEnd | { kind: "retry"; at: number }> {
+/**
+ * Writes a member's outcome; returns how it settled, or when its next attempt
+ * is due. `startedAt`: when the task member's attempt started (its attempt
+ * history, as a task's).
+ */
+async function settle(
+  env: ExecutionEnvironment,
+  member: TaskRow,
+  outcome: Outcome,
+  retry: RetryPolicy | undefined,
+  startedAt?: number,
+): Promise<MemberEnd | { kind: "retry"; at: number }> {
   const plan = planMember(member, outcome, { token: env.token, now: env.now(), retry, retryDelayMS: env.retryDelayMS })
+  if (startedAt !== undefined) stampAttempt(plan.change, member, startedAt, env.runnerID, undefined)
   if (!(await write(env, member, plan.change))) return { kind: "fenced" }
   const end: ExecutionEnd | undefined =
     plan.retryAt !== undefined ? { kind: "retryAt", at: plan.retryAt } : plan.failsWorkflow !== undefined ? { kind: "ended", status: "failed" } : undefined

@@ -36,10 +36,10 @@ import { MemoryEventStore } from "./memory/events.js"
 
 /** Keeps workflows in a Map. Not durable; one process only. */
 export class MemoryStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, schedules, inspection, waits, events and children. */
+  /** Contract 1, with crash counts, status reads, schedules, inspection, waits, events, children and attempt history. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children"],
+    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children", "attempt-history"],
   }
   private readonly workflows = new Map<string, WorkflowWithTasks>()
   /** Events, next to the workflows that wait for them. */
@@ -131,6 +131,12 @@ export class MemoryStorageProvider implements StorageProvider {
         task.wakeAt = change.wakeAt ?? null
         task.updatedAt = u.now
         if (change.eventSeq !== undefined) this.events.storeTaken(u.workflowID, change.seq, change.eventSeq)
+        if (change.startedAt !== undefined) {
+          task.startedAt = change.startedAt
+          task.endedAt = u.now
+          task.runnerID = change.runnerID ?? null
+        }
+        if (change.history !== undefined) task.history = change.history
       }
       const w = entry.workflow
       w.updatedAt = u.now

@@ -157,10 +157,10 @@ export interface PostgresStorageOptions {
  * ```
  */
 export class PostgresStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection, waits, events and children. */
+  /** Contract 1, with crash counts, status reads, LISTEN/NOTIFY notifications, schedules, inspection, waits, events, children and attempt history. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "events", "children"],
+    supports: ["crash-counts", "status-reads", "notifications", "schedules", "inspection", "waits", "events", "children", "attempt-history"],
   }
   /** Events, in the same schema as the workflows that wait for them. */
   readonly events: EventStore

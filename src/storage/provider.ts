@@ -134,6 +134,18 @@ export interface TaskRow {
   attempts: number
   createdAt: number
   updatedAt: number
+  /** When the task's last ended attempt started (`attempt-history`); `null` (or absent) before any. */
+  startedAt?: number | null
+  /** When the task's last ended attempt ended (`attempt-history`); `null` (or absent) before any. */
+  endedAt?: number | null
+  /** The `runnerID` that ran the task's last ended attempt (`attempt-history`); `null` (or absent) before any. */
+  runnerID?: string | null
+  /**
+   * JSON text of the task's earlier attempts, oldest first (`attempt-history`):
+   * what the runner last wrote as {@link TaskChange.history}, or `null`. Read
+   * it with `taskAttempts` (durabletasks), which adds the last attempt.
+   */
+  history?: string | null
 }
 
 /** A workflow row with all its tasks, in `seq` order. */
@@ -248,6 +260,21 @@ export interface TaskChange {
    * stored value as it is.
    */
   eventSeq?: number
+  /**
+   * When the attempt this change records started (`attempt-history`): stored
+   * as the task's `startedAt`, with the write's `now` as its `endedAt`. Absent
+   * (a step that is not an attempt) keeps the stored `startedAt`, `endedAt`
+   * and `runnerID`.
+   */
+  startedAt?: number
+  /** Who ran the attempt (`attempt-history`), stored as the task's `runnerID` with `startedAt`. */
+  runnerID?: string
+  /**
+   * JSON text to store as the task's `history` (`attempt-history`); absent
+   * keeps the stored one. The runner passes it only when an attempt before
+   * this one failed or was interrupted, so most writes carry none.
+   */
+  history?: string
 }
 
 /**
@@ -433,8 +460,22 @@ export const STORAGE_CONTRACT_VERSION = 1
  *   `endWorkflow` write (and a cancel) of a workflow with a parent makes the
  *   parent claimable at once, in the same transaction, if it is parked; and
  *   `cancelWorkflow` cancels the pending descendants of the workflow too.
+ * - `attempt-history`: writes store a task change's `startedAt`, `runnerID`
+ *   (with the write's `now` as `endedAt`) and `history` when given, and keep
+ *   the stored ones when not; reads (claims too) return them. The dashboard
+ *   and `durabletasks show` list each task's attempts from them.
  */
-export type StorageCapability = "core" | "crash-counts" | "status-reads" | "notifications" | "schedules" | "inspection" | "waits" | "events" | "children"
+export type StorageCapability =
+  | "core"
+  | "crash-counts"
+  | "status-reads"
+  | "notifications"
+  | "schedules"
+  | "inspection"
+  | "waits"
+  | "events"
+  | "children"
+  | "attempt-history"
 
 /** The `availableAt` of a workflow that waits only for its children: never claimable by time (a child's end wakes it). */
 export const NEVER = 8_640_000_000_000_000

@@ -31,6 +31,10 @@ export function newWorkflowRows(w: NewWorkflow): WorkflowWithTasks {
       attempts: 0,
       createdAt: w.now,
       updatedAt: w.now,
+      startedAt: null,
+      endedAt: null,
+      runnerID: null,
+      history: null,
     })),
   }
 }

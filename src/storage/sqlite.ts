@@ -75,7 +75,7 @@ const WORKFLOW_COLUMNS_OF_W = WORKFLOW_COLUMNS.split(", ")
   .map((c) => `w.${c}`)
   .join(", ")
 const TASK_COLUMNS =
-  "workflow_id AS workflowID, seq, name, task, data, status, result, error, attempts, created_at AS createdAt, updated_at AS updatedAt, kind, wake_at AS wakeAt"
+  "workflow_id AS workflowID, seq, name, task, data, status, result, error, attempts, created_at AS createdAt, updated_at AS updatedAt, kind, wake_at AS wakeAt, started_at, ended_at, runner_id, attempt_history"
 
 /** A workflow row read with `.raw()`, columns in WORKFLOW_COLUMNS order. */
 function toWorkflowRow(r: unknown[]): WorkflowRow {
@@ -110,6 +110,10 @@ function toTaskRow(r: unknown[]): TaskRow {
     updatedAt: r[10] as number,
     kind: stepKind(r[11], r[0] as string, r[1] as number),
     wakeAt: r[12] as number | null,
+    startedAt: r[13] as number | null,
+    endedAt: r[14] as number | null,
+    runnerID: r[15] as string | null,
+    history: r[16] as string | null,
   }
 }
 
@@ -123,10 +127,10 @@ function stepKind(kind: unknown, workflowID: string, seq: number): StepKind {
 
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
-  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection, waits, events and children. */
+  /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection, waits, events, children and attempt history. */
   readonly capabilities: StorageCapabilities = {
     contract: STORAGE_CONTRACT_VERSION,
-    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children"],
+    supports: ["crash-counts", "status-reads", "schedules", "inspection", "waits", "events", "children", "attempt-history"],
   }
   /** Events, in the same file (and transactions) as the workflows that wait for them. */
   readonly events: SQLiteEventStore
@@ -420,7 +424,8 @@ export class SQLiteStorageProvider implements StorageProvider {
       }
       const t = u.kind === "markCrash" ? undefined : u.task
       if (ok && t) {
-        s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, t.wakeAt ?? null, u.workflowID, t.seq)
+        const startedAt = t.startedAt ?? null
+        s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, t.wakeAt ?? null, startedAt, startedAt === null ? null : u.now, t.runnerID ?? null, t.history ?? null, u.workflowID, t.seq)
         if (t.eventSeq !== undefined) this.events.storeTaken(u.workflowID, t.seq, t.eventSeq)
       }
       applied.push(ok)
@@ -516,7 +521,11 @@ function prepareStatements(db: Database.Database, p: string) {
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     ),
     updateTask: db.prepare(
-      `UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = ?, updated_at = ?, wake_at = ? WHERE workflow_id = ? AND seq = ?`,
+      // The attempt columns (attempt-history) are kept when a change carries none (a step that is not an attempt).
+      `UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = ?, updated_at = ?, wake_at = ?,
+         started_at = COALESCE(?, started_at), ended_at = COALESCE(?, ended_at), runner_id = COALESCE(?, runner_id),
+         attempt_history = COALESCE(?, attempt_history)
+       WHERE workflow_id = ? AND seq = ?`,
     ),
     renewLease: db.prepare(
       `UPDATE ${p}workflows SET available_at = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`,

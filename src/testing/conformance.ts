@@ -17,6 +17,7 @@ import { runInspectionConformance } from "./conformance-inspection.js"
 import { runWaitsConformance } from "./conformance-waits.js"
 import { runChildrenConformance } from "./conformance-children.js"
 import { runEventsConformance } from "./conformance-events.js"
+import { runAttemptHistoryConformance } from "./conformance-attempts.js"
 import type { NewWorkflow, RecordTask, StorageProvider, TaskRow, WorkflowRow, WorkflowWithTasks, WorkflowWrite } from "../storage/provider.js"
 import { scheduleConformanceTests } from "./schedule-conformance.js"
 
@@ -555,6 +556,8 @@ export function runProviderConformance(
     runChildrenConformance(open)
     // The events part (sendEvent, waitForEvent's matching, parking and waking); skips for providers without it.
     runEventsConformance(open)
+    // The attempt-history part; its tests skip for providers that do not declare it.
+    runAttemptHistoryConformance(open)
 
     if (shared) {
       it("shows one instance's writes to another (one shared store)", { timeout }, async () => {

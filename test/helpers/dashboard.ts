@@ -91,9 +91,26 @@ export async function seed(storage: StorageProvider, now = Date.now()): Promise<
     now: at,
     counts: COUNTS,
     status,
-    task: { seq: 0, status, result: status === "completed" ? JSON.stringify({ shipped: true }) : null, error, attempts: status === "failed" ? 3 : 0 },
+    task: {
+      seq: 0,
+      status,
+      result: status === "completed" ? JSON.stringify({ shipped: true }) : null,
+      error,
+      attempts: status === "failed" ? 3 : 0,
+      startedAt: at - 1_500,
+      runnerID: "worker-1",
+      ...(status === "failed" ? { history: earlierAttempts(at) } : {}),
+    },
   })
   assert.deepEqual(await storage.applyWorkflowWrites([end("order-2", now - 2 * MINUTE, "failed", "card declined <b>twice</b>"), end("order-3", now - 3 * MINUTE, "completed", null)]), [true, true])
+}
+
+/** The attempts before order-2's last one: a failure whose error holds markup, then one its runner died in. */
+export function earlierAttempts(at: number): string {
+  return JSON.stringify([
+    { startedAt: at - 9_000, endedAt: at - 8_000, outcome: "failed", error: "card <i>expired</i>", runnerID: "worker-0" },
+    { startedAt: null, endedAt: at - 5_000, outcome: "interrupted", error: null, runnerID: null },
+  ])
 }
 
 /** A dashboard served on 127.0.0.1 on a free port. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { MAX_ATTEMPTS_KEPT } from "../../attempts.js"
 import type { WorkflowInfo } from "../../info.js"
 import { EXIT, UsageError, type Command, type CommandContext } from "../command.js"
 import { payload, printable, time } from "../output.js"
@@ -55,8 +56,16 @@ function print(context: CommandContext, w: WorkflowInfo, max: number): void {
     if (t.kind === "task") line(`  #${t.seq} ${printable(t.name)}  runner ${printable(t.task)}  ${t.status}  attempts ${t.attempts}`)
     else line(`  #${t.seq} ${printable(t.name)}  ${t.kind}  ${t.state}`)
     line(`     created ${time(t.createdAt)}  updated ${time(t.updatedAt)}`)
+    if (t.startedAt) line(`     started ${time(t.startedAt)}  ended ${time(t.endedAt)}`)
     line(`     data    ${printable(payload(t.data, max))}`)
     if (t.status === "completed") line(`     result  ${printable(payload(t.result, max))}`)
     if (t.error !== null) line(`     error   ${printable(t.error)}`)
+    if (t.attemptHistory.length > 0) line(`     attempts (last ${MAX_ATTEMPTS_KEPT} kept, oldest first):`)
+    t.attemptHistory.forEach((a, i) => {
+      const took = a.startedAt && a.endedAt ? ` (${a.endedAt.getTime() - a.startedAt.getTime()} ms)` : ""
+      const when = `${a.startedAt ? time(a.startedAt) : "start unknown"} -> ${time(a.endedAt)}${took}`
+      const error = a.error === null ? "" : `  ${printable(a.error)}`
+      line(`       ${i + 1}. ${a.outcome.padEnd(11)} ${when}  on ${printable(a.runnerID ?? "unknown runner")}${error}`)
+    })
   }
 }

@@ -1,6 +1,7 @@
 /**
  * A workflow's page: its facts, its tasks (state, attempts, error, times,
- * payloads cut short with a link to the whole), and the cancel and retry
+ * payloads cut short with a link to the whole), the timeline of their
+ * attempts (pages/timeline.ts), and the cancel and retry
  * buttons, which lead to a confirm step; and that confirm step, and the
  * whole-payload view.
  *
@@ -9,6 +10,7 @@
 import type { TaskInfo, WorkflowInfo } from "../../info.js"
 import { html, timeText, type SafeHTML } from "../html.js"
 import { href, statusBadge, workflowPath, type Page, type PageContext } from "../page.js"
+import { timelineSection } from "./timeline.js"
 
 /** Characters of a payload shown inline; the rest is a link away. */
 export const PAYLOAD_PREVIEW_CHARS = 300
@@ -40,9 +42,10 @@ ${workflow.crashes > 0 ? html`<dt>Crashes</dt><dd>${workflow.crashes}</dd>` : ""
 </dl>
 ${context.readOnly ? "" : actionButtons(context, workflow)}
 <h2>Tasks</h2>
-<table id="tasks"><thead><tr><th>#</th><th>Name</th><th>Runner</th><th>Status</th><th>Attempts</th><th>Error</th><th>Data</th><th>Result</th><th>Created</th><th>Updated</th></tr></thead><tbody>
+<table id="tasks"><thead><tr><th>#</th><th>Name</th><th>Runner</th><th>Status</th><th>Attempts</th><th>Error</th><th>Data</th><th>Result</th><th>Started</th><th>Ended</th><th>Updated</th></tr></thead><tbody>
 ${workflow.tasks.map((task) => taskRow(context, workflow.id, task))}
-</tbody></table>`
+</tbody></table>
+${timelineSection(workflow)}`
   return { title: `Workflow ${workflow.id}`, body, refresh: workflow.status === "pending" }
 }
 
@@ -89,7 +92,7 @@ function taskRow(context: PageContext, id: string, task: TaskInfo): SafeHTML {
   return html`<tr data-seq="${task.seq}"><td>${task.seq}</td><td>${task.name}</td><td>${task.task}</td><td>${statusBadge(task.status)}</td><td>${task.attempts}</td>
 <td>${task.error === null ? html`<span class="muted">–</span>` : html`<pre class="error">${task.error}</pre>`}</td>
 <td>${payloadCell(context, id, task, "data")}</td><td>${payloadCell(context, id, task, "result")}</td>
-<td>${timeText(task.createdAt)}</td><td>${timeText(task.updatedAt)}</td></tr>`
+<td class="started">${timeText(task.startedAt)}</td><td class="ended">${timeText(task.endedAt)}</td><td>${timeText(task.updatedAt)}</td></tr>`
 }
 
 function payloadCell(context: PageContext, id: string, task: TaskInfo, which: "data" | "result"): SafeHTML {

@@ -42,6 +42,10 @@ export interface TaskRecord {
   updated_at: string
   kind: string
   wake_at: string | null
+  started_at: string | null
+  ended_at: string | null
+  runner_id: string | null
+  attempt_history: string | null
 }
 
 const TASK_STATUSES: readonly string[] = ["pending", "completed", "failed"] satisfies TaskStatus[]
@@ -86,6 +90,10 @@ export function toTaskRow(r: TaskRecord): TaskRow {
     updatedAt: Number(r.updated_at),
     kind: r.kind as StepKind,
     wakeAt: r.wake_at === null ? null : Number(r.wake_at),
+    startedAt: r.started_at === null ? null : Number(r.started_at),
+    endedAt: r.ended_at === null ? null : Number(r.ended_at),
+    runnerID: r.runner_id,
+    history: r.attempt_history,
   }
 }
 
@@ -96,7 +104,8 @@ export function toTaskRow(r: TaskRecord): TaskRow {
 export const JOINED_COLUMNS = `w.id, w.status, w.created_at, w.updated_at, w.available_at, w.lease_owner, w.lease_token, w.task_count, w.recoveries, w.crashes, w.parent_id,
   t.seq AS t_seq, t.name AS t_name, t.task AS t_task, t.data AS t_data, t.status AS t_status, t.result AS t_result,
   t.error AS t_error, t.attempts AS t_attempts, t.created_at AS t_created_at, t.updated_at AS t_updated_at,
-  t.kind AS t_kind, t.wake_at AS t_wake_at`
+  t.kind AS t_kind, t.wake_at AS t_wake_at, t.started_at AS t_started_at, t.ended_at AS t_ended_at, t.runner_id AS t_runner_id,
+  t.attempt_history AS t_attempt_history`
 
 /** A row of {@link JOINED_COLUMNS}; the task columns are null for a workflow without tasks (LEFT JOIN). */
 export interface JoinedRecord extends WorkflowRecord {
@@ -112,6 +121,10 @@ export interface JoinedRecord extends WorkflowRecord {
   t_updated_at: string
   t_kind: string
   t_wake_at: string | null
+  t_started_at: string | null
+  t_ended_at: string | null
+  t_runner_id: string | null
+  t_attempt_history: string | null
 }
 
 /** Groups joined rows (ordered by workflow, then seq) into workflows with their tasks, in the rows' order. */
@@ -139,6 +152,10 @@ export function fromJoinedRows(rows: JoinedRecord[]): WorkflowWithTasks[] {
         updated_at: r.t_updated_at,
         kind: r.t_kind,
         wake_at: r.t_wake_at,
+        started_at: r.t_started_at,
+        ended_at: r.t_ended_at,
+        runner_id: r.t_runner_id,
+        attempt_history: r.t_attempt_history,
       }),
     )
   }

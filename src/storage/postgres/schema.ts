@@ -4,7 +4,7 @@
  * @module
  */
 import type { PostgresConnection, Queryable } from "./connection.js"
-import { inspectionIndexes } from "./inspection.js"
+import { inspectionIndexes, lighterInspectionIndexes } from "./inspection.js"
 import type { PostgresNames } from "./names.js"
 import { scheduleTables } from "./schedules.js"
 import { childColumns } from "./children.js"
@@ -73,6 +73,15 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
   (n) => childColumns(n),
   // ---- Version 7: events (issue 11, the "events" capability; see postgres/events.ts). A table, and columns of waitForEvent steps. ----
   (n) => eventTables(n),
+  // ---- Version 8: each task's last attempt and the earlier ones (issue 13, the "attempt-history" capability). ----
+  (n) => [
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS started_at bigint`,
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS ended_at bigint`,
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS runner_id text`,
+    `ALTER TABLE ${n.tasks} ADD COLUMN IF NOT EXISTS attempt_history text`,
+  ],
+  // ---- Version 9: newest-first listing by status without an index over every workflow (issue 13; see inspection.ts). ----
+  (n) => lighterInspectionIndexes(n),
 ]
 
 /** The schema version this code writes and reads. */

@@ -43,9 +43,12 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
         w.parent_id, u.now
     ), ${wakeParentsCTE(n, notify)}, updated_tasks AS (
       UPDATE ${n.tasks} AS t SET status = v.status, result = v.result, error = v.error, attempts = v.attempts, updated_at = v.now,
-        wake_at = v.wake_at, event_seq = COALESCE(v.event_seq, t.event_seq)
-      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $15::bigint[], $16::bigint[])
-        AS v(workflow_id, seq, status, result, error, attempts, now, wake_at, event_seq)
+        wake_at = v.wake_at, event_seq = COALESCE(v.event_seq, t.event_seq), started_at = COALESCE(v.started_at, t.started_at),
+        ended_at = CASE WHEN v.started_at IS NULL THEN t.ended_at ELSE v.now END, runner_id = COALESCE(v.runner_id, t.runner_id),
+        attempt_history = COALESCE(v.attempt_history, t.attempt_history)
+      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $15::bigint[],
+          $16::bigint[], $17::bigint[], $18::text[], $19::text[])
+        AS v(workflow_id, seq, status, result, error, attempts, now, wake_at, event_seq, started_at, runner_id, attempt_history)
       WHERE t.workflow_id = v.workflow_id AND t.seq = v.seq AND v.workflow_id IN (SELECT id FROM applied)
     )
     SELECT id${notifyColumn(n, notify, "claimable_now")}${notifyColumn(n, notify, "ended_now", n.endedChannel)},
@@ -121,6 +124,9 @@ function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
     now: [] as number[],
     wakeAt: [] as (number | null)[],
     eventSeq: [] as (number | null)[],
+    startedAt: [] as (number | null)[],
+    runnerID: [] as (string | null)[],
+    history: [] as (string | null)[],
   }
   for (const i of round) {
     const u = updates[i] as WorkflowWrite
@@ -143,9 +149,15 @@ function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
       t.now.push(u.now)
       t.wakeAt.push(task.wakeAt ?? null)
       t.eventSeq.push(task.eventSeq ?? null)
+      t.startedAt.push(task.startedAt ?? null)
+      t.runnerID.push(task.runnerID ?? null)
+      t.history.push(storableError(task.history))
     }
   }
-  return [w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes, t.wakeAt, t.eventSeq]
+  return [
+    ...[w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes],
+    ...[t.wakeAt, t.eventSeq, t.startedAt, t.runnerID, t.history],
+  ]
 }
 
 /** Postgres `text` cannot hold U+0000; an error message is not worth failing the write for. */

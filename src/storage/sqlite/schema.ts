@@ -11,7 +11,7 @@ import { createChildColumns } from "./children.js"
 import { createEventTables } from "./events.js"
 
 /** The schema version this code writes and reads. */
-export const SCHEMA_VERSION = 6
+export const SCHEMA_VERSION = 7
 
 /**
  * Rowid tables rather than WITHOUT ROWID ones clustered by workflow ID: rows
@@ -51,6 +51,10 @@ export function createSchema(db: Database.Database, p: string): void {
         updated_at INTEGER NOT NULL,
         kind TEXT NOT NULL DEFAULT 'task',
         wake_at INTEGER,
+        started_at INTEGER,
+        ended_at INTEGER,
+        runner_id TEXT,
+        attempt_history TEXT,
         PRIMARY KEY (workflow_id, seq)
       );
       CREATE INDEX IF NOT EXISTS ${p}workflows_claimable ON ${p}workflows (available_at) WHERE status = 'pending';
@@ -95,4 +99,11 @@ function migrate(db: Database.Database, p: string, from: number): void {
     if (!columns.has("wake_at")) db.exec(`ALTER TABLE ${p}tasks ADD COLUMN wake_at INTEGER`)
   }
   // Version 6 (events) adds a table and columns: createEventTables, run by createSchema before this, made them.
+  if (from < 7) {
+    // Version 7: the last attempt of each task and the earlier ones (the "attempt-history" capability); none before it.
+    const columns = new Set((db.prepare(`PRAGMA table_info(${p}tasks)`).all() as Array<{ name: string }>).map((c) => c.name))
+    for (const [column, type] of [["started_at", "INTEGER"], ["ended_at", "INTEGER"], ["runner_id", "TEXT"], ["attempt_history", "TEXT"]]) {
+      if (!columns.has(column!)) db.exec(`ALTER TABLE ${p}tasks ADD COLUMN ${column} ${type}`)
+    }
+  }
 }
