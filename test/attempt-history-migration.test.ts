@@ -1,5 +1,5 @@
 /**
- * The attempt-history schema version (SQLite 5, Postgres 6) on a store made
+ * The attempt-history schema version (SQLite 7, Postgres 8) on a store made
  * by the version before it: opening it adds the attempt columns, keeps the
  * workflows, and their tasks then record attempts.
  */
@@ -12,6 +12,8 @@ import { PostgresStorageProvider } from "../src/storage/postgres.js"
 import type { StorageProvider } from "../src/storage/provider.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { adminQuery, connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
+import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from "../src/storage/sqlite/schema.js"
+import { SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION } from "../src/storage/postgres/schema.js"
 
 const LEASE = { owner: "old", token: "old-token", expiresAt: 1_000 }
 
@@ -42,20 +44,20 @@ async function assertMigrated(storage: StorageProvider): Promise<void> {
 }
 
 describe("attempt history on a store made by the schema version before it", () => {
-  it("SQLite: migrates a version 4 file to version 5", async () => {
+  it("SQLite: migrates a version 6 file to version 7", async () => {
     const dir = mkdtempSync(join(tmpdir(), "dt-attempts-migration-"))
-    const file = join(dir, "v4.sqlite")
+    const file = join(dir, "v6.sqlite")
     try {
       const made = new SQLiteStorageProvider(file)
       await insertOld(made)
-      // Back to exactly what version 4 made: no attempt columns.
+      // Back to exactly what version 6 made: no attempt columns.
       for (const column of ["started_at", "ended_at", "runner_id", "attempt_history"]) made.db.exec(`ALTER TABLE durabletasks_tasks DROP COLUMN ${column}`)
-      made.db.exec("UPDATE durabletasks_schema SET version = 4")
+      made.db.exec("UPDATE durabletasks_schema SET version = 6")
       await made.close()
 
       const migrated = new SQLiteStorageProvider(file)
       try {
-        assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, 5)
+        assert.equal((migrated.db.prepare("SELECT version FROM durabletasks_schema").get() as { version: number }).version, SQLITE_SCHEMA_VERSION)
         await assertMigrated(migrated)
       } finally {
         await migrated.close()
@@ -65,7 +67,7 @@ describe("attempt history on a store made by the schema version before it", () =
     }
   })
 
-  it("Postgres: migrates version 5 tables to version 6", async (t) => {
+  it("Postgres: migrates version 7 tables to version 8", async (t) => {
     const reason = await postgresSkipReason()
     if (reason !== undefined) return t.skip(reason)
     const schema = uniqueSchemaName()
@@ -77,13 +79,13 @@ describe("attempt history on a store made by the schema version before it", () =
       await adminQuery(
         `ALTER TABLE ${schema}.durabletasks_tasks DROP COLUMN started_at, DROP COLUMN ended_at, DROP COLUMN runner_id, DROP COLUMN attempt_history`,
       )
-      await adminQuery(`DELETE FROM ${schema}.durabletasks_schema_version WHERE version >= 6`)
+      await adminQuery(`DELETE FROM ${schema}.durabletasks_schema_version WHERE version >= 8`)
 
       const migrated = new PostgresStorageProvider(connectionString, { schema })
       try {
         await migrated.init()
         const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version ORDER BY version`)
-        assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5, 6, 7])
+        assert.deepEqual(versions.map((v) => v.version), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
         await assertMigrated(migrated)
       } finally {
         await migrated.close()

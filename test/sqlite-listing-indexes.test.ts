@@ -57,6 +57,7 @@ describe("SQLite newest-first listing indexes", () => {
         "durabletasks_workflows_ended",
         "durabletasks_workflows_failed_created",
         "durabletasks_workflows_lease",
+        "durabletasks_workflows_parent",
         "durabletasks_workflows_status",
       ],
     )
