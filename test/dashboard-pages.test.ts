@@ -10,6 +10,8 @@ import { describe, it } from "node:test"
 import type { DashboardOptions } from "../src/dashboard/index.js"
 import { PAGE_SIZE } from "../src/dashboard/pages/list.js"
 import { STORES, csrfOf, send, workflowURL, servedOn } from "./helpers/dashboard.js"
+import { WorkflowRunner } from "../src/index.js"
+import { waitFor } from "./helpers/wait.js"
 
 /** The IDs in a list page's table, top to bottom. */
 function listedIDs(body: string): string[] {
@@ -134,6 +136,26 @@ describe("dashboard pages", { timeout: 120_000 }, () => {
         assert.match(completed.body, /<tr class="attempt" data-seq="0" data-outcome="completed">/)
         const fresh = await send(d.port, workflowURL("order-1"))
         assert.match(fresh.body, /id="timeline-empty"/, "a task no attempt of which has ended has no timeline yet")
+      })
+
+      it("workflow page: a step that is not a task shows its kind and what it waits for", async (t) => {
+        const d = await served(t)
+        const runner = new WorkflowRunner({ taskRunners: [{ Name: "Noop", Execute: () => ({}) }], storageProvider: d.storage, pollIntervalMS: 50 })
+        try {
+          await runner.recover()
+          await runner.addWorkflow({ workflowID: "napper", tasks: { nap: { sleep: "1h" }, after: { task: "Noop", data: null } } })
+          await waitFor(async () => (await runner.getWorkflow("napper"))?.tasks[0]?.state.startsWith("sleeping until") === true, { what: "the sleep to park" })
+          const page = await send(d.port, "/workflows/napper")
+          assert.equal(page.status, 200)
+          const row = /<tr data-seq="0">([\s\S]*?)<\/tr>/.exec(page.body)?.[1] ?? ""
+          assert.match(row, /<span class="kind">sleep<\/span>/)
+          assert.match(row, /<div class="state muted">sleeping until \d{4}-\d\d-\d\dT/)
+          const task = /<tr data-seq="1">([\s\S]*?)<\/tr>/.exec(page.body)?.[1] ?? ""
+          assert.match(task, /<td>Noop<\/td>/)
+          assert.doesNotMatch(task, /class="state/)
+        } finally {
+          await runner.stop()
+        }
       })
 
       it("confirm step: the action is a form POST with the CSRF token; an action that does not apply is refused with 409", async (t) => {

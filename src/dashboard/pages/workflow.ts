@@ -42,7 +42,7 @@ ${workflow.crashes > 0 ? html`<dt>Crashes</dt><dd>${workflow.crashes}</dd>` : ""
 </dl>
 ${context.readOnly ? "" : actionButtons(context, workflow)}
 <h2>Tasks</h2>
-<table id="tasks"><thead><tr><th>#</th><th>Name</th><th>Runner</th><th>Status</th><th>Attempts</th><th>Error</th><th>Data</th><th>Result</th><th>Started</th><th>Ended</th><th>Updated</th></tr></thead><tbody>
+<table id="tasks"><thead><tr><th>#</th><th>Name</th><th>Runner or kind</th><th>Status</th><th>Attempts</th><th>Error</th><th>Data</th><th>Result</th><th>Started</th><th>Ended</th><th>Updated</th></tr></thead><tbody>
 ${workflow.tasks.map((task) => taskRow(context, workflow.id, task))}
 </tbody></table>
 ${timelineSection(workflow)}`
@@ -89,10 +89,20 @@ function actionButtons(context: PageContext, workflow: WorkflowInfo): SafeHTML {
 }
 
 function taskRow(context: PageContext, id: string, task: TaskInfo): SafeHTML {
-  return html`<tr data-seq="${task.seq}"><td>${task.seq}</td><td>${task.name}</td><td>${task.task}</td><td>${statusBadge(task.status)}</td><td>${task.attempts}</td>
+  return html`<tr data-seq="${task.seq}"><td>${task.seq}</td><td>${task.name}</td><td>${runnerOrKind(task)}</td><td>${statusBadge(task.status)}${stateLine(task)}</td><td>${task.attempts}</td>
 <td>${task.error === null ? html`<span class="muted">–</span>` : html`<pre class="error">${task.error}</pre>`}</td>
 <td>${payloadCell(context, id, task, "data")}</td><td>${payloadCell(context, id, task, "result")}</td>
 <td class="started">${timeText(task.startedAt)}</td><td class="ended">${timeText(task.endedAt)}</td><td>${timeText(task.updatedAt)}</td></tr>`
+}
+
+/** A task's runner; another step's kind (sleep, waitForEvent, workflow, parallel). */
+function runnerOrKind(task: TaskInfo): SafeHTML {
+  return task.kind === "task" ? html`${task.task}` : html`<span class="kind">${task.kind}</span>`
+}
+
+/** What a step waits for (sleeping until, waiting for an event or a child), when that says more than its status. */
+function stateLine(task: TaskInfo): SafeHTML {
+  return task.state === task.status ? html`` : html`<div class="state muted">${task.state}</div>`
 }
 
 function payloadCell(context: PageContext, id: string, task: TaskInfo, which: "data" | "result"): SafeHTML {
