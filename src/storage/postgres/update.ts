@@ -43,7 +43,10 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
       FROM unnest(${hidden("$1::text[]")}, ${hidden("$2::text[]")}, ${hidden("$3::bigint[]")}, ${hidden("$4::text[]")},
           ${hidden("$5::bigint[]")}, ${hidden("$13::int[]")}, ${hidden("$14::int[]")})
         AS u(id, token, now, status, available_at, recoveries, crashes)
-      WHERE w.id = u.id AND w.lease_token = u.token AND w.status = 'pending'
+      -- The status test is written against u (tokens are never null) so that it is a join condition: a
+      -- restriction of w alone, guessed selective on a table without statistics, made hashing every pending
+      -- workflow look cheaper than probing the batch's.
+      WHERE w.id = u.id AND w.lease_token = u.token AND w.status = CASE WHEN u.token IS NOT NULL THEN 'pending' END
       RETURNING w.id, (u.status = 'pending' AND u.available_at <= u.now) AS claimable_now, (u.status <> 'pending') AS ended_now
     ), updated_tasks AS (
       UPDATE ${n.tasks} AS t SET status = v.status, result = v.result, error = v.error, attempts = v.attempts, updated_at = v.now,
