@@ -200,7 +200,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       concurrency,
       pollIntervalMS,
       now,
-      executing: () => this.active.size,
+      executing: () => this.executions.busy(concurrency),
       execute: (claimed) => this.executions.start(claimed),
       release: (ids) => this.executions.release(ids),
     })
