@@ -200,7 +200,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       concurrency,
       pollIntervalMS,
       now,
-      executing: () => this.executions.busy(concurrency),
+      executing: () => this.executions.busy(),
       execute: (claimed) => this.executions.start(claimed),
       release: (ids) => this.executions.release(ids),
     })
@@ -212,6 +212,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       token: this.token,
       leaseMS,
       maxCrashes,
+      concurrency,
       now,
       logger: this.logger,
       health: this.health,

@@ -24,6 +24,8 @@ export interface ExecutionsOptions {
   leaseMS: number
   /** `Infinity`: crash-loop protection off. */
   maxCrashes: number
+  /** The runner's concurrency (see {@link Executions.busy}). */
+  concurrency: number
   now: () => number
   logger: Logger
   health: StorageHealth
@@ -94,9 +96,11 @@ export class Executions {
         this.prepared.delete(id)
       })
       .finally(() => {
+        // A slot let off when its last write was submitted was claimed for then (unless over the cap).
+        const slotFrees = !this.finishing.has(id) || this.finishing.size > this.o.concurrency
         this.active.delete(id)
         this.finishing.delete(id)
-        if (!this.o.stopping()) this.o.refill()
+        if (slotFrees && !this.o.stopping()) this.o.refill()
       })
   }
 
@@ -108,10 +112,15 @@ export class Executions {
    * them are let off this way, so no more than twice `concurrency` workflows
    * are ever held here.
    */
-  busy(concurrency: number): number {
-    return this.active.size - Math.min(this.finishing.size, concurrency)
+  busy(): number {
+    return this.active.size - Math.min(this.finishing.size, this.o.concurrency)
   }
 
+  /**
+   * Lets off the slot of `id`, whose last write was just submitted, and
+   * claims for it; when that write settles, no second claim is made for the
+   * same slot (an idle runner sends one claim per workflow, as before).
+   */
   private finishingFrom(id: string): void {
     if (this.finishing.has(id) || !this.active.has(id)) return
     this.finishing.add(id)
