@@ -7,6 +7,7 @@
 import type { ClaimRequest, WorkflowWithTasks } from "../provider.js"
 import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
+import type { DatabaseKind } from "./schema.js"
 import { JOINED_COLUMNS, type JoinedRecord, fromJoinedRows } from "./rows.js"
 
 /**
@@ -36,13 +37,15 @@ import { JOINED_COLUMNS, type JoinedRecord, fromJoinedRows } from "./rows.js"
  * 100). The rows are already locked by the picking scans, so the update sees
  * them as picked.
  */
-function claimSQL(n: PostgresNames): string {
+function claimSQL(n: PostgresNames, kind: DatabaseKind): string {
+  // CockroachDB plans without custom plans, and may refuse a subquery as a limit.
+  const dueLimit = kind === "postgres" ? "(SELECT $2::bigint)" : "$2"
   return `
     WITH due AS (
       SELECT id, available_at FROM ${n.workflows}
       WHERE status = 'pending' AND available_at <= $1
       ORDER BY available_at
-      LIMIT (SELECT $2::bigint)
+      LIMIT ${dueLimit}
       FOR UPDATE SKIP LOCKED
     ), own AS (
       SELECT id, available_at FROM ${n.workflows}
@@ -68,11 +71,11 @@ function claimSQL(n: PostgresNames): string {
 }
 
 /** Leases up to `claim.limit` claimable workflows and returns them with their tasks, earliest `availableAt` first. */
-export async function claimWorkflows(db: PostgresConnection, n: PostgresNames, claim: ClaimRequest): Promise<WorkflowWithTasks[]> {
+export async function claimWorkflows(db: PostgresConnection, n: PostgresNames, claim: ClaimRequest, kind: DatabaseKind = "postgres"): Promise<WorkflowWithTasks[]> {
   if (!(claim.limit >= 1)) return []
   const { lease } = claim
   const rows = await db.statement<JoinedRecord>(
-    claimSQL(n),
+    claimSQL(n, kind),
     [claim.now, Number.isFinite(claim.limit) ? Math.floor(claim.limit) : null, claim.reclaimOwn, lease.owner, lease.token, lease.expiresAt],
     // Run twice, the first run's leases would be hidden until they expire.
     "once",
