@@ -209,7 +209,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       concurrency,
       pollIntervalMS,
       now,
-      executing: () => this.active.size,
+      executing: () => this.executions.busy(),
       execute: (claimed) => this.executions.start(claimed),
       release: (ids) => this.executions.release(ids),
     })
@@ -221,6 +221,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       token: this.token,
       leaseMS,
       maxCrashes,
+      concurrency,
       now,
       logger: this.logger,
       health: this.health,

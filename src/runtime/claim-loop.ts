@@ -35,6 +35,7 @@ export class ClaimLoop {
   private reserved = 0
   private filling = false
   private refillRequested = false
+  private fillScheduled = false
   private pollTimer: NodeJS.Timeout | undefined
   private wakeTime = Infinity
   private wakeTimer: NodeJS.Timeout | undefined
@@ -87,10 +88,21 @@ export class ClaimLoop {
     this.reserved--
   }
 
-  /** Claims as soon as possible (after the claim under way, if any). */
+  /**
+   * Claims as soon as possible (after the claim under way, if any). The claim
+   * starts in the next turn of the event loop, so that every slot freed in
+   * this turn (a write batch settles many executions at once) is filled by
+   * one claim rather than the first freed slot by a claim of its own.
+   */
   requestFill(): void {
     if (this.filling) this.refillRequested = true
-    else void this.fill()
+    else if (!this.fillScheduled) {
+      this.fillScheduled = true
+      setImmediate(() => {
+        this.fillScheduled = false
+        void this.fill()
+      })
+    }
   }
 
   /** Claims again at `at` (a retry, a delayed start or a sleep falls due then). */

@@ -24,6 +24,8 @@ export interface ExecutionsOptions {
   leaseMS: number
   /** `Infinity`: crash-loop protection off. */
   maxCrashes: number
+  /** The runner's concurrency (see {@link Executions.busy}). */
+  concurrency: number
   now: () => number
   logger: Logger
   health: StorageHealth
@@ -49,6 +51,8 @@ export class Executions {
   readonly active: Map<string, ActiveExecution>
   private readonly prepared = new Map<string, Map<string, unknown>>()
   private readonly suspects: SuspectLane
+  /** Executions whose last write (ending or parking the workflow) is submitted and not yet settled. */
+  private readonly finishing = new Set<string>()
 
   constructor(private readonly o: ExecutionsOptions) {
     this.active = o.active
@@ -75,7 +79,10 @@ export class Executions {
     const entry: ActiveExecution = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false, leaseLost: false }
     // Inherits the shared environment rather than copying it for each workflow.
     const environment: ExecutionEnvironment = Object.create(this.o.environment()) as ExecutionEnvironment
-    environment.commit = (write) => completer.commit({ write, owned: () => leases.owns(entry) })
+    environment.commit = (write) => {
+      if (write.kind === "endWorkflow" || write.kind === "parkUntil") this.finishingFrom(id)
+      return completer.commit({ write, owned: () => leases.owns(entry) })
+    }
     environment.mayStartTask = () => !this.o.stopping() && leases.mayStartTask(entry)
     this.active.set(id, entry)
     leases.watch(entry)
@@ -89,9 +96,35 @@ export class Executions {
         this.prepared.delete(id)
       })
       .finally(() => {
+        // A slot let off when its last write was submitted was claimed for then (unless over the cap).
+        const slotFrees = !this.finishing.has(id) || this.finishing.size > this.o.concurrency
         this.active.delete(id)
-        if (!this.o.stopping()) this.o.refill()
+        this.finishing.delete(id)
+        if (slotFrees && !this.o.stopping()) this.o.refill()
       })
+  }
+
+  /**
+   * Executions that hold a concurrency slot: those running steps. One whose
+   * last write is on its way to storage runs nothing more, so its slot is
+   * claimed for again while that write commits (the claim's round trip
+   * overlaps the write's instead of following it); at most `concurrency` of
+   * them are let off this way, so no more than twice `concurrency` workflows
+   * are ever held here.
+   */
+  busy(): number {
+    return this.active.size - Math.min(this.finishing.size, this.o.concurrency)
+  }
+
+  /**
+   * Lets off the slot of `id`, whose last write was just submitted, and
+   * claims for it; when that write settles, no second claim is made for the
+   * same slot (an idle runner sends one claim per workflow, as before).
+   */
+  private finishingFrom(id: string): void {
+    if (this.finishing.has(id) || !this.active.has(id)) return
+    this.finishing.add(id)
+    if (!this.o.stopping()) this.o.refill()
   }
 
   /** Fires the signal of `id`'s execution here, if any. */

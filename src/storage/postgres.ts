@@ -72,7 +72,7 @@ import { type PostgresNames, postgresNames } from "./postgres/names.js"
 import { WorkNotifier } from "./postgres/notifier.js"
 import { getWorkflow, getWorkflowStatuses, getWorkflows, listWorkflows } from "./postgres/read.js"
 import { retryWorkflow } from "./postgres/retry.js"
-import { migrate } from "./postgres/schema.js"
+import { migrate, type DatabaseKind } from "./postgres/schema.js"
 import { applyWorkflowWrites } from "./postgres/update.js"
 import { PostgresScheduleStore } from "./postgres/schedules.js"
 import { PostgresEventStore } from "./postgres/events.js"
@@ -178,6 +178,8 @@ export class PostgresStorageProvider implements StorageProvider {
   private readonly ownsPool: boolean
   /** Whether writes notify; settled by `init()` when not set in the options. */
   private notify: boolean
+  /** Which server this is; settled by `init()`. */
+  private kind: DatabaseKind = "postgres"
   private readonly notifyOption: boolean | undefined
   private readonly notifier: WorkNotifier
   private readonly logger: Logger | undefined
@@ -243,6 +245,7 @@ export class PostgresStorageProvider implements StorageProvider {
     this.initialized ??= migrate(this.db, this.names).then(
       (kind) => {
         this.notify = this.notifyOption ?? kind !== "cockroachdb"
+        this.kind = kind
       },
       (error: unknown) => {
         this.initialized = undefined
@@ -268,7 +271,7 @@ export class PostgresStorageProvider implements StorageProvider {
 
   /** Picks (`FOR UPDATE SKIP LOCKED`), leases and returns workflows with their tasks, in one statement. */
   claimWorkflows(claim: ClaimRequest): Promise<WorkflowWithTasks[]> {
-    return claimWorkflows(this.db, this.names, claim)
+    return claimWorkflows(this.db, this.names, claim, this.kind)
   }
 
   /** Extends every lease the token holds on the given workflows, in one statement; returns the renewed IDs. */

@@ -7,6 +7,7 @@
 import type { ClaimRequest, WorkflowWithTasks } from "../provider.js"
 import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
+import type { DatabaseKind } from "./schema.js"
 import { JOINED_COLUMNS, type JoinedRecord, fromJoinedRows } from "./rows.js"
 
 /**
@@ -20,21 +21,31 @@ import { JOINED_COLUMNS, type JoinedRecord, fromJoinedRows } from "./rows.js"
  * are disjoint and due work comes first.
  *
  * The picked rows are updated through `id = ANY(ARRAY(…))` and their tasks
- * read through a `LATERAL` lookup, so both are index probes whatever the
- * planner guesses: joined to the CTE instead, Postgres hashed the whole
- * workflows and tasks tables on each claim whenever it guessed the claim
- * large against the tables (measured: 12–19 ms instead of 2–8 ms for a claim
- * of 100–500 from 20,000 pending, in the custom plans each connection makes
- * for its first executions of a prepared statement). The rows are already
- * locked by the picking scans, so the update sees them as picked.
+ * read through a `LATERAL` lookup kept from being flattened into a join
+ * (`OFFSET 0`), so both are index probes whatever the planner guesses: joined
+ * instead, Postgres hashed the whole workflows and tasks tables on each claim
+ * whenever it guessed the claim large against the tables (measured: 12–19 ms
+ * instead of 2–8 ms for a claim of 100–500 from 20,000 pending, in the custom
+ * plans each connection makes for its first executions of a prepared
+ * statement; without `OFFSET 0` the lateral lookup was flattened into such a
+ * hash join of all tasks, 17 of 31 ms for a claim of 33). The due scan's
+ * limit reaches it through a scalar subquery, so custom plans too walk the
+ * `available_at` index in order and stop at the limit: with the limit visible
+ * and no statistics (a table just filled, before autovacuum's first
+ * `ANALYZE`), Postgres guessed fewer rows due than the limit and read and
+ * sorted every due workflow for each claim (15,000 rows, 3 ms, for a claim of
+ * 100). The rows are already locked by the picking scans, so the update sees
+ * them as picked.
  */
-function claimSQL(n: PostgresNames): string {
+function claimSQL(n: PostgresNames, kind: DatabaseKind): string {
+  // CockroachDB plans without custom plans, and may refuse a subquery as a limit.
+  const dueLimit = kind === "postgres" ? "(SELECT $2::bigint)" : "$2"
   return `
     WITH due AS (
       SELECT id, available_at FROM ${n.workflows}
       WHERE status = 'pending' AND available_at <= $1
       ORDER BY available_at
-      LIMIT $2
+      LIMIT ${dueLimit}
       FOR UPDATE SKIP LOCKED
     ), own AS (
       SELECT id, available_at FROM ${n.workflows}
@@ -55,16 +66,16 @@ function claimSQL(n: PostgresNames): string {
     SELECT ${JOINED_COLUMNS}
     FROM claimed AS w
     JOIN picked ON picked.id = w.id
-    LEFT JOIN LATERAL (SELECT * FROM ${n.tasks} AS tasks WHERE tasks.workflow_id = w.id) AS t ON TRUE
+    LEFT JOIN LATERAL (SELECT * FROM ${n.tasks} AS tasks WHERE tasks.workflow_id = w.id OFFSET 0) AS t ON TRUE
     ORDER BY picked.available_at, w.id, t.seq`
 }
 
 /** Leases up to `claim.limit` claimable workflows and returns them with their tasks, earliest `availableAt` first. */
-export async function claimWorkflows(db: PostgresConnection, n: PostgresNames, claim: ClaimRequest): Promise<WorkflowWithTasks[]> {
+export async function claimWorkflows(db: PostgresConnection, n: PostgresNames, claim: ClaimRequest, kind: DatabaseKind = "postgres"): Promise<WorkflowWithTasks[]> {
   if (!(claim.limit >= 1)) return []
   const { lease } = claim
   const rows = await db.statement<JoinedRecord>(
-    claimSQL(n),
+    claimSQL(n, kind),
     [claim.now, Number.isFinite(claim.limit) ? Math.floor(claim.limit) : null, claim.reclaimOwn, lease.owner, lease.token, lease.expiresAt],
     // Run twice, the first run's leases would be hidden until they expire.
     "once",

@@ -1,0 +1,122 @@
+/**
+ * How the claim loop refills slots:
+ * - the slots that one write batch frees are filled by one claim: a batch
+ *   settles many executions in the same turn of the event loop, and claiming
+ *   for the first freed slot at once split every refill into a claim of 1 and
+ *   a claim of the rest (measured on Postgres: half the claims and write
+ *   batches then carried one workflow each);
+ * - a slot is claimed for again as soon as its execution's last write is
+ *   submitted, so the claim's round trip overlaps the write's; at most
+ *   `concurrency` executions are let off this way (no more than twice
+ *   `concurrency` workflows held), and no more than `concurrency` tasks run at
+ *   once.
+ */
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { WorkflowClient, WorkflowRunner } from "../src/index.js"
+import { MemoryStorageProvider } from "../src/storage/memory.js"
+import type { ClaimRequest } from "../src/storage/provider.js"
+import { onTestEnd, waitFor } from "./helpers/wait.js"
+
+/** A memory store whose write batches wait for `open()` while the gate is closed. */
+function gatedStore(): { storage: MemoryStorageProvider; writesWaiting: () => number; open: () => void } {
+  const storage = new MemoryStorageProvider()
+  const apply = storage.applyWorkflowWrites.bind(storage)
+  let waiting: Array<() => void> = []
+  let gateOpen = false
+  storage.applyWorkflowWrites = async (writes) => {
+    if (!gateOpen) await new Promise<void>((resolve) => waiting.push(resolve))
+    return apply(writes)
+  }
+  return {
+    storage,
+    writesWaiting: () => waiting.length,
+    open: () => {
+      gateOpen = true
+      for (const resolve of waiting) resolve()
+      waiting = []
+    },
+  }
+}
+
+describe("claim pipelining", () => {
+  it("refills the slots a write batch frees with one claim, not one claim per freed slot", async (t) => {
+    const storage = new MemoryStorageProvider()
+    const concurrency = 10
+    const stored = 60
+    const client = new WorkflowClient({ storageProvider: storage })
+    for (let i = 0; i < stored; i++) await client.addWorkflow({ workflowID: `w-${i}`, tasks: { only: { task: "Noop" } } })
+
+    const claims: Array<{ limit: number; got: number }> = []
+    const claim = storage.claimWorkflows.bind(storage)
+    storage.claimWorkflows = async (request: ClaimRequest) => {
+      const got = await claim(request)
+      claims.push({ limit: request.limit, got: got.length })
+      return got
+    }
+    let ended = 0
+    const runner = new WorkflowRunner({
+      storageProvider: storage,
+      concurrency,
+      taskRunners: [{ Name: "Noop", Execute: () => ({}) }],
+    })
+    runner.on("workflowEnded", () => ended++)
+    onTestEnd(t, "runner.stop", () => runner.stop())
+    await runner.recover()
+    await waitFor(() => ended === stored, { what: `all ${stored} stored workflows ended` })
+
+    const taking = claims.filter((c) => c.got > 0)
+    assert.deepEqual(
+      taking.map((c) => c.limit),
+      Array.from({ length: stored / concurrency }, () => concurrency),
+      `each claim should fill all ${concurrency} slots; claims (limit/got): ${claims.map((c) => `${c.limit}/${c.got}`).join(" ")}`,
+    )
+  })
+
+  it("claims for the slots whose last writes are in flight, up to concurrency more, and never runs more than concurrency tasks", async (t) => {
+    const { storage, writesWaiting, open } = gatedStore()
+    const concurrency = 5
+    const client = new WorkflowClient({ storageProvider: storage })
+    for (let i = 0; i < 40; i++) await client.addWorkflow({ workflowID: `w-${i}`, tasks: { only: { task: "Noop" } } })
+    let claimed = 0
+    const claim = storage.claimWorkflows.bind(storage)
+    storage.claimWorkflows = async (request: ClaimRequest) => {
+      const got = await claim(request)
+      claimed += got.length
+      return got
+    }
+    let running = 0
+    let mostRunning = 0
+    let ended = 0
+    const runner = new WorkflowRunner({
+      storageProvider: storage,
+      concurrency,
+      taskRunners: [
+        {
+          Name: "Noop",
+          Execute: async () => {
+            mostRunning = Math.max(mostRunning, ++running)
+            await new Promise((r) => setImmediate(r))
+            running--
+            return {}
+          },
+        },
+      ],
+    })
+    runner.on("workflowEnded", () => ended++)
+    onTestEnd(t, "runner.stop", async () => {
+      open()
+      await runner.stop()
+    })
+    await runner.recover()
+    // The first write batch is held: its 5 workflows are let off, 5 more are claimed and run, and their
+    // writes wait too; nothing more is claimed while 10 are held.
+    await waitFor(() => claimed === 2 * concurrency && writesWaiting() >= 1 && running === 0, { what: "a second claim while the first batch's write is in flight" })
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(claimed, 2 * concurrency, "claimed past twice the concurrency while writes were held")
+    assert.equal(ended, 0)
+    open()
+    await waitFor(() => ended === 40, { what: "all 40 workflows ended" })
+    assert.ok(mostRunning <= concurrency, `${mostRunning} tasks ran at once, concurrency ${concurrency}`)
+  })
+})
