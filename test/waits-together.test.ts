@@ -258,25 +258,28 @@ for (const store of ALL_STORES) {
       assert.deepEqual(info.tasks[0]?.result, { bad: { id: "rpp/bad", status: "completed", results: { fix: "fixed" } }, good: "rpp:good" })
     })
 
-    it("a parent whose ended child was deleted before it read the result fails, naming the child, instead of adding it again", async (t) => {
-      const storage = openStore(t, store)
-      const first = new WorkflowRunner({ taskRunners: [], storageProvider: storage, retryDelayMS: 10, pollIntervalMS: 50 })
-      onTestEnd(t, "stop the first runner", () => first.stop({ timeoutMS: 200, closeStorage: false }))
-      await first.recover()
-      await first.addWorkflow({ workflowID: "gone", tasks: { kid: { workflow: { tasks: { wait: { waitForEvent: { name: "never" } } } } } } })
-      await stateOf(first, "gone/kid", "wait", "waiting for event")
-      await stateOf(first, "gone", "kid", "waiting for child")
-      await first.stop({ closeStorage: false })
-      // No runner: the child ends (cancelled, which wakes the parent) and is purged before the parent runs again.
-      const client = new WorkflowClient({ storageProvider: storage })
-      assert.equal(await client.cancelWorkflow("gone/kid"), true)
-      await eventually(async () => (await client.deleteEndedWorkflows(0)) > 0 || undefined, 5_000, "the ended child to be deleted")
-      assert.equal(await client.getWorkflow("gone/kid"), null)
-      const runner = await startRunner(t, storage, [])
-      const info = await endOf(runner, "gone")
-      assert.equal(info.status, "failed")
-      assert.match(info.tasks[0]?.error ?? "", /child workflow "gone\/kid".*deleted/)
-      assert.equal(await runner.getWorkflow("gone/kid"), null, "the child is not added again")
-    })
+    for (const form of ["step", "parallel member"] as const) {
+      it(`a parent whose ended child (${form}) was deleted before it read the result fails, naming the child, instead of adding it again`, async (t) => {
+        const storage = openStore(t, store)
+        const first = new WorkflowRunner({ taskRunners: [], storageProvider: storage, retryDelayMS: 10, pollIntervalMS: 50 })
+        onTestEnd(t, "stop the first runner", () => first.stop({ timeoutMS: 200, closeStorage: false }))
+        await first.recover()
+        const kid = { workflow: { tasks: { wait: { waitForEvent: { name: "never" } } } } }
+        await first.addWorkflow({ workflowID: "gone", tasks: form === "step" ? { kid } : { all: { parallel: { kid, nap: { sleep: 1 } } } } })
+        await stateOf(first, "gone/kid", "wait", "waiting for event")
+        await stateOf(first, "gone", form === "step" ? "kid" : "all", "waiting for")
+        await first.stop({ closeStorage: false })
+        // No runner: the child ends (cancelled, which wakes the parent) and is purged before the parent runs again.
+        const client = new WorkflowClient({ storageProvider: storage })
+        assert.equal(await client.cancelWorkflow("gone/kid"), true)
+        await eventually(async () => (await client.deleteEndedWorkflows(0)) > 0 || undefined, 5_000, "the ended child to be deleted")
+        assert.equal(await client.getWorkflow("gone/kid"), null)
+        const runner = await startRunner(t, storage, [])
+        const info = await endOf(runner, "gone")
+        assert.equal(info.status, "failed")
+        assert.match(info.tasks.find((s) => s.name === "kid")?.error ?? "", /child workflow "gone\/kid".*deleted/)
+        assert.equal(await runner.getWorkflow("gone/kid"), null, "the child is not added again")
+      })
+    }
   })
 }
