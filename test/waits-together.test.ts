@@ -168,7 +168,7 @@ for (const store of ALL_STORES) {
         tasks: {
           go: { waitForEvent: { name: "go", key: "chain", timeoutMS: "1h" } },
           kid: { workflow: { tasks: { work: { task: "Gate" } } } },
-          nap: { sleep: "2s" },
+          nap: { sleep: "3s" },
         },
       })
       const waiting = await stateOf(runner, "chain", "go", "waiting for event")
