@@ -2,7 +2,7 @@
  * Where the waiting steps meet (DESIGN §7), on every store: a child workflow
  * that waits for an event (the event wakes the child, the child's end wakes
  * the parent, results flow up); cancelling a parent whose child waits for an
- * event; a parallel step of two waiting children and a sleep, events sent in
+ * event; a child's wait and events sent before the child was added; a parallel step of two waiting children and a sleep, events sent in
  * either order; a workflow that waits for an event, then a child, then
  * sleeps, as getWorkflow shows it along the way; a schedule's workflow with
  * a child step and a wait; retryWorkflow of a parent whose child failed; and
@@ -86,6 +86,23 @@ for (const store of ALL_STORES) {
       assert.deepEqual(info.tasks[0]?.result, expected)
       assert.deepEqual(info.tasks[1]?.result, expected, "a later step reads the child's result, with the event in it")
       assert.equal((await runner.getWorkflow("order/payment"))?.status, "completed")
+    })
+
+    it("a child's wait takes events sent after the child was added, not those sent while its parent ran earlier steps", async (t) => {
+      const storage = openStore(t, store)
+      const g = gate()
+      const runner = await startRunner(t, storage, [g.runner])
+      const handle = await runner.addWorkflow({
+        workflowID: "late",
+        tasks: { first: { task: "Gate" }, kid: { workflow: { tasks: { got: { waitForEvent: { name: "ping", key: "late" } } } } } },
+      })
+      await eventually(async () => (await runner.getWorkflow("late"))?.state === "running" || undefined, 10_000, "the parent to run its first step")
+      assert.equal((await runner.sendEvent({ name: "ping", key: "late", payload: 1 })).woken, 0)
+      g.open()
+      await stateOf(runner, "late/kid", "got", "waiting for event")
+      assert.equal((await runner.sendEvent({ name: "ping", key: "late", payload: 2 })).woken, 1)
+      const info = await resultOf(handle)
+      assert.equal((info.tasks[1]?.result as { results: { got: { payload: unknown } } }).results.got.payload, 2)
     })
 
     it("cancelling a parent while its child waits for an event cancels both; a later event wakes nothing", async (t) => {
