@@ -1,13 +1,14 @@
 /**
  * Where the waiting steps meet (DESIGN §7), on every store: a child workflow
  * that waits for an event (the event wakes the child, the child's end wakes
- * the parent, results flow up); cancelling a parent whose child waits for an
- * event; a child's wait and events sent before the child was added; a parallel step of two waiting children and a sleep, events sent in
- * either order; a workflow that waits for an event, then a child, then
- * sleeps, as getWorkflow shows it along the way; a schedule's workflow with
- * a child step and a wait; retryWorkflow of a parent whose child failed; and
- * a parent whose ended child was deleted before it read the child's result.
- */
+ * the parent, results flow up); a child's wait and events sent before the
+ * child was added; cancelling a parent whose child waits for an event; a
+ * parallel step of two waiting children and a sleep, events sent in either
+ * order; a workflow that waits for an event, then a child, then sleeps, as
+ * getWorkflow shows it along the way; a schedule's workflow with a child
+ * step and a wait; retryWorkflow of a parent whose child (step or parallel
+ * member) failed; and a parent whose ended child was deleted before it read
+ * the child's result. */
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { WorkflowClient, WorkflowRunner, type TaskRunner, type WorkflowInfo } from "../src/index.js"

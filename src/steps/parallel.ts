@@ -77,18 +77,18 @@ export async function runParallelStep(
   const failed = ends.find((e): e is Extract<MemberEnd, { kind: "failsWorkflow" }> => e.kind === "failsWorkflow")
   if (failed) return record(env, group, { kind: "aborted", scope: "workflow", error: failed.error }, isLast)
   if (ends.some((e) => e.kind === "interrupted") || signal.aborted) return { kind: "interrupted" }
-  const unknown = ends.find((e): e is Extract<MemberEnd, { kind: "unknownRunner" }> => e.kind === "unknownRunner")
-  if (unknown) return park(env, group, env.now() + env.retryDelayMS, [], [], `names runner "${unknown.task}", which this process does not have`)
   const waiting = ends.filter((e): e is Extract<MemberEnd, { kind: "waiting" }> => e.kind === "waiting")
+  const childIDs = waiting.flatMap((w) => (w.childID ? [w.childID] : []))
+  // Members that added their child: marked with the park (see childAddedMark).
+  const marks = members.flatMap((m, i) => {
+    const end = ends[i]
+    const mark = end?.kind === "waiting" && end.childID !== undefined ? childAddedMark(m) : undefined
+    return mark ? [mark] : []
+  })
+  const unknown = ends.find((e): e is Extract<MemberEnd, { kind: "unknownRunner" }> => e.kind === "unknownRunner")
+  if (unknown) return park(env, group, env.now() + env.retryDelayMS, childIDs, marks, `names runner "${unknown.task}", which this process does not have`)
   if (waiting.length > 0) {
     const wakeAt = Math.min(NEVER, ...waiting.map((w) => w.wakeAt ?? NEVER))
-    const childIDs = waiting.flatMap((w) => (w.childID ? [w.childID] : []))
-    // Members that added their child: marked with the park (see childAddedMark).
-    const marks = members.flatMap((m, i) => {
-      const end = ends[i]
-      const mark = end?.kind === "waiting" && end.childID !== undefined ? childAddedMark(m) : undefined
-      return mark ? [mark] : []
-    })
     return park(env, group, wakeAt, childIDs, marks, "waits for its members")
   }
   const results: Record<string, unknown> = {}
