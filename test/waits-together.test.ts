@@ -8,7 +8,8 @@
  * getWorkflow shows it along the way; a schedule's workflow with a child
  * step and a wait; retryWorkflow of a parent whose child (step or parallel
  * member) failed; and a parent whose ended child was deleted before it read
- * the child's result. */
+ * the child's result.
+ */
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { WorkflowClient, WorkflowRunner, type TaskRunner, type WorkflowInfo } from "../src/index.js"
