@@ -27,7 +27,7 @@ import type { NewWorkflow, StorageCapability, StorageProvider } from "./storage/
 import type { TaskRunner } from "./task.js"
 import type { ChildWorkflowStep, EventInfo, ParallelStep, SendEventInput, SentEvent, SleepStep, WaitForEventStep } from "./steps/spec.js"
 import { EventOperations, type ListEventsFilter } from "./event-operations.js"
-import { failedChildToRetry } from "./steps/child-spec.js"
+import { failedChildrenToRetry } from "./steps/retry-children.js"
 import type { ScheduleDefinition } from "./schedules/definition.js"
 import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
@@ -321,9 +321,10 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     if (!stored || stored.workflow.status !== "failed") return false
     // The engine picks the task to resume; the provider applies it only if the workflow is still failed.
     const resumeSeq = resumePoint(stored.tasks) ?? -1
-    // A resumed child step whose child failed: that child is retried first (and its own, recursively), so the step finds it running.
-    const child = await failedChildToRetry(id, stored.tasks.find((t) => t.seq === resumeSeq), async (c) => (await this.storage.getWorkflow(c))?.workflow ?? null)
-    if (child !== undefined) await this.retryWorkflow(child)
+    // A resumed child step (or parallel member) whose child failed: the child is retried first (its own too), so the step finds it running.
+    for (const child of await failedChildrenToRetry(id, stored.tasks, resumeSeq, async (c) => (await this.storage.getWorkflow(c))?.workflow ?? null)) {
+      await this.retryWorkflow(child)
+    }
     return this.storage.retryWorkflow({ id, now: this.now(), resumeSeq, counts: PROGRESS })
   }
 

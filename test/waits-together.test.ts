@@ -277,6 +277,25 @@ for (const store of ALL_STORES) {
       assert.deepEqual(info.tasks[0]?.result, { bad: { id: "rpp/bad", status: "completed", results: { fix: "fixed" } }, good: "rpp:good" })
     })
 
+    it("retryWorkflow of a parallel step whose two child members failed retries both children; the step's result has both", async (t) => {
+      const storage = openStore(t, store)
+      const failing = { on: true }
+      const runner = await startRunner(t, storage, [flaky(failing)])
+      const child = { workflow: { tasks: { fix: { task: "Flaky" as const } } } }
+      const handle = await runner.addWorkflow({ workflowID: "two", tasks: { all: { parallel: { a: child, b: child } } } })
+      assert.equal((await resultOf(handle)).status, "failed")
+      // Both children fail; whether the parent saw one or both failed when it ended, one retry must bring both back.
+      await eventually(async () => (await runner.getWorkflow("two/a"))?.status === "failed" && (await runner.getWorkflow("two/b"))?.status === "failed", 10_000, "both children to fail")
+      failing.on = false
+      assert.equal(await runner.retryWorkflow("two"), true)
+      const info = await endOf(runner, "two")
+      assert.equal(info.status, "completed", JSON.stringify(info.tasks.map((s) => [s.name, s.status, s.error])))
+      assert.deepEqual(info.tasks[0]?.result, {
+        a: { id: "two/a", status: "completed", results: { fix: "fixed" } },
+        b: { id: "two/b", status: "completed", results: { fix: "fixed" } },
+      })
+    })
+
     for (const form of ["step", "parallel member"] as const) {
       it(`a parent whose ended child (${form}) was deleted before it read the result fails, naming the child, instead of adding it again`, async (t) => {
         const storage = openStore(t, store)

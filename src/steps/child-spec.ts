@@ -63,29 +63,3 @@ export function childIDOf(step: Pick<TaskRow, "name" | "workflowID">, definition
   return definition.workflowID ?? `${step.workflowID}/${step.name}`
 }
 
-/**
- * The child that `retryWorkflow` of `parentID` retries first, when the step
- * it resumes (`step`) is a child workflow step (or member) whose child ended
- * failed: that child, if it is linked to this parent. Without it the resumed
- * step would find the same failed child and fail again at once. A child the
- * parent did not add (a given `workflowID` that existed before, unlinked) is
- * not touched, nor one that was cancelled or deleted.
- *
- * @param read - reads a stored workflow's status and parent link
- */
-export async function failedChildToRetry(
-  parentID: string,
-  step: Pick<TaskRow, "name" | "workflowID" | "data" | "kind"> | undefined,
-  read: (id: string) => Promise<{ status: string; parentID?: string | null } | null>,
-): Promise<string | undefined> {
-  if (step?.kind !== "workflow") return undefined
-  let id: string
-  try {
-    id = childIDOf(step, readChild(step))
-  } catch {
-    // A definition no code can read: the resumed step fails on it, saying so.
-    return undefined
-  }
-  const child = await read(id)
-  return child?.status === "failed" && child.parentID === parentID ? id : undefined
-}

@@ -58,9 +58,11 @@ export async function runParallelStep(
   // One controller for the members: a member that fails the workflow stops the others at once.
   const stopMembers = new AbortController()
   const memberSignal = AbortSignal.any([signal, stopMembers.signal])
+  // Run again after retryWorkflow (the step had failed): its failed child members run again too, as their children may have been retried with it.
+  const retried = group.status === "failed"
   const ends = await Promise.all(
     members.map(async (member): Promise<MemberEnd> => {
-      if (member.status !== "pending") return { kind: "done" }
+      if (member.status !== "pending" && !(retried && member.status === "failed" && member.kind === "workflow")) return { kind: "done" }
       let end: MemberEnd
       try {
         end = await runMember(env, member, steps, memberSignal)
@@ -82,7 +84,7 @@ export async function runParallelStep(
   // Members that added their child: marked with the park (see childAddedMark).
   const marks = members.flatMap((m, i) => {
     const end = ends[i]
-    const mark = end?.kind === "waiting" && end.childID !== undefined ? childAddedMark(m) : undefined
+    const mark = end?.kind === "waiting" && end.childID !== undefined ? (m.status === "failed" ? pendingAgain(m) : childAddedMark(m)) : undefined
     return mark ? [mark] : []
   })
   const unknown = ends.find((e): e is Extract<MemberEnd, { kind: "unknownRunner" }> => e.kind === "unknownRunner")
@@ -194,6 +196,11 @@ async function record(env: ExecutionEnvironment, group: TaskRow, outcome: Outcom
     env.emit("taskFailed", { workflowID: group.workflowID, seq: group.seq, name: group.name, task: "", error: outcome.error, retrying: false })
   }
   return end
+}
+
+/** A failed child member run again that now waits (its child was retried): pending again, and marked as having added its child. */
+function pendingAgain(m: TaskRow): TaskChange {
+  return { seq: m.seq, status: "pending", result: null, error: m.error, attempts: m.attempts, wakeAt: NEVER }
 }
 
 /** Parks the workflow until `wakeAt` or the end of one of `childIDs`, whichever is first, writing `marks` (child members that added their child) with it. */
