@@ -79,6 +79,7 @@ for (const store of ALL_STORES) {
       })
       assert.equal(await stateOf(runner, "order/payment", "paid", "waiting"), 'waiting for event "payment" with key "order" (no timeout)')
       assert.equal(await stateOf(runner, "order", "payment", "waiting"), "waiting for child workflow order/payment")
+      assert.equal((await runner.getWorkflow("order"))?.tasks[0]?.wakeAt, null, "a child step shows no wake time")
       const sent = await runner.sendEvent({ name: "payment", key: "order", payload: { amount: 42 }, eventID: "pay-1" })
       assert.equal(sent.woken, 1, "the event wakes the child (the parent waits for the child, not for the event)")
       const info = await resultOf(handle)
