@@ -62,4 +62,3 @@ export function readChild(step: Pick<TaskRow, "name" | "workflowID" | "data">): 
 export function childIDOf(step: Pick<TaskRow, "name" | "workflowID">, definition: StoredChild["workflow"]): string {
   return definition.workflowID ?? `${step.workflowID}/${step.name}`
 }
-
