@@ -450,9 +450,34 @@ export const MUTANTS: readonly Mutant[] = [
     id: "parallel-reruns-ended-members",
     promise: "After a crash only the unfinished members of a parallel step run again (README, Parallel steps)",
     file: "src/steps/parallel.ts",
-    find: 'if (member.status !== "pending") return { kind: "done" }',
+    find: 'if (member.status !== "pending" && !(retried && member.status === "failed" && member.kind === "workflow")) return { kind: "done" }',
     replace: 'if (member.status !== "pending" && member.kind === "parallel") return { kind: "done" }',
     tests: ["parallel-crash"],
+  },
+
+  {
+    id: "schedule-tick-drops-child-kind",
+    promise: "A schedule's workflow may have child workflows and parallel steps (README, Waiting for events)",
+    file: "src/schedules/definition.ts",
+    find: 'kind === "sleep" || kind === "workflow" || kind === "parallel"',
+    replace: 'kind === "sleep"',
+    tests: [{ file: "waits-together", pattern: "schedule" }],
+  },
+  {
+    id: "retry-leaves-failed-child",
+    promise: "retryWorkflow of a parent retries its failed child (README, Child workflows)",
+    file: "src/client.ts",
+    find: "      await this.retryWorkflow(child)\n",
+    replace: "      void child\n",
+    tests: [{ file: "waits-together", pattern: "retryWorkflow" }],
+  },
+  {
+    id: "deleted-child-added-again",
+    promise: "A parent whose ended child was deleted fails its step instead of adding the child again (README, Child workflows)",
+    file: "src/steps/child.ts",
+    find: 'if (!existing && typeof step.wakeAt === "number") {',
+    replace: "if (!existing && false) {",
+    tests: [{ file: "waits-together", pattern: "deleted" }],
   },
 
   // ---- events ------------------------------------------------------------------

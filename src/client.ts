@@ -27,6 +27,7 @@ import type { NewWorkflow, StorageCapability, StorageProvider } from "./storage/
 import type { TaskRunner } from "./task.js"
 import type { ChildWorkflowStep, EventInfo, ParallelStep, SendEventInput, SentEvent, SleepStep, WaitForEventStep } from "./steps/spec.js"
 import { EventOperations, type ListEventsFilter } from "./event-operations.js"
+import { failedChildrenToRetry } from "./steps/retry-children.js"
 import type { ScheduleDefinition } from "./schedules/definition.js"
 import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
@@ -309,7 +310,10 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
 
   /**
    * Resumes a failed workflow from the task that failed (its attempts start
-   * again from 0). Returns `false` if there is no failed workflow with that ID.
+   * again from 0). When that step is a child workflow whose child failed
+   * (or a member of a parallel step whose child members' children failed),
+   * those children are retried too, first. Returns `false` if there is no
+   * failed workflow with that ID.
    */
   async retryWorkflow(id: string): Promise<boolean> {
     validateWorkflowID(id)
@@ -317,7 +321,12 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     const stored = await this.storage.getWorkflow(id)
     if (!stored || stored.workflow.status !== "failed") return false
     // The engine picks the task to resume; the provider applies it only if the workflow is still failed.
-    return this.storage.retryWorkflow({ id, now: this.now(), resumeSeq: resumePoint(stored.tasks) ?? -1, counts: PROGRESS })
+    const resumeSeq = resumePoint(stored.tasks) ?? -1
+    // A resumed child step (or parallel member) whose child failed: the child is retried first (its own too), so the step finds it running.
+    for (const child of await failedChildrenToRetry(id, stored.tasks, resumeSeq, async (c) => (await this.storage.getWorkflow(c))?.workflow ?? null)) {
+      await this.retryWorkflow(child)
+    }
+    return this.storage.retryWorkflow({ id, now: this.now(), resumeSeq, counts: PROGRESS })
   }
 
   /**

@@ -62,7 +62,7 @@ export interface TaskInfo {
   /**
    * A sleep's wake time, or a waitForEvent's deadline, once the step has been
    * reached (it is stored then and kept across restarts); `null` before, for
-   * tasks, and for a waitForEvent without a timeout.
+   * tasks and child workflow steps, and for a waitForEvent without a timeout.
    */
   wakeAt: Date | null
   /** A task's input; a sleep's stored definition (`{ sleep: ms }` or `{ sleepUntil: ISO string }`). */

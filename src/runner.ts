@@ -386,7 +386,10 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
 
   /**
    * Resumes a failed workflow from the task that failed (its attempts start
-   * again from 0). Returns `false` if there is no failed workflow with that ID.
+   * again from 0). When that step is a child workflow whose child failed
+   * (or a member of a parallel step whose child members' children failed),
+   * those children are retried too, first. Returns `false` if there is no
+   * failed workflow with that ID.
    */
   async retryWorkflow(id: string): Promise<boolean> {
     const resumed = await this.client.retryWorkflow(id)

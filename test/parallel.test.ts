@@ -34,7 +34,6 @@ for (const store of ALL_STORES) {
       const storage = openStore(t, store)
       const log: Array<{ name: string; start: number; end: number }> = []
       const runner = await startRunner(t, storage, [worker(log), read], { concurrency: 1 })
-      const started = Date.now()
       const handle = await runner.addWorkflow({
         workflowID: "fan",
         tasks: {
@@ -44,7 +43,6 @@ for (const store of ALL_STORES) {
         },
       })
       const info = await resultOf(handle)
-      const took = Date.now() - started
       assert.equal(info.status, "completed")
       const expected = { a: "a done", b: "b done", c: "c done" }
       assert.equal(info.tasks[0]?.kind, "parallel")
@@ -56,7 +54,9 @@ for (const store of ALL_STORES) {
       const latestStart = Math.max(...log.map((l) => l.start))
       const earliestEnd = Math.min(...log.map((l) => l.end))
       assert.ok(latestStart < earliestEnd, `members did not overlap: ${JSON.stringify(log)}`)
-      assert.ok(took < 3 * WORK_MS, `three members of ${WORK_MS} ms took ${took} ms`)
+      // The members' own span (one after another: at least 3 × WORK_MS), not the whole workflow's, whose store writes a loaded machine slows.
+      const span = Math.max(...log.map((l) => l.end)) - Math.min(...log.map((l) => l.start))
+      assert.ok(span < 3 * WORK_MS, `three members of ${WORK_MS} ms took ${span} ms from the first start to the last end`)
     })
 
     it("each member keeps its own attempts; a member aborting only itself leaves no result and the step completes", async (t) => {
@@ -120,12 +120,15 @@ for (const store of ALL_STORES) {
       const runner = await startRunner(t, storage, [worker(log)])
       const handle = await runner.addWorkflow({
         workflowID: "mixed",
-        tasks: { p: { parallel: { work: { task: "Work" }, nap: { sleep: 1_500 }, kid: { workflow: { tasks: { k: { task: "Work" } } } } } } },
+        // The nap outlasts the task member by far, so the park is seen while it sleeps even on a loaded machine.
+        tasks: { p: { parallel: { work: { task: "Work" }, nap: { sleep: 3_000 }, kid: { workflow: { tasks: { k: { task: "Work" } } } } } } },
       })
       const parked = await eventually(
         async () => {
           const w = await runner.getWorkflow("mixed")
-          return w?.tasks[1]?.status === "completed" && w.lease === null ? w : undefined
+          // Parked ("waiting": unleased, not claimable yet), not merely unleased: the child's end (its task is as long as the
+          // member's) may have just woken the workflow, queued for its next claim, which shows its steps "pending".
+          return w?.tasks[1]?.status === "completed" && w.state === "waiting" ? w : undefined
         },
         10_000,
         "the task member to end and the workflow to park",

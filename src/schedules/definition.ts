@@ -139,8 +139,13 @@ export function parseStoredTasks(scheduleID: string, text: string): NewTask[] {
         typeof (t as NewTask).data === "string",
     )
   if (!valid) throw new Error(`schedule "${scheduleID}" has stored tasks this durabletasks cannot read; declare it again`)
-  // A step of another kind keeps its kind; a task is stored without one (so its definition hashes as before step kinds).
+  // A step of another kind keeps its kind (child workflows and parallel steps too, or a tick would run them as tasks named "");
+  // a task is stored without one (so its definition hashes as before step kinds).
   return (parsed as NewTask[]).map(({ name, task, data, kind, event }) =>
-    kind === "waitForEvent" && event ? { name, task, data, kind, event } : kind === "sleep" ? { name, task, data, kind } : { name, task, data },
+    kind === "waitForEvent" && event
+      ? { name, task, data, kind, event }
+      : kind === "sleep" || kind === "workflow" || kind === "parallel"
+        ? { name, task, data, kind }
+        : { name, task, data },
   )
 }

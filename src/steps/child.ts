@@ -14,7 +14,7 @@ import { ValidationError } from "../errors.js"
 import { planWrite, PROGRESS, type ExecutionEnd, type Outcome } from "../engine.js"
 import { fromJSONText, toJSONText } from "../json.js"
 import { errorMessage } from "../logger.js"
-import { NEVER, type AwaitChildren, type NewWorkflow, type StorageProvider, type TaskRow, type WorkflowWithTasks } from "../storage/provider.js"
+import { NEVER, type AwaitChildren, type NewWorkflow, type StorageProvider, type TaskChange, type TaskRow, type WorkflowWithTasks } from "../storage/provider.js"
 import type { ExecutionEnvironment } from "../runtime/execution.js"
 import type { ChildWorkflowResult } from "./spec.js"
 import { childIDOf, readChild, type StoredChild } from "./child-spec.js"
@@ -32,6 +32,23 @@ export interface ChildOperations {
   await(park: AwaitChildren): Promise<number | null>
 }
 
+/** A child the step had added is no longer stored (deleted once ended, before the parent read it): the step fails, saying so. */
+export class ChildGoneError extends Error {
+  override name = "ChildGoneError"
+}
+
+/**
+ * The change a parent's park writes to a child step (or member) the first
+ * time it waits: `wakeAt` set (to {@link NEVER}, which `getWorkflow` does not
+ * show), marking that the child was added, so a later read that does not
+ * find it knows it was deleted rather than never added. `undefined` once
+ * marked.
+ */
+export function childAddedMark(step: TaskRow): TaskChange | undefined {
+  if (typeof step.wakeAt === "number") return undefined
+  return { seq: step.seq, status: "pending", result: null, error: step.error, attempts: step.attempts, wakeAt: NEVER }
+}
+
 /** The state of a child as a waiting step knows it: ended (with the step's outcome), or still running. */
 export type ChildState = { ended: true; outcome: Outcome; result: ChildWorkflowResult } | { ended: false; id: string; linked: boolean }
 
@@ -45,6 +62,12 @@ export async function startChild(env: ExecutionEnvironment, ops: ChildOperations
   const id = childIDOf(step, definition)
   const existing = await ops.read(id)
   if (existing && existing.workflow.status !== "pending") return ended(env, step, definition, existing)
+  if (!existing && typeof step.wakeAt === "number") {
+    // The step added it before (its park marked the step), so it ended and was deleted: adding it again would run it twice.
+    throw new ChildGoneError(
+      `child workflow "${id}" of step "${step.name}" is gone: it was deleted (deleteEndedWorkflows or retention) before this workflow read its result`,
+    )
+  }
   if (!existing) {
     await ops.insert({ id, now: env.now(), tasks: definition.tasks, parent: { id: step.workflowID, seq: step.seq } })
     env.logger.debug?.(`step "${step.name}" added child workflow "${id}"`, { workflowID: step.workflowID, seq: step.seq })
@@ -83,10 +106,11 @@ export async function runChildStep(env: ExecutionEnvironment, step: TaskRow, isL
     state = await startChild(env, ops, step)
   } catch (error) {
     // A definition no code can read fails the step; a storage error is tried again later.
-    if (error instanceof ValidationError) return fail(env, step, isLast, error.message)
+    if (error instanceof ValidationError || error instanceof ChildGoneError) return fail(env, step, isLast, error.message)
     return retryLater(env, step, errorMessage(error))
   }
   if (state.ended) return record(env, step, state.outcome, isLast)
+  const mark = childAddedMark(step)
   const park: AwaitChildren = {
     workflowID: step.workflowID,
     token: env.token,
@@ -94,7 +118,7 @@ export async function runChildStep(env: ExecutionEnvironment, step: TaskRow, isL
     counts: PROGRESS,
     childIDs: [state.id],
     availableAt: state.linked ? NEVER : env.now() + UNLINKED_CHILD_POLL_MS,
-    tasks: [],
+    tasks: mark ? [mark] : [],
   }
   let at: number | null
   try {
@@ -103,6 +127,7 @@ export async function runChildStep(env: ExecutionEnvironment, step: TaskRow, isL
     return retryLater(env, step, errorMessage(error))
   }
   if (at === null) return { kind: "fenced" }
+  if (mark) step.wakeAt = NEVER
   env.logger.debug?.(`step "${step.name}" waits for child workflow "${state.id}"`, { workflowID: step.workflowID, seq: step.seq })
   return { kind: "waiting", at: at >= NEVER ? Infinity : at }
 }

@@ -28,7 +28,7 @@ import { NEVER, type TaskChange, type TaskRow } from "../storage/provider.js"
 import { attemptTask, reportOutcome, stampAttempt, type ExecutionEnvironment } from "../runtime/execution.js"
 import type { RetryPolicy } from "../task.js"
 import { memberCount } from "./parallel-spec.js"
-import { startChild } from "./child.js"
+import { ChildGoneError, childAddedMark, startChild } from "./child.js"
 import { wakeTimeOf } from "./sleep.js"
 
 /** How one member settled in this execution. */
@@ -58,9 +58,11 @@ export async function runParallelStep(
   // One controller for the members: a member that fails the workflow stops the others at once.
   const stopMembers = new AbortController()
   const memberSignal = AbortSignal.any([signal, stopMembers.signal])
+  // Run again after retryWorkflow (the step had failed): its failed child members run again too, as their children may have been retried with it.
+  const retried = group.status === "failed"
   const ends = await Promise.all(
     members.map(async (member): Promise<MemberEnd> => {
-      if (member.status !== "pending") return { kind: "done" }
+      if (member.status !== "pending" && !(retried && member.status === "failed" && member.kind === "workflow")) return { kind: "done" }
       let end: MemberEnd
       try {
         end = await runMember(env, member, steps, memberSignal)
@@ -77,13 +79,19 @@ export async function runParallelStep(
   const failed = ends.find((e): e is Extract<MemberEnd, { kind: "failsWorkflow" }> => e.kind === "failsWorkflow")
   if (failed) return record(env, group, { kind: "aborted", scope: "workflow", error: failed.error }, isLast)
   if (ends.some((e) => e.kind === "interrupted") || signal.aborted) return { kind: "interrupted" }
-  const unknown = ends.find((e): e is Extract<MemberEnd, { kind: "unknownRunner" }> => e.kind === "unknownRunner")
-  if (unknown) return park(env, group, env.now() + env.retryDelayMS, [], `names runner "${unknown.task}", which this process does not have`)
   const waiting = ends.filter((e): e is Extract<MemberEnd, { kind: "waiting" }> => e.kind === "waiting")
+  const childIDs = waiting.flatMap((w) => (w.childID ? [w.childID] : []))
+  // Members that added their child: marked with the park (see childAddedMark).
+  const marks = members.flatMap((m, i) => {
+    const end = ends[i]
+    const mark = end?.kind === "waiting" && end.childID !== undefined ? (m.status === "failed" ? pendingAgain(m) : childAddedMark(m)) : undefined
+    return mark ? [mark] : []
+  })
+  const unknown = ends.find((e): e is Extract<MemberEnd, { kind: "unknownRunner" }> => e.kind === "unknownRunner")
+  if (unknown) return park(env, group, env.now() + env.retryDelayMS, childIDs, marks, `names runner "${unknown.task}", which this process does not have`)
   if (waiting.length > 0) {
     const wakeAt = Math.min(NEVER, ...waiting.map((w) => w.wakeAt ?? NEVER))
-    const childIDs = waiting.flatMap((w) => (w.childID ? [w.childID] : []))
-    return park(env, group, wakeAt, childIDs, "waits for its members")
+    return park(env, group, wakeAt, childIDs, marks, "waits for its members")
   }
   const results: Record<string, unknown> = {}
   for (const m of members) if (m.status === "completed") results[m.name] = fromJSONText(m.result)
@@ -127,7 +135,7 @@ async function runMember(env: ExecutionEnvironment, member: TaskRow, steps: read
       try {
         state = await startChild(env, env.children, member)
       } catch (error) {
-        if (error instanceof ValidationError) return failMember(env, member, error.message)
+        if (error instanceof ValidationError || error instanceof ChildGoneError) return failMember(env, member, error.message)
         throw error
       }
       if (!state.ended) return state.linked ? { kind: "waiting", childID: state.id } : { kind: "waiting", childID: state.id, wakeAt: env.now() + 60_000 }
@@ -202,12 +210,17 @@ async function record(env: ExecutionEnvironment, group: TaskRow, outcome: Outcom
   return end
 }
 
-/** Parks the workflow until `wakeAt` or the end of one of `childIDs`, whichever is first. */
-async function park(env: ExecutionEnvironment, group: TaskRow, wakeAt: number, childIDs: string[], why: string): Promise<ExecutionEnd> {
+/** A failed child member run again that now waits (its child was retried): pending again, and marked as having added its child. */
+function pendingAgain(m: TaskRow): TaskChange {
+  return { seq: m.seq, status: "pending", result: null, error: m.error, attempts: m.attempts, wakeAt: NEVER }
+}
+
+/** Parks the workflow until `wakeAt` or the end of one of `childIDs`, whichever is first, writing `marks` (child members that added their child) with it. */
+async function park(env: ExecutionEnvironment, group: TaskRow, wakeAt: number, childIDs: string[], marks: TaskChange[], why: string): Promise<ExecutionEnd> {
   const now = env.now()
   env.logger.debug?.(`parallel step "${group.name}" ${why}`, { workflowID: group.workflowID, seq: group.seq })
   if (childIDs.length > 0 && env.children) {
-    const at = await env.children.await({ workflowID: group.workflowID, token: env.token, now, counts: PROGRESS, childIDs, availableAt: wakeAt, tasks: [] })
+    const at = await env.children.await({ workflowID: group.workflowID, token: env.token, now, counts: PROGRESS, childIDs, availableAt: wakeAt, tasks: marks })
     if (at === null) return { kind: "fenced" }
     return { kind: "waiting", at: at >= NEVER ? Infinity : at }
   }

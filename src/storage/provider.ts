@@ -568,8 +568,8 @@ export interface StorageProvider {
    * {@link WorkflowWrite} (the workflow must be `pending` and leased under
    * `token`): locks the given children (so a child that is ending is seen
    * ended), applies the task changes, and parks the workflow with no lease,
-   * claimable at `now` if one of the children has ended, else at
-   * `availableAt`. Returns the time it is claimable from, or `null` if fenced
+   * claimable at `now` if one of the children has ended (or is no longer
+   * stored: it ended and was deleted), else at `availableAt`. Returns the time it is claimable from, or `null` if fenced
    * off (nothing changed).
    */
   awaitChildren?(park: AwaitChildren): Promise<number | null>

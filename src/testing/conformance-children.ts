@@ -86,6 +86,15 @@ export function runChildrenConformance(openProvider: () => Promise<StorageProvid
     assert.equal((await p.getWorkflow(parent))?.workflow.availableAt, T0 + 30)
   })
 
+  it("children: a child that is no longer stored (ended, then deleted) counts as ended: the park is claimable at once", async (t) => {
+    const p = await open(t)
+    if (!p) return
+    const parent = uid()
+    await p.insertWorkflowsAndTasks([leasedParent(parent)])
+    assert.equal(await p.awaitChildren?.(park(parent, LEASE.token, [`${parent}/deleted`], T0 + 30)), T0 + 30, "a park for a deleted child must not wait forever")
+    assert.equal((await p.getWorkflow(parent))?.workflow.availableAt, T0 + 30)
+  })
+
   it("children: cancelWorkflow cancels the pending descendants (not ended ones) and wakes the parked parent of a cancelled child", async (t) => {
     const p = await open(t)
     if (!p) return

@@ -17,10 +17,8 @@ export function awaitChildren(workflows: ReadonlyMap<string, WorkflowWithTasks>,
     Object.assign(task, { status: change.status, result: change.result, error: change.error, attempts: change.attempts, wakeAt: change.wakeAt ?? null })
     task.updatedAt = park.now
   }
-  const anyEnded = park.childIDs.some((id) => {
-    const status = workflows.get(id)?.workflow.status
-    return status !== undefined && status !== "pending"
-  })
+  // Ended, or no longer stored (ended, then deleted): either way nothing will wake the parent later.
+  const anyEnded = park.childIDs.some((id) => workflows.get(id)?.workflow.status !== "pending")
   const w = entry.workflow
   w.availableAt = anyEnded ? Math.min(park.now, park.availableAt) : park.availableAt
   w.leaseOwner = null

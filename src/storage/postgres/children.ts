@@ -73,11 +73,13 @@ export function cancelTreeSQL(n: PostgresNames, notify: boolean): string {
 export async function awaitChildren(db: PostgresConnection, n: PostgresNames, notify: boolean, park: AwaitChildren): Promise<number | null> {
   return db.transaction(async (client) => {
     // Locks the children in ID order (two parks never wait for each other in a circle); an ending child's lock is waited for.
-    const children = await client.query<{ status: string }>(
-      `SELECT status FROM ${n.workflows} WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE`,
+    const children = await client.query<{ id: string; status: string }>(
+      `SELECT id, status FROM ${n.workflows} WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE`,
       [park.childIDs],
     )
-    const anyEnded = children.rows.some((r) => r.status !== "pending")
+    // Ended, or no longer stored (ended, then deleted): either way nothing will wake the parent later.
+    const pending = new Set(children.rows.filter((r) => r.status === "pending").map((r) => r.id))
+    const anyEnded = park.childIDs.some((id) => !pending.has(id))
     const at = anyEnded ? Math.min(park.now, park.availableAt) : park.availableAt
     const parked = await client.query<{ id: string }>(
       `UPDATE ${n.workflows} SET updated_at = $1, available_at = $2, lease_owner = NULL, lease_token = NULL, recoveries = $3, crashes = $4

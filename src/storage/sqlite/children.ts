@@ -23,7 +23,7 @@ export class SQLiteChildren {
   private readonly cancelTree: Database.Statement
   private readonly parentOf: Database.Statement
   private readonly park: Database.Statement
-  private readonly endedChild: Database.Statement
+  private readonly pendingChild: Database.Statement
   private readonly updateTask: Database.Statement
 
   constructor(db: Database.Database, p: string) {
@@ -45,7 +45,7 @@ export class SQLiteChildren {
       `UPDATE ${p}workflows SET updated_at = ?, available_at = ?, lease_owner = NULL, lease_token = NULL, recoveries = ?, crashes = ?
        WHERE id = ? AND lease_token = ? AND status = 'pending'`,
     )
-    this.endedChild = db.prepare(`SELECT 1 FROM ${p}workflows WHERE id = ? AND status <> 'pending'`).pluck()
+    this.pendingChild = db.prepare(`SELECT 1 FROM ${p}workflows WHERE id = ? AND status = 'pending'`).pluck()
     this.updateTask = db.prepare(
       `UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = ?, updated_at = ?, wake_at = ? WHERE workflow_id = ? AND seq = ?`,
     )
@@ -65,7 +65,8 @@ export class SQLiteChildren {
 
   /** {@link StorageProvider.awaitChildren} (inside a write transaction: SQLite's one writer at a time is the lock). */
   awaitChildren(park: AwaitChildren): number | null {
-    const anyEnded = park.childIDs.some((id) => this.endedChild.get(id) !== undefined)
+    // Ended, or no longer stored (ended, then deleted): either way nothing will wake the parent later.
+    const anyEnded = park.childIDs.some((id) => this.pendingChild.get(id) === undefined)
     const at = anyEnded ? Math.min(park.now, park.availableAt) : park.availableAt
     const { recoveries, crashes } = park.counts
     if (this.park.run(park.now, at, recoveries, crashes, park.workflowID, park.token).changes !== 1) return null
