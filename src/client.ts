@@ -56,13 +56,14 @@ export type NamedTaskSpec<R extends AnyTaskRunner> = TaskSpec<R> & {
  * {@link WaitForEventStep}, a {@link ChildWorkflowStep} (whose steps are
  * typed the same way), or a {@link ParallelStep} of such steps.
  */
-export type StepSpec<R extends AnyTaskRunner> = MemberSpec<R> | WaitForEventStep | ParallelStep<MemberSpec<R>>
+export type StepSpec<R extends AnyTaskRunner> = MemberSpec<R> | ParallelStep<MemberSpec<R>>
 
 /**
- * A step that may be a member of a {@link ParallelStep}: a task, a sleep or a
- * child workflow (a wait for an event goes inside a child workflow).
+ * A step that may be a member of a {@link ParallelStep}: a task, a sleep, a
+ * wait for an event, or a child workflow (one parallel step does not have
+ * both of the last two yet: validation refuses it).
  */
-export type MemberSpec<R extends AnyTaskRunner> = TaskSpec<R> | SleepStep | ChildWorkflowStep<StepSpec<R>>
+export type MemberSpec<R extends AnyTaskRunner> = TaskSpec<R> | SleepStep | WaitForEventStep | ChildWorkflowStep<StepSpec<R>>
 
 /** A step of the array form of `tasks`: a {@link StepSpec} with its label as `name`. */
 export type NamedStepSpec<R extends AnyTaskRunner> = StepSpec<R> & {

@@ -55,6 +55,24 @@ export function validateWaitForEventStep(label: string, spec: object): NewTask {
 }
 
 /**
+ * Checks the rows of a parallel step `label` (its own, then its members'):
+ * waitForEvent members and child workflow members cannot be in one parallel
+ * step yet (its park waits either for events or for children). Returns the
+ * rows.
+ */
+export function checkEventMembers(label: string, rows: NewTask[]): NewTask[] {
+  const wait = rows.find((r) => r.kind === "waitForEvent")
+  const child = rows.find((r) => r.kind === "workflow")
+  if (wait && child) {
+    throw new ValidationError(
+      `parallel step "${label}" has a member that waits for an event ("${wait.name}") and a child workflow member ("${child.name}"), ` +
+        `which one parallel step cannot have together yet: move the wait into the child workflow, or into a parallel step of its own`,
+    )
+  }
+  return rows
+}
+
+/**
  * Checks `sendEvent` input and builds the event to store. Errors go to the
  * caller only: nothing is stored.
  *

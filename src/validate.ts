@@ -8,7 +8,7 @@ import type { NewTask, StepKind } from "./storage/provider.js"
 import type { StoredSleep } from "./steps/sleep.js"
 import { validateChildStep } from "./steps/child-spec.js"
 import { validateParallelStep } from "./steps/parallel-spec.js"
-import { validateWaitForEventStep } from "./validate-events.js"
+import { checkEventMembers, validateWaitForEventStep } from "./validate-events.js"
 import type { RetryPolicy, TaskRunner } from "./task.js"
 
 /** Longest accepted workflow ID, in characters. */
@@ -251,15 +251,7 @@ function validateSteps(
       if (member) throw new ValidationError(`member "${label}" of a parallel step is itself parallel: give its members to the outer parallel step`)
       throw new ValidationError(`step "${label}": internal error, a parallel step reached the single-step check`)
     }
-    if (kind === "waitForEvent") {
-      if (member) {
-        throw new ValidationError(
-          `member "${label}" of a parallel step waits for an event, which a parallel member cannot do yet: ` +
-            `make the member a child workflow whose step waits for the event ({ workflow: { tasks: { ${label}: { waitForEvent: … } } } })`,
-        )
-      }
-      return validateWaitForEventStep(label, spec)
-    }
+    if (kind === "waitForEvent") return validateWaitForEventStep(label, spec)
     const { task, data } = spec as { task?: unknown; data?: unknown }
     if (typeof task !== "string" || task === "") {
       throw new ValidationError(`task "${label}" must name its runner in "task", got ${describe(task)}`)
@@ -273,10 +265,13 @@ function validateSteps(
   // A parallel step is stored as its own row followed by one row per member (see steps/parallel-spec.ts).
   const steps = entries.flatMap(([label, spec]): NewTask[] =>
     typeof spec === "object" && spec !== null && stepKindOf(label, spec) === "parallel"
-      ? validateParallelStep(label, spec, (memberLabel, memberSpec) => {
-          validateStoredName(memberLabel, `the label of member "${memberLabel}" of parallel step "${label}"`)
-          return validateStep(memberLabel, memberSpec, true)
-        })
+      ? checkEventMembers(
+          label,
+          validateParallelStep(label, spec, (memberLabel, memberSpec) => {
+            validateStoredName(memberLabel, `the label of member "${memberLabel}" of parallel step "${label}"`)
+            return validateStep(memberLabel, memberSpec, true)
+          }),
+        )
       : [validateStep(label, spec, false)],
   )
   const seen = new Set<string>()

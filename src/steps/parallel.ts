@@ -3,7 +3,8 @@
  *
  * Its members (stored as the rows after the step's own, see
  * parallel-spec.ts) run at once within the workflow's one execution: tasks
- * with their own attempts and retries, sleeps, child workflows. Each
+ * with their own attempts and retries, sleeps, waits for events
+ * (parallel-event.ts), child workflows. Each
  * member's progress is its own fenced `recordTask`, so a recovery runs only
  * the members that had not ended. When every member has settled:
  * - a member failed the workflow (aborted it, gave up): the others' signals
@@ -30,12 +31,16 @@ import type { RetryPolicy } from "../task.js"
 import { memberCount } from "./parallel-spec.js"
 import { ChildGoneError, childAddedMark, startChild } from "./child.js"
 import { wakeTimeOf } from "./sleep.js"
+import { runEventMember, serialTurns, type Turns } from "./parallel-event.js"
+
+/** How often one execution goes round "members wait, park: an event arrived" before leaving it to a later claim. */
+const MAX_EVENT_ROUNDS = 5
 
 /** How one member settled in this execution. */
 type MemberEnd =
   | { kind: "done" }
   /** Waits for a time (`wakeAt`) or a child's end (`childID`); a member may wait for either. */
-  | { kind: "waiting"; wakeAt?: number; childID?: string }
+  | { kind: "waiting"; wakeAt?: number; childID?: string; event?: true }
   | { kind: "failsWorkflow"; error: string }
   /** Names a runner this process does not have: the workflow is left for a runner that has it. */
   | { kind: "unknownRunner"; task: string }
@@ -54,22 +59,34 @@ export async function runParallelStep(
   steps: readonly TaskRow[],
   isLast: boolean,
   signal: AbortSignal,
+  round = 0,
 ): Promise<ExecutionEnd | undefined> {
+  const turns = serialTurns()
   // One controller for the members: a member that fails the workflow stops the others at once.
   const stopMembers = new AbortController()
   const memberSignal = AbortSignal.any([signal, stopMembers.signal])
+  // Fired when every member but the event waits has settled: until then a waiting event member holds on to its deadline (a timeout acts on time).
+  const othersSettled = new AbortController()
+  let others = members.filter((m) => m.kind !== "waitForEvent").length
+  if (others === 0) othersSettled.abort()
+  const holdSignal = AbortSignal.any([memberSignal, othersSettled.signal])
   // Run again after retryWorkflow (the step had failed): its failed child members run again too, as their children may have been retried with it.
   const retried = group.status === "failed"
   const ends = await Promise.all(
     members.map(async (member): Promise<MemberEnd> => {
-      if (member.status !== "pending" && !(retried && member.status === "failed" && member.kind === "workflow")) return { kind: "done" }
+      if (member.status !== "pending" && !(retried && member.status === "failed" && member.kind === "workflow")) {
+        if (member.kind !== "waitForEvent" && --others === 0) othersSettled.abort()
+        return { kind: "done" }
+      }
       let end: MemberEnd
       try {
-        end = await runMember(env, member, steps, memberSignal)
+        end = await runMember(env, member, steps, memberSignal, { turns, hold: (ms) => pause(ms, holdSignal) })
       } catch (error) {
         // A member's own failure to run (a storage error reaching a child) is tried again later, as a whole.
         env.logger.warn?.(`member "${member.name}" of step "${group.name}" could not run: ${errorMessage(error)}`, { workflowID: group.workflowID, seq: member.seq })
         end = { kind: "waiting", wakeAt: env.now() + env.retryDelayMS }
+      } finally {
+        if (member.kind !== "waitForEvent" && --others === 0) othersSettled.abort()
       }
       if (end.kind === "failsWorkflow") stopMembers.abort(new Error(`member "${member.name}" of step "${group.name}" failed the workflow`))
       return end
@@ -87,12 +104,20 @@ export async function runParallelStep(
     const mark = end?.kind === "waiting" && end.childID !== undefined ? (m.status === "failed" ? pendingAgain(m) : childAddedMark(m)) : undefined
     return mark ? [mark] : []
   })
+  const eventSeqs = members.flatMap((m, i) => (ends[i]?.kind === "waiting" && (ends[i] as { event?: true }).event ? [m.seq] : []))
   const unknown = ends.find((e): e is Extract<MemberEnd, { kind: "unknownRunner" }> => e.kind === "unknownRunner")
-  if (unknown) return park(env, group, env.now() + env.retryDelayMS, childIDs, marks, `names runner "${unknown.task}", which this process does not have`)
-  if (waiting.length > 0) {
+  let parked: ExecutionEnd | "eventArrived" | undefined
+  if (unknown) parked = await park(env, group, env.now() + env.retryDelayMS, childIDs, marks, eventSeqs, `names runner "${unknown.task}", which this process does not have`)
+  else if (waiting.length > 0) {
     const wakeAt = Math.min(NEVER, ...waiting.map((w) => w.wakeAt ?? NEVER))
-    return park(env, group, wakeAt, childIDs, marks, "waits for its members")
+    parked = await park(env, group, wakeAt, childIDs, marks, eventSeqs, "waits for its members")
   }
+  if (parked === "eventArrived") {
+    // An event a member may take was sent between its read and the park: run the step again (ended members are not run again).
+    if (round + 1 < MAX_EVENT_ROUNDS) return runParallelStep(env, group, members, steps, isLast, signal, round + 1)
+    parked = await park(env, group, env.now() + env.retryDelayMS, childIDs, marks, [], "had events keep arriving while it parked")
+  }
+  if (parked !== undefined) return parked as ExecutionEnd
   const results: Record<string, unknown> = {}
   for (const m of members) if (m.status === "completed") results[m.name] = fromJSONText(m.result)
   let outcome: Outcome
@@ -105,8 +130,16 @@ export async function runParallelStep(
 }
 
 /** Runs one member until it has ended, waits, or fails the workflow. */
-async function runMember(env: ExecutionEnvironment, member: TaskRow, steps: readonly TaskRow[], signal: AbortSignal): Promise<MemberEnd> {
+async function runMember(
+  env: ExecutionEnvironment,
+  member: TaskRow,
+  steps: readonly TaskRow[],
+  signal: AbortSignal,
+  events: { turns: Turns; hold: (ms: number) => Promise<boolean> },
+): Promise<MemberEnd> {
   switch (member.kind) {
+    case "waitForEvent":
+      return runEventMember(env, member, events.turns, { write: (change) => write(env, member, change), fail: (error) => failMember(env, member, error), hold: events.hold })
     case "sleep": {
       const now = env.now()
       let wakeAt: number
@@ -215,14 +248,31 @@ function pendingAgain(m: TaskRow): TaskChange {
   return { seq: m.seq, status: "pending", result: null, error: m.error, attempts: m.attempts, wakeAt: NEVER }
 }
 
-/** Parks the workflow until `wakeAt` or the end of one of `childIDs`, whichever is first, writing `marks` (child members that added their child) with it. */
-async function park(env: ExecutionEnvironment, group: TaskRow, wakeAt: number, childIDs: string[], marks: TaskChange[], why: string): Promise<ExecutionEnd> {
+/**
+ * Parks the workflow until `wakeAt` or the end of one of `childIDs`, whichever is first, writing `marks` (child members that added their child)
+ * with it; or, with waitForEvent members `eventSeqs` waiting (validation keeps them apart from child members), until `wakeAt` or one of their
+ * events, unless one has arrived (`eventArrived`).
+ */
+async function park(
+  env: ExecutionEnvironment,
+  group: TaskRow,
+  wakeAt: number,
+  childIDs: string[],
+  marks: TaskChange[],
+  eventSeqs: number[],
+  why: string,
+): Promise<ExecutionEnd | "eventArrived"> {
   const now = env.now()
   env.logger.debug?.(`parallel step "${group.name}" ${why}`, { workflowID: group.workflowID, seq: group.seq })
   if (childIDs.length > 0 && env.children) {
     const at = await env.children.await({ workflowID: group.workflowID, token: env.token, now, counts: PROGRESS, childIDs, availableAt: wakeAt, tasks: marks })
     if (at === null) return { kind: "fenced" }
     return { kind: "waiting", at: at >= NEVER ? Infinity : at }
+  }
+  if (eventSeqs.length > 0 && env.events) {
+    const parked = await env.events.parkForEvents({ workflowID: group.workflowID, token: env.token, now, counts: PROGRESS, seqs: eventSeqs, availableAt: wakeAt })
+    if (parked === "eventArrived") return parked
+    return parked === "parked" ? { kind: "waiting", at: wakeAt } : { kind: "fenced" }
   }
   const applied = await env.commit({ kind: "parkUntil", workflowID: group.workflowID, token: env.token, now, counts: PROGRESS, availableAt: wakeAt })
   return applied ? { kind: "waiting", at: wakeAt } : { kind: "fenced" }

@@ -91,6 +91,22 @@ export type ParkForEventOutcome =
   /** Nothing changed: the workflow is not pending under this token. */
   | "fenced"
 
+/**
+ * Parks a workflow at a parallel step with waitForEvent members, unless an
+ * event one of them may take has arrived: fenced by the lease token.
+ */
+export interface ParkForEvents {
+  workflowID: string
+  /** The writer's lease token (the fence). */
+  token: string
+  now: number
+  counts: CrashCounts
+  /** The waiting `waitForEvent` member rows; each has stored its deadline as its `wakeAt` already. */
+  seqs: readonly number[]
+  /** When the workflow is claimable again (the earliest of its members' wake times). */
+  availableAt: number
+}
+
 /** Filter of {@link EventStore.listEvents}. */
 export interface EventFilter {
   name?: string
@@ -129,6 +145,17 @@ export interface EventStore {
    * wait resumed by `retryWorkflow` waits anew), fenced by the token.
    */
   parkForEvent(park: ParkForEvent): Promise<ParkForEventOutcome>
+
+  /**
+   * Parks the workflow at a parallel step whose `waitForEvent` members
+   * `seqs` wait: in one transaction, serialized with {@link sendEvent} for
+   * every member's name and key (taken in a fixed order), checks that no
+   * member may take a stored event (else changes nothing: `eventArrived`),
+   * then releases the lease and sets the workflow claimable at
+   * `availableAt`, fenced by the token. A send after it wakes the workflow,
+   * as for a single step (the members' rows are pending with a `wakeAt`).
+   */
+  parkForEvents(park: ParkForEvents): Promise<ParkForEventOutcome>
 
   /** Lists events in seq order. */
   listEvents(filter: EventFilter): Promise<EventRow[]>

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { EventFilter, EventLookup, EventRow, EventStore, NewEvent, ParkForEvent, ParkForEventOutcome, SentEventRow } from "../event-store.js"
+import type { EventFilter, EventLookup, EventRow, EventStore, NewEvent, ParkForEvent, ParkForEventOutcome, ParkForEvents, SentEventRow } from "../event-store.js"
 import type { WorkflowWithTasks } from "../provider.js"
 
 /** What a waitForEvent step holds besides its row: what it waits for, its watermark, the event it took. */
@@ -108,6 +108,15 @@ export class MemoryEventStore implements EventStore {
     if (!entry || !task || entry.workflow.status !== "pending" || entry.workflow.leaseToken !== park.token) return "fenced"
     Object.assign(entry.workflow, { leaseOwner: null, leaseToken: null, availableAt: park.wakeAt, updatedAt: park.now, ...park.counts })
     Object.assign(task, { wakeAt: park.wakeAt, attempts: park.attempts, error: null, updatedAt: park.now })
+    return "parked"
+  }
+
+  async parkForEvents(park: ParkForEvents): Promise<ParkForEventOutcome> {
+    this.o.assertOpen()
+    if (park.seqs.some((seq) => this.find(park.workflowID, seq))) return "eventArrived"
+    const entry = this.o.workflow(park.workflowID)
+    if (!entry || entry.workflow.status !== "pending" || entry.workflow.leaseToken !== park.token) return "fenced"
+    Object.assign(entry.workflow, { leaseOwner: null, leaseToken: null, availableAt: park.availableAt, updatedAt: park.now, ...park.counts })
     return "parked"
   }
 

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { EventFilter, EventLookup, EventRow, EventStore, NewEvent, ParkForEvent, ParkForEventOutcome, SentEventRow } from "../event-store.js"
+import type { EventFilter, EventLookup, EventRow, EventStore, NewEvent, ParkForEvent, ParkForEventOutcome, ParkForEvents, SentEventRow } from "../event-store.js"
 import type { PostgresConnection, Queryable } from "./connection.js"
 import type { PostgresNames } from "./names.js"
 
@@ -154,6 +154,34 @@ export class PostgresEventStore implements EventStore {
            UPDATE ${n.tasks} SET wake_at = $2, attempts = $7, error = NULL, updated_at = $1
            WHERE workflow_id IN (SELECT id FROM parked) AND seq = $8 RETURNING workflow_id`,
           [park.now, park.wakeAt, park.counts.recoveries, park.counts.crashes, park.workflowID, park.token, park.attempts, park.seq],
+        ),
+      )
+      return parked.rows.length === 1 ? "parked" : "fenced"
+    })
+  }
+
+  async parkForEvents(park: ParkForEvents): Promise<ParkForEventOutcome> {
+    const { n } = this
+    return this.db.transaction(async (client: Queryable) => {
+      // The locks of every member's (name, key), built as lockText builds them for a send, taken in text order (two parks never deadlock).
+      const texts = await client.query<{ lock: string }>(
+        this.db.query(
+          `SELECT DISTINCT $1::text || length(event_name) || ':' || event_name || '|' || event_key AS lock
+           FROM ${n.tasks} WHERE workflow_id = $2 AND seq = ANY($3::int[]) AND event_name IS NOT NULL ORDER BY lock`,
+          [this.scope, park.workflowID, [...park.seqs]],
+        ),
+      )
+      if (texts.rows.length === 0) return "fenced"
+      for (const { lock } of texts.rows) await client.query(this.db.query(LOCK_BY_PARAMS, [lock]))
+      for (const seq of park.seqs) {
+        const found = await client.query(this.db.query(this.findSQL, [park.workflowID, seq]))
+        if (found.rows.length > 0) return "eventArrived"
+      }
+      const parked = await client.query(
+        this.db.query(
+          `UPDATE ${n.workflows} SET updated_at = $1, available_at = $2, lease_owner = NULL, lease_token = NULL, recoveries = $3, crashes = $4
+           WHERE id = $5 AND lease_token = $6 AND status = 'pending' RETURNING id`,
+          [park.now, park.availableAt, park.counts.recoveries, park.counts.crashes, park.workflowID, park.token],
         ),
       )
       return parked.rows.length === 1 ? "parked" : "fenced"

@@ -7,7 +7,7 @@
  * @module
  */
 import type Database from "better-sqlite3"
-import type { EventFilter, EventLookup, EventRow, EventStore, NewEvent, ParkForEvent, ParkForEventOutcome, SentEventRow } from "../event-store.js"
+import type { EventFilter, EventLookup, EventRow, EventStore, NewEvent, ParkForEvent, ParkForEventOutcome, ParkForEvents, SentEventRow } from "../event-store.js"
 
 /**
  * Schema version 5: the events table, and on tasks the (name, key) a
@@ -95,12 +95,14 @@ export class SQLiteEventStore implements EventStore {
   private readonly sendTx: (event: NewEvent) => SentEventRow
   private readonly parkTx: (park: ParkForEvent) => ParkForEventOutcome
   private readonly deleteTx: (sentBefore: number) => number
+  private readonly parkAllTx: (park: ParkForEvents) => ParkForEventOutcome
 
   constructor(o: SQLiteEventStoreOptions) {
     this.s = prepare(o.db, o.prefix)
     this.sendTx = o.inTransaction((event: NewEvent) => this.send(event))
     this.parkTx = o.inTransaction((park: ParkForEvent) => this.park(park))
     this.deleteTx = o.inTransaction((sentBefore: number) => this.s.deleteSentBefore.run(sentBefore).changes)
+    this.parkAllTx = o.inTransaction((park: ParkForEvents) => this.parkAll(park))
   }
 
   /** Inside the provider's insert transaction: a waitForEvent step's (name, key) and watermark. */
@@ -123,6 +125,10 @@ export class SQLiteEventStore implements EventStore {
 
   async parkForEvent(park: ParkForEvent): Promise<ParkForEventOutcome> {
     return this.parkTx(park)
+  }
+
+  async parkForEvents(park: ParkForEvents): Promise<ParkForEventOutcome> {
+    return this.parkAllTx(park)
   }
 
   async listEvents(filter: EventFilter): Promise<EventRow[]> {
@@ -149,5 +155,11 @@ export class SQLiteEventStore implements EventStore {
     if (this.s.parkWorkflow.run(park.now, park.wakeAt, recoveries, crashes, park.workflowID, park.token).changes !== 1) return "fenced"
     this.s.parkStep.run(park.wakeAt, park.attempts, park.now, park.workflowID, park.seq)
     return "parked"
+  }
+
+  private parkAll(park: ParkForEvents): ParkForEventOutcome {
+    for (const seq of park.seqs) if (this.s.findEvent.get(park.workflowID, seq, park.workflowID)) return "eventArrived"
+    const { recoveries, crashes } = park.counts
+    return this.s.parkWorkflow.run(park.now, park.availableAt, recoveries, crashes, park.workflowID, park.token).changes === 1 ? "parked" : "fenced"
   }
 }
