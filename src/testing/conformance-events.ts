@@ -3,7 +3,8 @@
  * event ID; a waitForEvent step may take only events of its (name, key) sent
  * after its workflow was added, the earliest first, never one its workflow
  * took already; a park refuses to park when such an event is stored, and is
- * fenced; a send wakes every parked waiter of its (name, key) (broadcast)
+ * fenced (also the park of a parallel step's waiting members,
+ * `parkForEvents`); a send wakes every parked waiter of its (name, key) (broadcast)
  * and no other. Run by `runProviderConformance` for providers that declare
  * `events`.
  *
@@ -125,6 +126,45 @@ export function runEventsConformance(openProvider: () => Promise<StorageProvider
     const stored = await s.p.getWorkflow(id)
     assert.equal(stored?.workflow.leaseToken, "events-token", "a park that saw an event must keep the lease")
     assert.equal(stored?.tasks[0]?.wakeAt ?? null, null)
+  })
+
+  it("events: parkForEvents (a parallel step's waiting members) refuses when any member may take an event, is fenced, and parks; a send to any member wakes it", async (t) => {
+    const s = await events(t)
+    if (!s) return
+    const name = uid("members")
+    const twoKeys = (id: string): NewWorkflow => {
+      const one = waiter(id, name, "a", T0, 1).tasks[0] as NewWorkflow["tasks"][number]
+      const data = JSON.stringify({ waitForEvent: { name, key: "b", timeoutMS: null, onTimeout: "continue" } })
+      return { ...waiter(id, name, "a", T0, 1), tasks: [one, { name: "wait1", task: "", data, kind: "waitForEvent", event: { name, key: "b" } }] }
+    }
+    const parks = (id: string, now: number) => ({ workflowID: id, token: "events-token", now, counts: NO_CRASHES, seqs: [0, 1], availableAt: T0 + 900_000 })
+    const arrived = uid("arrived")
+    await s.p.insertWorkflowsAndTasks([twoKeys(arrived)])
+    assert.equal(await s.e.parkForEvents({ ...parks(arrived, T0 + 1), token: "not-the-holder" }), "fenced")
+    // An event for the second member only: the park must see it.
+    await s.e.sendEvent(event(name, "b", '"b0"', T0 + 2))
+    assert.equal(await s.e.parkForEvents(parks(arrived, T0 + 3)), "eventArrived", "a park must refuse when any member may take an event")
+    assert.equal((await s.p.getWorkflow(arrived))?.workflow.leaseToken, "events-token", "a park that saw an event keeps the lease")
+
+    // Members store their deadlines (the parallel step writes them before parking), then the park: no lease, claimable at availableAt.
+    const added = uid("added")
+    await s.p.insertWorkflowsAndTasks([twoKeys(added)])
+    const deadlines: WorkflowWrite[] = [0, 1].map((seq) => ({
+      kind: "recordTask",
+      workflowID: added,
+      token: "events-token",
+      now: T0 + 4,
+      counts: NO_CRASHES,
+      task: { seq, status: "pending", result: null, error: null, attempts: 0, wakeAt: T0 + 900_000 },
+    }))
+    assert.deepEqual(await s.p.applyWorkflowWrites(deadlines), [true, true])
+    assert.equal(await s.e.parkForEvents(parks(added, T0 + 5)), "parked")
+    const stored = await s.p.getWorkflow(added)
+    assert.equal(stored?.workflow.leaseToken, null)
+    assert.equal(stored?.workflow.availableAt, T0 + 900_000)
+    const sent = await s.e.sendEvent(event(name, "a", '"a1"', T0 + 6))
+    assert.ok(sent.woken >= 1)
+    assert.equal((await s.p.getWorkflow(added))?.workflow.availableAt, T0 + 6, "a send to a waiting member's (name, key) wakes the parked workflow")
   })
 
   it("events: a send does not wake a waiter whose step has not been reached, or that holds a lease", async (t) => {
