@@ -164,6 +164,31 @@ for (const store of ALL_STORES) {
       assert.ok(stopped.has("fails"), "the other member's signal fired when the wait failed the workflow")
     })
 
+    it("retryWorkflow after a wait member failed the workflow on timeout: the member waits anew and takes a later event", async (t) => {
+      const { storage, cleanup } = store.open()
+      t.after(cleanup)
+      const runner = await startRunner(t, storage, [work])
+      const handle = await runner.addWorkflow({
+        workflowID: "retry-wait",
+        tasks: { p: { parallel: { go: { waitForEvent: { name: "late", timeoutMS: 800, onTimeout: "fail" } }, w: { task: "Work", data: 3 } } } },
+      })
+      const failed = await resultOf(handle)
+      assert.equal(failed.status, "failed")
+      assert.equal(failed.tasks[2]?.status, "completed")
+      assert.equal(await runner.retryWorkflow("retry-wait"), true)
+      // Right after the retry the member is pending with its old deadline: the run again stores a new one, counted from the retry.
+      const old = failed.tasks[1]?.wakeAt?.getTime() ?? 0
+      await eventually(async () => ((await runner.getWorkflow("retry-wait"))?.tasks[1]?.wakeAt?.getTime() ?? 0) > old ? true : undefined, 10_000, "a new deadline")
+      await parked(runner, "retry-wait", 1)
+      assert.equal((await runner.sendEvent({ name: "late", eventID: "late-1" })).woken, 1)
+      const done = await eventually(async () => {
+        const info = await runner.getWorkflow("retry-wait")
+        return info?.status === "completed" ? info : undefined
+      }, 10_000, "the retried workflow to complete")
+      assert.deepEqual(Object.keys(done.tasks[0]?.result as object).sort(), ["go", "w"])
+      assert.equal((done.tasks[0]?.result as { go: { eventID: string } }).go.eventID, "late-1")
+    })
+
     it("cancelWorkflow while a member waits; a later event wakes nothing", async (t) => {
       const { storage, cleanup } = store.open()
       t.after(cleanup)
