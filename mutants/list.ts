@@ -86,8 +86,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "postgres-update-not-fenced",
     promise: "Every state write is fenced by the lease token (Guarantee 5), Postgres",
     file: "src/storage/postgres/update.ts",
-    find: "AND w.id = u.id AND w.lease_token = u.token AND w.status = 'pending'",
-    replace: "AND w.id = u.id AND w.status = 'pending'",
+    find: "WHERE w.id = u.id AND w.lease_token = u.token AND w.status = CASE WHEN u.token IS NOT NULL THEN 'pending' END",
+    replace: "WHERE w.id = u.id AND w.status = CASE WHEN u.token IS NOT NULL THEN 'pending' END",
     tests: [{ file: "postgres-provider", pattern: "conformance" }],
   },
   {
