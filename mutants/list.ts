@@ -450,8 +450,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "parallel-reruns-ended-members",
     promise: "After a crash only the unfinished members of a parallel step run again (README, Parallel steps)",
     file: "src/steps/parallel.ts",
-    find: 'if (member.status !== "pending" && !(retried && member.status === "failed" && member.kind === "workflow")) return { kind: "done" }',
-    replace: 'if (member.status !== "pending" && member.kind === "parallel") return { kind: "done" }',
+    find: 'if (member.status !== "pending" && !(retried && member.status === "failed" && member.kind === "workflow")) {',
+    replace: 'if (member.status !== "pending" && member.kind === "parallel") {',
     tests: ["parallel-crash"],
   },
 
