@@ -4,7 +4,7 @@
  * the outcomes table of the README (completed, aborted, failed and retried,
  * given up). Unit-tested without storage (test/engine.test.ts).
  */
-import type { CrashCounts, EndWorkflow, ParkUntil, RecordTask, TaskChange, TaskRow, WorkflowWrite } from "./storage/provider.js"
+import { NEVER, type CrashCounts, type EndWorkflow, type ParkUntil, type RecordTask, type TaskChange, type TaskRow, type WorkflowWrite } from "./storage/provider.js"
 import type { RetryPolicy } from "./task.js"
 
 /** How an execution ended, as far as this process is concerned. */
@@ -167,9 +167,10 @@ export function retryDelay(policy: RetryPolicy | undefined, retryDelayMS: number
 /**
  * The wake time of a `waitForEvent` step without a timeout: the latest time
  * a Date holds. The workflow is parked until then, that is until an event
- * wakes it (or it is cancelled).
+ * wakes it (or it is cancelled). The same instant as a parent waiting for
+ * its children ({@link NEVER}): one "not claimable by time" for every wait.
  */
-export const NO_TIMEOUT = 8.64e15
+export const NO_TIMEOUT = NEVER
 
 /** An event a `waitForEvent` step may take, as {@link planEventWait} needs it. */
 export interface TakableEvent {
