@@ -85,12 +85,12 @@ describe("events on a store made by the schema version before them", () => {
       const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version ORDER BY version`)
       assert.deepEqual(versions.map((v) => v.version), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
       const indexes = await adminQuery<{ indexname: string }>(
-        "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND (tablename = 'durabletasks_events' OR indexname = 'durabletasks_tasks_waiting') ORDER BY indexname",
+        "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND (tablename = 'durabletasks_events' OR indexname = 'durabletasks_tasks_event_waits') ORDER BY indexname",
         [schema],
       )
       assert.deepEqual(
         indexes.map((i) => i.indexname),
-        ["durabletasks_events_event_id_key", "durabletasks_events_match", "durabletasks_events_pkey", "durabletasks_events_sent", "durabletasks_tasks_waiting"],
+        ["durabletasks_events_event_id_key", "durabletasks_events_match", "durabletasks_events_pkey", "durabletasks_events_sent", "durabletasks_tasks_event_waits"],
       )
       await assertMigrated(migrated)
     } finally {

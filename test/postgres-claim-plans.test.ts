@@ -92,7 +92,7 @@ describe("Postgres claim and update plans", { skip }, () => {
     const db = (storage as unknown as { db: { statement(text: string, values: unknown[], r: unknown): Promise<unknown> } }).db
     const statement = db.statement.bind(db)
     db.statement = async (text, values, r) => {
-      const kind = text.includes("WITH due AS") ? "claim" : text.includes("WITH applied AS") ? "update" : undefined
+      const kind = text.includes("WITH picked AS") ? "claim" : text.includes("WITH applied AS") ? "update" : undefined
       if (kind) await explain(kind, text, values)
       return statement(text, values, r)
     }

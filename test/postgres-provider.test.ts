@@ -91,7 +91,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
     await p.init()
     await p.init()
     const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${schema}.durabletasks_schema_version`)
-    assert.deepEqual(versions.map((v) => v.version).sort(), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
+    assert.deepEqual(versions.map((v) => v.version).sort((a, b) => a - b), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
     const indexes = await adminQuery<{ indexname: string }>(
       "SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname",
       [schema],
@@ -107,14 +107,13 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
         "durabletasks_schedules_due",
         "durabletasks_schedules_pkey",
         "durabletasks_schema_version_pkey",
+        "durabletasks_tasks_event_waits",
         "durabletasks_tasks_pkey",
-        "durabletasks_tasks_waiting",
         "durabletasks_workflows_cancelled_created",
         "durabletasks_workflows_claimable",
         "durabletasks_workflows_created",
-        "durabletasks_workflows_ended",
+        "durabletasks_workflows_ended_at",
         "durabletasks_workflows_failed_created",
-        "durabletasks_workflows_leased",
         "durabletasks_workflows_parent",
         "durabletasks_workflows_pkey",
         "durabletasks_workflows_status",
@@ -155,7 +154,7 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
       try {
         await later.init()
         const versions = await adminQuery<{ version: number }>(`SELECT version FROM ${other}.durabletasks_schema_version`)
-        assert.deepEqual(versions.map((v) => v.version).sort(), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
+        assert.deepEqual(versions.map((v) => v.version).sort((a, b) => a - b), Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1))
         const stored = await later.getWorkflow("old")
         assert.equal(stored?.workflow.recoveries, 0)
         assert.equal(stored?.workflow.crashes, 0)

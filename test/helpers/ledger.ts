@@ -117,7 +117,9 @@ export async function dumpPostgres(schema: string, { prefix = "durabletasks_" } 
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     const w = await client.query<{ id: string; status: string; task_count: number; lease_owner: string | null; available_at: string }>(
-      `SELECT id, status, task_count, lease_owner, available_at FROM ${schema}.${prefix}workflows`,
+      // A leased workflow's availableAt is its lease's expiry (see src/storage/postgres/hot-updates.ts).
+      `SELECT id, status, task_count, lease_owner, CASE WHEN lease_token IS NULL THEN available_at ELSE lease_expires_at END AS available_at
+       FROM ${schema}.${prefix}workflows`,
     )
     const t = await client.query<{ workflow_id: string; seq: number; status: string; result: string | null }>(
       `SELECT workflow_id, seq, status, result FROM ${schema}.${prefix}tasks ORDER BY workflow_id, seq`,

@@ -51,7 +51,7 @@ export function wakeParentsCTE(n: PostgresNames, notify: boolean): string {
  * with `notify`, each is sent on the cancel channel.
  */
 export function cancelTreeSQL(n: PostgresNames, notify: boolean): string {
-  const cancelled = `status = 'cancelled', lease_owner = NULL, lease_token = NULL, updated_at = $2`
+  const cancelled = `status = 'cancelled', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = $2`
   return `
     WITH RECURSIVE root AS (
       UPDATE ${n.workflows} SET ${cancelled} WHERE id = $1 AND status = 'pending' RETURNING id, parent_id
@@ -82,7 +82,7 @@ export async function awaitChildren(db: PostgresConnection, n: PostgresNames, no
     const anyEnded = park.childIDs.some((id) => !pending.has(id))
     const at = anyEnded ? Math.min(park.now, park.availableAt) : park.availableAt
     const parked = await client.query<{ id: string }>(
-      `UPDATE ${n.workflows} SET updated_at = $1, available_at = $2, lease_owner = NULL, lease_token = NULL, recoveries = $3, crashes = $4
+      `UPDATE ${n.workflows} SET updated_at = $1, available_at = $2, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, recoveries = $3, crashes = $4
        WHERE id = $5 AND lease_token = $6 AND status = 'pending'
        RETURNING id${notifyColumn(n, notify, "available_at <= $1")}`,
       [park.now, at, park.counts.recoveries, park.counts.crashes, park.workflowID, park.token],

@@ -11,14 +11,19 @@ import type { DatabaseKind } from "./schema.js"
 import { JOINED_COLUMNS, type JoinedRecord, fromJoinedRows } from "./rows.js"
 
 /**
- * The SQL of a claim. Due workflows and the owner's earlier-life leases are
- * picked by two separate scans (each on its own partial index) rather than one
- * `OR`, which would walk every pending workflow in `available_at` order
- * whenever fewer than `limit` are due. `SKIP LOCKED` makes concurrent claims
- * take different rows, and Postgres rechecks each locked row's condition
- * against its latest version, so a row another claim just leased is dropped.
- * Own leases are all in the future (`available_at > now`), so the two sets
- * are disjoint and due work comes first.
+ * The SQL of a claim: one scan of the claim index picks the workflows, the
+ * update leases them, and their tasks come back with them.
+ *
+ * A claim is a HOT update (see hot-updates.ts): it writes the lease's owner,
+ * token and expiry, none of them indexed, and leaves `available_at`. So a
+ * leased workflow stays in the claim index, at or before the time it was
+ * claimed, and the scan skips it while its lease holds: its cost grows with
+ * the number of workflows leased at once (a few hundred per runner), not
+ * with the backlog. Expired leases, and with `reclaimOwn` the owner's
+ * earlier-life leases, are taken by the same scan, in `available_at` order
+ * with due work. `SKIP LOCKED` makes concurrent claims take different rows,
+ * and Postgres rechecks each locked row's condition against its latest
+ * version, so a row another claim just leased is dropped.
  *
  * The picked rows are updated through `id = ANY(ARRAY(…))` and their tasks
  * read through a `LATERAL` lookup kept from being flattened into a join
@@ -28,36 +33,31 @@ import { JOINED_COLUMNS, type JoinedRecord, fromJoinedRows } from "./rows.js"
  * instead of 2–8 ms for a claim of 100–500 from 20,000 pending, in the custom
  * plans each connection makes for its first executions of a prepared
  * statement; without `OFFSET 0` the lateral lookup was flattened into such a
- * hash join of all tasks, 17 of 31 ms for a claim of 33). The due scan's
- * limit reaches it through a scalar subquery, so custom plans too walk the
+ * hash join of all tasks, 17 of 31 ms for a claim of 33). The scan's limit
+ * reaches it through a scalar subquery, so custom plans too walk the
  * `available_at` index in order and stop at the limit: with the limit visible
  * and no statistics (a table just filled, before autovacuum's first
  * `ANALYZE`), Postgres guessed fewer rows due than the limit and read and
  * sorted every due workflow for each claim (15,000 rows, 3 ms, for a claim of
- * 100). The rows are already locked by the picking scans, so the update sees
+ * 100). The rows are already locked by the picking scan, so the update sees
  * them as picked.
  */
 function claimSQL(n: PostgresNames, kind: DatabaseKind): string {
   // CockroachDB plans without custom plans, and may refuse a subquery as a limit.
-  const dueLimit = kind === "postgres" ? "(SELECT $2::bigint)" : "$2"
+  const limit = kind === "postgres" ? "(SELECT $2::bigint)" : "$2"
   return `
-    WITH due AS (
+    WITH picked AS (
       SELECT id, available_at FROM ${n.workflows}
       WHERE status = 'pending' AND available_at <= $1
+        -- Unleased, or its lease expired, or (reclaimOwn) the owner's from an earlier life. A CASE, which the planner
+        -- guesses keeps half the rows: written as an OR, it guessed one row on a table without statistics, and read and
+        -- sorted every due workflow for each claim (a bitmap scan) instead of walking the index in order.
+        AND CASE WHEN lease_token IS NULL OR lease_expires_at <= $1 THEN TRUE ELSE $3::boolean AND lease_owner = $4 AND lease_token <> $5 END
       ORDER BY available_at
-      LIMIT ${dueLimit}
+      LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
-    ), own AS (
-      SELECT id, available_at FROM ${n.workflows}
-      WHERE $3::boolean AND status = 'pending' AND lease_owner = $4 AND lease_token <> $5 AND available_at > $1
-      LIMIT $2
-      FOR UPDATE SKIP LOCKED
-    ), picked AS (
-      SELECT id, available_at FROM (SELECT id, available_at FROM due UNION SELECT id, available_at FROM own) AS candidates
-      ORDER BY available_at
-      LIMIT $2
     ), claimed AS (
-      UPDATE ${n.workflows} AS w SET lease_owner = $4, lease_token = $5, available_at = $6,
+      UPDATE ${n.workflows} AS w SET lease_owner = $4, lease_token = $5, lease_expires_at = $6,
         -- Taken over from a lease nobody released: its executor died or lost it.
         recoveries = w.recoveries + CASE WHEN w.lease_token IS NULL THEN 0 ELSE 1 END
       WHERE w.id = ANY(ARRAY(SELECT id FROM picked))

@@ -15,7 +15,7 @@ export async function deleteEndedWorkflows(db: PostgresConnection, n: PostgresNa
   const rows = await db.statement<{ deleted: string | number }>(
     `WITH ended AS (
        DELETE FROM ${n.workflows}
-       WHERE status <> 'pending' AND updated_at < $1
+       WHERE status <> 'pending' AND ended_at < $1
        RETURNING id
      ), ended_tasks AS (
        DELETE FROM ${n.tasks} WHERE workflow_id IN (SELECT id FROM ended)

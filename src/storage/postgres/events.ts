@@ -148,7 +148,7 @@ export class PostgresEventStore implements EventStore {
       const parked = await client.query(
         this.db.query(
           `WITH parked AS (
-             UPDATE ${n.workflows} SET updated_at = $1, available_at = $2, lease_owner = NULL, lease_token = NULL, recoveries = $3, crashes = $4
+             UPDATE ${n.workflows} SET updated_at = $1, available_at = $2, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, recoveries = $3, crashes = $4
              WHERE id = $5 AND lease_token = $6 AND status = 'pending' RETURNING id
            )
            UPDATE ${n.tasks} SET wake_at = $2, attempts = $7, error = NULL, updated_at = $1
@@ -179,7 +179,7 @@ export class PostgresEventStore implements EventStore {
       }
       const parked = await client.query(
         this.db.query(
-          `UPDATE ${n.workflows} SET updated_at = $1, available_at = $2, lease_owner = NULL, lease_token = NULL, recoveries = $3, crashes = $4
+          `UPDATE ${n.workflows} SET updated_at = $1, available_at = $2, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, recoveries = $3, crashes = $4
            WHERE id = $5 AND lease_token = $6 AND status = 'pending' RETURNING id`,
           [park.now, park.availableAt, park.counts.recoveries, park.counts.crashes, park.workflowID, park.token],
         ),

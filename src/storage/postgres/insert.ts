@@ -19,10 +19,11 @@ import { eventsTable } from "./events.js"
 function insertSQL(n: PostgresNames, notify: boolean): string {
   return `
     WITH created AS (
-      INSERT INTO ${n.workflows} (id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count, parent_id, parent_seq)
-      SELECT id, 'pending', now, now, available_at, lease_owner, lease_token, task_count, parent_id, parent_seq
-      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[], $14::text[], $15::int[])
-        AS i(id, now, available_at, lease_owner, lease_token, task_count, parent_id, parent_seq)
+      INSERT INTO ${n.workflows} (id, status, created_at, updated_at, available_at, lease_owner, lease_token, lease_expires_at, task_count,
+        parent_id, parent_seq)
+      SELECT id, 'pending', now, now, available_at, lease_owner, lease_token, lease_expires_at, task_count, parent_id, parent_seq
+      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $18::bigint[], $6::int[], $14::text[], $15::int[])
+        AS i(id, now, available_at, lease_owner, lease_token, lease_expires_at, task_count, parent_id, parent_seq)
       ON CONFLICT (id) DO NOTHING
       RETURNING id, lease_token
     ), created_tasks AS (
@@ -63,6 +64,7 @@ export async function insertWorkflowsAndTasks(
     id: [] as string[],
     now: [] as number[],
     availableAt: [] as number[],
+    leaseExpiresAt: [] as (number | null)[],
     owner: [] as (string | null)[],
     token: [] as (string | null)[],
     count: [] as number[],
@@ -85,7 +87,9 @@ export async function insertWorkflowsAndTasks(
     assertStorableText(w.id, "a workflow ID")
     wf.id.push(w.id)
     wf.now.push(w.now)
-    wf.availableAt.push(w.lease ? w.lease.expiresAt : (w.availableAt ?? w.now))
+    // Inserted leased, it is claimable from now once the lease expires (see hot-updates.ts).
+    wf.availableAt.push(w.lease ? w.now : (w.availableAt ?? w.now))
+    wf.leaseExpiresAt.push(w.lease?.expiresAt ?? null)
     wf.owner.push(w.lease?.owner ?? null)
     wf.token.push(w.lease?.token ?? null)
     wf.count.push(w.tasks.length)
@@ -108,7 +112,7 @@ export async function insertWorkflowsAndTasks(
   }
   const rows = await db.statement<{ id: string }>(
     insertSQL(n, notify),
-    [wf.id, wf.now, wf.availableAt, wf.owner, wf.token, wf.count, t.workflowID, t.seq, t.name, t.task, t.data, t.now, t.kind, wf.parentID, wf.parentSeq, t.eventName, t.eventKey],
+    [wf.id, wf.now, wf.availableAt, wf.owner, wf.token, wf.count, t.workflowID, t.seq, t.name, t.task, t.data, t.now, t.kind, wf.parentID, wf.parentSeq, t.eventName, t.eventKey, wf.leaseExpiresAt],
     "once",
   )
   const created = new Set(rows.map((r) => r.id))

@@ -85,7 +85,7 @@ export async function listFilteredWorkflows(db: PostgresConnection, n: PostgresN
 export async function getWorkflowStats(db: PostgresConnection, n: PostgresNames, request: StatsRequest): Promise<WorkflowStats> {
   const rows = await db.statement<{ kind: string; key: string; n: string; created_at: string | null }>(
     `WITH counts AS (SELECT status, count(*) AS n FROM ${n.workflows} GROUP BY status),
-     ended AS (SELECT status, count(*) AS n FROM ${n.workflows} WHERE status <> 'pending' AND updated_at >= $1 GROUP BY status),
+     ended AS (SELECT status, count(*) AS n FROM ${n.workflows} WHERE status <> 'pending' AND ended_at >= $1 GROUP BY status),
      oldest AS (SELECT id, created_at FROM ${n.workflows} WHERE status = 'pending' ORDER BY created_at, id LIMIT 1)
      SELECT 'count' AS kind, status AS key, n, NULL::bigint AS created_at FROM counts
      UNION ALL SELECT 'ended', status, n, NULL FROM ended
@@ -109,7 +109,7 @@ export async function getWorkflowStats(db: PostgresConnection, n: PostgresNames,
 /** How many workflows `selector` selects. */
 export async function countEndedWorkflows(db: PostgresConnection, n: PostgresNames, selector: EndedWorkflowsSelector): Promise<number> {
   const rows = await db.statement<{ n: string }>(
-    `SELECT count(*) AS n FROM ${n.workflows} WHERE status <> 'pending' AND updated_at < $1 AND status = ANY($2::text[])`,
+    `SELECT count(*) AS n FROM ${n.workflows} WHERE status <> 'pending' AND ended_at < $1 AND status = ANY($2::text[])`,
     [selector.endedBefore, endedStatuses(selector)],
     "idempotent",
   )
@@ -125,7 +125,7 @@ export async function deleteEndedWorkflowsByStatus(db: PostgresConnection, n: Po
   const rows = await db.statement<{ deleted: string }>(
     `WITH ended AS (
        DELETE FROM ${n.workflows}
-       WHERE status <> 'pending' AND updated_at < $1 AND status = ANY($2::text[])
+       WHERE status <> 'pending' AND ended_at < $1 AND status = ANY($2::text[])
        RETURNING id
      ), ended_tasks AS (
        DELETE FROM ${n.tasks} WHERE workflow_id IN (SELECT id FROM ended)

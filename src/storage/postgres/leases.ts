@@ -9,11 +9,11 @@ import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
 import { notifyColumn } from "./notifier.js"
 
-/** Extends the leases `renewal.token` still holds; returns the renewed IDs in input order. */
+/** Extends the leases `renewal.token` still holds (a HOT update: the expiry is in no index); returns the renewed IDs in input order. */
 export async function renewLeases(db: PostgresConnection, n: PostgresNames, renewal: LeaseRenewal): Promise<string[]> {
   if (renewal.workflowIDs.length === 0) return []
   const rows = await db.statement<{ id: string }>(
-    `UPDATE ${n.workflows} SET available_at = $3
+    `UPDATE ${n.workflows} SET lease_expires_at = $3
      WHERE id = ANY($1::text[]) AND lease_token = $2 AND status = 'pending'
      RETURNING id`,
     [renewal.workflowIDs, renewal.token, renewal.expiresAt],
@@ -29,7 +29,7 @@ export async function releaseLeases(db: PostgresConnection, n: PostgresNames, no
   if (release.workflowIDs.length === 0) return
   await db.statement(
     `WITH released AS (
-       UPDATE ${n.workflows} SET lease_owner = NULL, lease_token = NULL, available_at = $3
+       UPDATE ${n.workflows} SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, available_at = $3
        WHERE id = ANY($1::text[]) AND lease_token = $2 AND status = 'pending'
        RETURNING id
      )

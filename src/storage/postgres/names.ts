@@ -27,7 +27,7 @@ export interface PostgresNames {
   /** Indexes of the schedules table (no schema, as for `indexes`). */
   scheduleIndexes: { due: string; buffered: string }
   /** Index names carry no schema: Postgres puts an index in its table's schema. */
-  indexes: { claimable: string; leased: string; ended: string; status: string }
+  indexes: { claimable: string; ended: string; status: string }
   /** LISTEN/NOTIFY channel of work becoming claimable: distinct per schema and prefix, at most 63 bytes. */
   channel: string
   /** LISTEN/NOTIFY channel of cancellations (the payload is the workflow ID): distinct per schema and prefix, at most 63 bytes. */
@@ -65,8 +65,7 @@ export function postgresNames(schema: unknown, prefix: unknown): PostgresNames {
     scheduleIndexes: { due: `${prefix}schedules_due`, buffered: `${prefix}schedules_buffered` },
     indexes: {
       claimable: `${prefix}workflows_claimable`,
-      leased: `${prefix}workflows_leased`,
-      ended: `${prefix}workflows_ended`,
+      ended: `${prefix}workflows_ended_at`,
       status: `${prefix}workflows_status`,
     },
     // Channels are database-wide, so the schema must be in it; a hash keeps it short.

@@ -19,7 +19,7 @@ export async function retryWorkflow(db: PostgresConnection, n: PostgresNames, no
   if (id.includes("\u0000")) return false
   const rows = await db.statement<{ id: string }>(
     `WITH resumed AS (
-       UPDATE ${n.workflows} SET status = 'pending', lease_owner = NULL, lease_token = NULL, available_at = $2, updated_at = $2,
+       UPDATE ${n.workflows} SET status = 'pending', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, available_at = $2, updated_at = $2,
          recoveries = $4, crashes = $5
        WHERE id = $1 AND status = 'failed'
        RETURNING id

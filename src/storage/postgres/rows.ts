@@ -7,9 +7,10 @@
  */
 import type { StepKind, TaskRow, TaskStatus, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "../provider.js"
 import { STEP_KINDS, WORKFLOW_STATUSES } from "../provider.js"
+import { availableAtColumn } from "./hot-updates.js"
 
-/** The workflow columns, in the order of {@link WorkflowRecord}. */
-export const WORKFLOW_COLUMNS = "id, status, created_at, updated_at, available_at, lease_owner, lease_token, task_count, recoveries, crashes, parent_id"
+/** The workflow columns, in the order of {@link WorkflowRecord}; a leased workflow's `available_at` is its lease's expiry. */
+export const WORKFLOW_COLUMNS = `id, status, created_at, updated_at, ${availableAtColumn("")}, lease_owner, lease_token, task_count, recoveries, crashes, parent_id`
 
 /** A workflow row as pg returns it. */
 export interface WorkflowRecord {
@@ -101,7 +102,7 @@ export function toTaskRow(r: TaskRecord): TaskRow {
  * The columns of a workflow joined with its tasks (`w` and `t`), task columns
  * prefixed `t_`; read back with {@link fromJoinedRows}.
  */
-export const JOINED_COLUMNS = `w.id, w.status, w.created_at, w.updated_at, w.available_at, w.lease_owner, w.lease_token, w.task_count, w.recoveries, w.crashes, w.parent_id,
+export const JOINED_COLUMNS = `w.id, w.status, w.created_at, w.updated_at, ${availableAtColumn("w.")}, w.lease_owner, w.lease_token, w.task_count, w.recoveries, w.crashes, w.parent_id,
   t.seq AS t_seq, t.name AS t_name, t.task AS t_task, t.data AS t_data, t.status AS t_status, t.result AS t_result,
   t.error AS t_error, t.attempts AS t_attempts, t.created_at AS t_created_at, t.updated_at AS t_updated_at,
   t.kind AS t_kind, t.wake_at AS t_wake_at, t.started_at AS t_started_at, t.ended_at AS t_ended_at, t.runner_id AS t_runner_id,

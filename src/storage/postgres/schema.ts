@@ -9,6 +9,7 @@ import type { PostgresNames } from "./names.js"
 import { scheduleTables } from "./schedules.js"
 import { childColumns } from "./children.js"
 import { eventTables } from "./events.js"
+import { hotUpdateColumns } from "./hot-updates.js"
 
 /** Which Postgres-compatible server this is, as far as the SQL must care. */
 export type DatabaseKind = "postgres" | "cockroachdb" | "yugabytedb"
@@ -48,10 +49,10 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
     )`,
     // Claims scan only pending rows, due ones in available_at order ...
     `CREATE INDEX IF NOT EXISTS ${n.indexes.claimable} ON ${n.workflows} (available_at) WHERE status = 'pending'`,
-    // ... and a restarted runner's own earlier leases by owner.
-    `CREATE INDEX IF NOT EXISTS ${n.indexes.leased} ON ${n.workflows} (lease_owner) WHERE status = 'pending'`,
-    // Retention deletes ended rows by age without touching pending ones.
-    `CREATE INDEX IF NOT EXISTS ${n.indexes.ended} ON ${n.workflows} (updated_at) WHERE status <> 'pending'`,
+    // ... and a restarted runner's own earlier leases by owner (dropped in version 10).
+    `CREATE INDEX IF NOT EXISTS ${n.prefix}workflows_leased ON ${n.workflows} (lease_owner) WHERE status = 'pending'`,
+    // Retention deletes ended rows by age without touching pending ones (by ended_at from version 10).
+    `CREATE INDEX IF NOT EXISTS ${n.prefix}workflows_ended ON ${n.workflows} (updated_at) WHERE status <> 'pending'`,
     // Listing by status pages through IDs.
     `CREATE INDEX IF NOT EXISTS ${n.indexes.status} ON ${n.workflows} (status, id)`,
   ],
@@ -82,6 +83,8 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
   ],
   // ---- Version 9: newest-first listing by status without an index over every workflow (issue 13; see inspection.ts). ----
   (n) => lighterInspectionIndexes(n),
+  // ---- Version 10: a run's writes are HOT updates (issue 14; see postgres/hot-updates.ts). ----
+  (n, kind) => hotUpdateColumns(n, kind),
 ]
 
 /** The schema version this code writes and reads. */

@@ -1,6 +1,6 @@
 /**
  * The throughput read on Postgres: ends per status per interval, by the
- * partial index of ended workflows on `updated_at`.
+ * partial index of ended workflows on `ended_at` (their `updated_at`).
  *
  * @module
  */
@@ -10,10 +10,10 @@ import type { PostgresNames } from "./names.js"
 
 /** How many workflows ended with each status in each interval from `since` on. */
 export async function countEndsByInterval(db: PostgresConnection, n: PostgresNames, request: EndSeriesRequest): Promise<EndSeriesCount[]> {
-  // bigint division truncates; updated_at >= since keeps the dividend non-negative, so it floors.
+  // bigint division truncates; ended_at >= since keeps the dividend non-negative, so it floors.
   const rows = await db.statement<{ k: string; status: string; n: string }>(
-    `SELECT (updated_at - $1::bigint) / $2::bigint AS k, status, count(*) AS n FROM ${n.workflows}
-     WHERE status <> 'pending' AND updated_at >= $1::bigint GROUP BY k, status`,
+    `SELECT (ended_at - $1::bigint) / $2::bigint AS k, status, count(*) AS n FROM ${n.workflows}
+     WHERE status <> 'pending' AND ended_at >= $1::bigint GROUP BY k, status`,
     [request.since, request.intervalMS],
     "idempotent",
   )

@@ -38,6 +38,7 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
         status = COALESCE(u.status, w.status),
         lease_owner = CASE WHEN u.status IS NULL THEN w.lease_owner END,
         lease_token = CASE WHEN u.status IS NULL THEN w.lease_token END,
+        lease_expires_at = CASE WHEN u.status IS NULL THEN w.lease_expires_at END,
         available_at = COALESCE(u.available_at, w.available_at),
         recoveries = u.recoveries,
         crashes = u.crashes

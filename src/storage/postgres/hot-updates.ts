@@ -1,0 +1,73 @@
+/**
+ * Version 10 of the Postgres schema: the writes a workflow's run makes (its
+ * claim, each lease renewal, each step's record and each task's outcome) are
+ * HOT updates, which write no index entries.
+ *
+ * Postgres updates a row in place, with no new index entries (a "heap-only
+ * tuple"), when no column any index refers to changes (key, predicate or
+ * expression) and the row's page has room. Before this version each claim
+ * moved the row in the claim index (`available_at` held the lease's expiry)
+ * and the lease index (`lease_owner`), and each recorded step moved it in
+ * the index of ended workflows (`updated_at`); each task's outcome moved the
+ * task in the index of event waits (`status`). Those writes, five index
+ * entries for the workflow and one for the task at each of them, were about
+ * 38 % of the server's CPU when draining stored work. Now:
+ *
+ * - The lease's expiry is `lease_expires_at`, in no index. `available_at` is
+ *   when the workflow became (or becomes) claimable; a claim leaves it, so a
+ *   leased workflow stays in the claim index, at or before its claim time,
+ *   and claims skip it while its lease holds (claim.ts). Whoever reads a
+ *   leased workflow still sees the lease's expiry as its `availableAt`
+ *   (rows.ts).
+ * - No index on `lease_owner`: a restarted runner's earlier leases are found
+ *   by the claim's one scan of due workflows, since a leased workflow's
+ *   `available_at` is never after its claim.
+ * - Ended workflows are indexed by `ended_at`, a stored generated column
+ *   (`updated_at` once the status is not `pending`, else null), which a step's
+ *   record leaves null.
+ * - Event waits are indexed while they have a wake time (what a send looks
+ *   for), not while pending: a task's outcome then changes no indexed column.
+ * - Both tables leave a fifth of each page free when rows are inserted
+ *   (`fillfactor` 80), so a row's next version finds room on its page. A
+ *   table that only grows, such as a backlog stored ahead, needs that room;
+ *   a churning one gets it back from pruning as well.
+ *
+ * Upgrading rewrites the workflows table once (the generated column).
+ *
+ * @module
+ */
+import type { PostgresNames } from "./names.js"
+import type { DatabaseKind } from "./schema.js"
+
+/** The share of each page new rows fill, leaving the rest for their next versions. */
+export const FILLFACTOR = 80
+
+/** The migration to version 10 (see the module's description). */
+export function hotUpdateColumns(n: PostgresNames, kind: DatabaseKind): string[] {
+  return [
+    `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS lease_expires_at bigint`,
+    // A leased row's available_at was its lease's expiry: it becomes claimable when both have passed.
+    `UPDATE ${n.workflows} SET lease_expires_at = available_at WHERE lease_token IS NOT NULL`,
+    `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS ended_at bigint
+       GENERATED ALWAYS AS (CASE WHEN status <> 'pending' THEN updated_at END) STORED`,
+    `CREATE INDEX IF NOT EXISTS ${n.indexes.ended} ON ${n.workflows} (ended_at) WHERE status <> 'pending'`,
+    `DROP INDEX IF EXISTS ${n.schema}.${n.prefix}workflows_ended`,
+    `DROP INDEX IF EXISTS ${n.schema}.${n.prefix}workflows_leased`,
+    `CREATE INDEX IF NOT EXISTS ${n.prefix}tasks_event_waits ON ${n.tasks} (event_name, event_key)
+       WHERE event_name IS NOT NULL AND wake_at IS NOT NULL`,
+    `DROP INDEX IF EXISTS ${n.schema}.${n.prefix}tasks_waiting`,
+    // CockroachDB and YugabyteDB store rows in other structures, with no heap pages to leave room in.
+    ...(kind === "postgres"
+      ? [`ALTER TABLE ${n.workflows} SET (fillfactor = ${FILLFACTOR})`, `ALTER TABLE ${n.tasks} SET (fillfactor = ${FILLFACTOR})`]
+      : []),
+  ]
+}
+
+/**
+ * The SQL of a workflow's `availableAt` as the contract means it: the
+ * lease's expiry while leased, else when it is claimable. `alias` is the
+ * table's alias with its dot, or "".
+ */
+export function availableAtColumn(alias: string): string {
+  return `CASE WHEN ${alias}lease_token IS NULL THEN ${alias}available_at ELSE ${alias}lease_expires_at END AS available_at`
+}
