@@ -27,10 +27,10 @@
  *   record leaves null.
  * - Event waits are indexed while they have a wake time (what a send looks
  *   for), not while pending: a task's outcome then changes no indexed column.
- * - Both tables leave a fifth of each page free when rows are inserted
- *   (`fillfactor` 80), so a row's next version finds room on its page. A
- *   table that only grows, such as a backlog stored ahead, needs that room;
- *   a churning one gets it back from pruning as well.
+ * - Both tables leave room on each page when rows are inserted (`fillfactor`
+ *   40 and 50, see {@link FILLFACTOR}), so a row's next version finds room
+ *   on its page. A backlog stored ahead needs that room; pages that churn
+ *   also get room back from pruning.
  *
  * Upgrading rewrites the workflows table once (the generated column).
  *
@@ -39,8 +39,20 @@
 import type { PostgresNames } from "./names.js"
 import type { DatabaseKind } from "./schema.js"
 
-/** The share of each page new rows fill, leaving the rest for their next versions. */
-export const FILLFACTOR = 80
+/**
+ * The share of each page (in %) that inserted rows fill, leaving the rest
+ * for their next versions. A claim leases the oldest due workflows, which
+ * were stored together: it writes a new version of every row of their pages
+ * at once, each larger than the one before (it adds the lease's owner, token
+ * and expiry). Measured in a burn-down of 20,000 stored workflows of one
+ * task, with the share of claims that were HOT: 100 %, 16 %; 80 %, 28 %;
+ * 50 %, 76 %; 40 %, 100 %. A task's outcome grows its row less, and the
+ * rows of a workflow's steps are written at different times: at 50 %, 88 %
+ * of the outcomes of one-task workflows and all of three-task ones were HOT.
+ * Table sizes at the end of the burn-down were the same within 10 % for
+ * every setting: an update that is not HOT puts its row on a new page.
+ */
+export const FILLFACTOR = { workflows: 40, tasks: 50 } as const
 
 /** The migration to version 10 (see the module's description). */
 export function hotUpdateColumns(n: PostgresNames, kind: DatabaseKind): string[] {
@@ -58,7 +70,7 @@ export function hotUpdateColumns(n: PostgresNames, kind: DatabaseKind): string[]
     `DROP INDEX IF EXISTS ${n.schema}.${n.prefix}tasks_waiting`,
     // CockroachDB and YugabyteDB store rows in other structures, with no heap pages to leave room in.
     ...(kind === "postgres"
-      ? [`ALTER TABLE ${n.workflows} SET (fillfactor = ${FILLFACTOR})`, `ALTER TABLE ${n.tasks} SET (fillfactor = ${FILLFACTOR})`]
+      ? [`ALTER TABLE ${n.workflows} SET (fillfactor = ${FILLFACTOR.workflows})`, `ALTER TABLE ${n.tasks} SET (fillfactor = ${FILLFACTOR.tasks})`]
       : []),
   ]
 }
