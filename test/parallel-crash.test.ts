@@ -11,11 +11,10 @@
 import assert from "node:assert/strict"
 import { join } from "node:path"
 import { describe, it } from "node:test"
-import { WorkflowRunner } from "../src/index.js"
 import { ledgered } from "./fixtures/ledgered.js"
 import { CRASH_STORES, crashTestStore } from "./helpers/crash-store.js"
 import { killHard, readLedger } from "./helpers/ledger.js"
-import { onTestEnd, waitFor } from "./helpers/wait.js"
+import { waitFor } from "./helpers/wait.js"
 
 for (const store of CRASH_STORES) {
   describe(`a parallel step across a crash (${store.name})`, { skip: store.skip ?? false, timeout: 60_000 }, () => {
@@ -30,16 +29,7 @@ for (const store of CRASH_STORES) {
       const runs = () => readLedger<{ workflowID: string; name: string; event: string; pid: number }>(join(s.dir, "ledger.jsonl"))
       assert.ok(runs().some((r) => r.name === "c" && r.event === "start"), "the slow member had not started at the kill")
 
-      const runner = new WorkflowRunner({ taskRunners: [ledgered("Quick", 30, s.dir), ledgered("Slow", 200, s.dir)], storageProvider: s.provider(), pollIntervalMS: 50 })
-      onTestEnd(t, "stop the recovering runner", () => runner.stop())
-      await runner.recover()
-      const info = await waitFor(
-        async () => {
-          const w = await runner.getWorkflow("par")
-          return w && w.status !== "pending" ? w : undefined
-        },
-        { what: "the recovered workflow to end", timeoutMS: 20_000 },
-      )
+      const info = await s.recoverUntilEnded([ledgered("Quick", 30, s.dir), ledgered("Slow", 200, s.dir)], "par", 20_000)
       assert.equal(info.status, "completed")
       const starts = (workflowID: string, name: string) => runs().filter((r) => r.workflowID === workflowID && r.name === name && r.event === "start")
       assert.equal(starts("par", "a").length, 1, "member a ran again after recovery")

@@ -50,10 +50,7 @@ describe("parallel waitForEvent members: sendEvent and the parallel step's park,
         },
       }))
       await workers.start()
-
-      const started = Date.now()
-      await workers.allSent(WORKFLOWS / 2, 120_000)
-      t.diagnostic(`all events sent ${Date.now() - started} ms after the runners started`)
+      await workers.allSent(t, WORKFLOWS / 2, 120_000)
       await assertAllSettle(client, SETTLE_MS)
 
       await assertEachCompleted(client, ids, (info, key) => {

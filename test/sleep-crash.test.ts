@@ -8,10 +8,9 @@
 import assert from "node:assert/strict"
 import { join } from "node:path"
 import { describe, it } from "node:test"
-import { WorkflowRunner } from "../src/index.js"
 import { CRASH_STORES, crashTestStore } from "./helpers/crash-store.js"
 import { killHard, readLedger } from "./helpers/ledger.js"
-import { onTestEnd, waitFor } from "./helpers/wait.js"
+import { waitFor } from "./helpers/wait.js"
 
 const SLEEP_MS = 3_000
 /** The child is killed this long after its sleep started: a timer restarted by recovery would end this much later. */
@@ -34,19 +33,10 @@ for (const store of CRASH_STORES) {
       assert.ok(Date.now() < wakeAt, "the child was killed after the wake time; the test proves nothing")
 
       const started = new Map<string, number>()
-      const runner = new WorkflowRunner({
-        taskRunners: [{ Name: "Mark", Execute: async (ctx) => (started.set(ctx.name, Date.now()), { data: ctx.name }) }],
-        storageProvider: s.provider(),
-        pollIntervalMS: 50,
-      })
-      onTestEnd(t, "stop the recovering runner", () => runner.stop())
-      await runner.recover()
-      const info = await waitFor(
-        async () => {
-          const w = await runner.getWorkflow("napper")
-          return w && w.status !== "pending" ? w : undefined
-        },
-        { what: "the recovered workflow to end", timeoutMS: SLEEP_MS + 10_000 },
+      const info = await s.recoverUntilEnded(
+        [{ Name: "Mark", Execute: async (ctx) => (started.set(ctx.name, Date.now()), { data: ctx.name }) }],
+        "napper",
+        SLEEP_MS + 10_000,
       )
       assert.equal(info.status, "completed")
       const nap = info.tasks[1]!

@@ -3,19 +3,20 @@
  * recovery): the stores they run on (SQLite and Postgres), named to the
  * child by an argument its fixture opens (test/fixtures/store-from-arg.ts);
  * and, per test, a fresh directory and store, with every child process,
- * provider and runner the test starts ended and the store removed when the
- * test ends, pass or fail.
+ * provider and runner the test starts through it ended and the store removed
+ * when the test ends, pass or fail.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { TestContext } from "node:test"
+import { WorkflowRunner, type AnyTaskRunner, type WorkflowInfo } from "../../src/index.js"
 import type { StorageProvider } from "../../src/storage/provider.js"
 import { PostgresStorageProvider } from "../../src/storage/postgres.js"
 import { SQLiteStorageProvider } from "../../src/storage/sqlite.js"
 import { dumpPostgres, dumpSQLite, startFixture, type Child, type StoreDump } from "./ledger.js"
 import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./postgres.js"
-import { onTestEnd } from "./wait.js"
+import { onTestEnd, waitFor } from "./wait.js"
 
 /** Options of a provider this process opens on the test's store. */
 export interface ProviderOptions {
@@ -83,14 +84,19 @@ export interface CrashTestStore {
   dump(): Promise<StoreDump>
   /** Starts `test/fixtures/<name>.js` with `args`; SIGKILLed when the test ends if it still runs. */
   startFixture(name: string, args: string[]): Child
+  /**
+   * Recovers in this process: starts a runner of `taskRunners` on a new
+   * provider (stopped when the test ends), and resolves with workflow
+   * `workflowID` once it has ended; fails if it has not within `timeoutMS`.
+   */
+  recoverUntilEnded(taskRunners: readonly AnyTaskRunner[], workflowID: string, timeoutMS: number): Promise<WorkflowInfo>
 }
 
 /**
  * A fresh directory (named `<prefix><random>`) and a fresh store of `store`
  * for test `t`. When the test ends, pass or fail, the children started
  * through it are killed, the providers it made are closed, and the store and
- * directory are removed (register a runner's stop with `onTestEnd` after
- * this, so that it runs first).
+ * directory are removed.
  */
 export function crashTestStore(t: TestContext, store: CrashStore, prefix: string): CrashTestStore {
   const dir = mkdtempSync(join(tmpdir(), prefix))
@@ -99,21 +105,34 @@ export function crashTestStore(t: TestContext, store: CrashStore, prefix: string
     await opened.cleanup()
     rmSync(dir, { recursive: true, force: true })
   })
+  const provider = (options?: ProviderOptions) => {
+    const made = opened.provider(options)
+    onTestEnd(t, `close a provider on the ${store.name} store`, () => made.close())
+    return made
+  }
   return {
     dir,
     arg: opened.arg,
     dump: opened.dump,
-    provider(options) {
-      const provider = opened.provider(options)
-      onTestEnd(t, `close a provider on the ${store.name} store`, () => provider.close())
-      return provider
-    },
+    provider,
     startFixture(name, args) {
       const child = startFixture(name, args)
       onTestEnd(t, `kill ${name} (pid ${child.pid})`, () => {
         if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
       })
       return child
+    },
+    async recoverUntilEnded(taskRunners, workflowID, timeoutMS) {
+      const runner = new WorkflowRunner({ taskRunners, storageProvider: provider(), pollIntervalMS: 50 })
+      onTestEnd(t, "stop the recovering runner", () => runner.stop())
+      await runner.recover()
+      return waitFor(
+        async () => {
+          const w = await runner.getWorkflow(workflowID)
+          return w && w.status !== "pending" ? w : undefined
+        },
+        { what: "the recovered workflow to end", timeoutMS },
+      )
     },
   }
 }

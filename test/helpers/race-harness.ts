@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict"
 import { spawn, type ChildProcess } from "node:child_process"
+import type { TestContext } from "node:test"
 import { fileURLToPath } from "node:url"
 import type { WorkflowClient, WorkflowInfo, WorkflowInput } from "../../src/index.js"
 
@@ -78,6 +79,8 @@ export class RaceWorkers {
   private readonly sent = new Set<string>()
   private readonly failed: string[] = []
   private readonly env: NodeJS.ProcessEnv
+  /** When the last runner got ready. */
+  private startedAt = 0
 
   /** `sendDelayMS`: the most a sender waits before each send (random below it); the fixture's default when omitted. */
   constructor(
@@ -110,13 +113,19 @@ export class RaceWorkers {
       })
     }
     await Promise.all(runners.map((r) => r.ready))
+    this.startedAt = Date.now()
   }
 
-  /** Waits until the events of `keys` keys were sent (or their sends failed) within `timeoutMS`; fails if not, or if any send failed. */
-  async allSent(keys: number, timeoutMS: number): Promise<void> {
+  /**
+   * Waits until the events of `keys` keys were sent (or their sends failed)
+   * within `timeoutMS`; fails if not, or if any send failed. Tells test `t`
+   * how long after the start the sends took.
+   */
+  async allSent(t: TestContext, keys: number, timeoutMS: number): Promise<void> {
     const sentAll = await pollUntil(() => this.sent.size + this.failed.length >= keys, timeoutMS)
     assert.ok(sentAll, `only ${this.sent.size} of ${keys} keys had their events sent within ${timeoutMS / 1000} s (${this.triggered.size} triggered)`)
     assert.deepEqual(this.failed, [], "some sends failed")
+    t.diagnostic(`all events sent ${Date.now() - this.startedAt} ms after the runners started`)
   }
 
   /** Stops every worker and sums their counts: the runners' parks, and the sends that woke a parked waiter. */
