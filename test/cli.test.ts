@@ -10,12 +10,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, it } from "node:test"
 import { fileURLToPath } from "node:url"
-import type { StorageProvider, WorkflowWrite } from "../src/storage/provider.js"
+import type { StorageProvider } from "../src/storage/provider.js"
 import { PostgresStorageProvider } from "../src/storage/postgres.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { WorkflowClient } from "../src/client.js"
 import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
-import { earlierAttempts } from "./helpers/dashboard.js"
+import { endedWrite, SEED_LEASE, seedTask } from "./helpers/seed.js"
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url))
 const MINUTE = 60_000
@@ -101,9 +101,6 @@ const STORES: Array<{ name: string; skip?: string; open(): Promise<CLIStore> }> 
   },
 ]
 
-const LEASE = { owner: "seeder", token: "seed-token", expiresAt: 1e13 }
-const COUNTS = { recoveries: 0, crashes: 0 }
-
 /**
  * Six workflows, newest first: invoice-3 (failed a minute ago), invoice-2
  * (cancelled), invoice-1 (pending, a payload with markup), order-3
@@ -111,37 +108,18 @@ const COUNTS = { recoveries: 0, crashes: 0 }
  * order-1 (pending, the oldest).
  */
 async function seed(storage: StorageProvider, now: number): Promise<void> {
-  const task = (task: string, data: unknown = null) => ({ name: task.toLowerCase(), task, data: JSON.stringify(data) })
   await storage.insertWorkflowsAndTasks([
-    { id: "order-1", now: now - 180 * MINUTE, tasks: [task("Charge", { amount: 5 })] },
-    { id: "order-2", now: now - 120 * MINUTE, tasks: [task("Charge", { amount: 7 }), task("Ship")], lease: LEASE },
-    { id: "order-3", now: now - 60 * MINUTE, tasks: [task("Ship")], lease: LEASE },
-    { id: "invoice-1", now: now - 10 * MINUTE, tasks: [task("Mail", { html: "<script>alert(1)</script>" })] },
-    { id: "invoice-2", now: now - 5 * MINUTE, tasks: [task("Mail")] },
-    { id: "invoice-3", now: now - 3 * MINUTE, tasks: [task("Mail")], lease: LEASE },
+    { id: "order-1", now: now - 180 * MINUTE, tasks: [seedTask("Charge", { amount: 5 })] },
+    { id: "order-2", now: now - 120 * MINUTE, tasks: [seedTask("Charge", { amount: 7 }), seedTask("Ship")], lease: SEED_LEASE },
+    { id: "order-3", now: now - 60 * MINUTE, tasks: [seedTask("Ship")], lease: SEED_LEASE },
+    { id: "invoice-1", now: now - 10 * MINUTE, tasks: [seedTask("Mail", { html: "<script>alert(1)</script>" })] },
+    { id: "invoice-2", now: now - 5 * MINUTE, tasks: [seedTask("Mail")] },
+    { id: "invoice-3", now: now - 3 * MINUTE, tasks: [seedTask("Mail")], lease: SEED_LEASE },
   ])
-  const end = (workflowID: string, at: number, status: "completed" | "failed", error: string | null): WorkflowWrite => ({
-    kind: "endWorkflow",
-    workflowID,
-    token: LEASE.token,
-    now: at,
-    counts: COUNTS,
-    status,
-    task: {
-      seq: 0,
-      status,
-      result: status === "completed" ? JSON.stringify({ shipped: true }) : null,
-      error,
-      attempts: status === "failed" ? 3 : 0,
-      startedAt: at - 1_500,
-      runnerID: "worker-1",
-      ...(status === "failed" ? { history: earlierAttempts(at) } : {}),
-    },
-  })
   const applied = await storage.applyWorkflowWrites([
-    end("order-2", now - 119 * MINUTE, "failed", "card declined"),
-    end("order-3", now - 50 * MINUTE, "completed", null),
-    end("invoice-3", now - MINUTE, "failed", "smtp timeout"),
+    endedWrite("order-2", now - 119 * MINUTE, "failed", "card declined"),
+    endedWrite("order-3", now - 50 * MINUTE, "completed", null),
+    endedWrite("invoice-3", now - MINUTE, "failed", "smtp timeout"),
   ])
   assert.deepEqual(applied, [true, true, true])
   assert.equal(await storage.cancelWorkflow("invoice-2", now - 4 * MINUTE), true)

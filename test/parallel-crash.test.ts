@@ -9,96 +9,40 @@
  * result holds the first runs' results. SQLite and Postgres.
  */
 import assert from "node:assert/strict"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, it } from "node:test"
-import { WorkflowRunner } from "../src/index.js"
-import { PostgresStorageProvider } from "../src/storage/postgres.js"
-import type { StorageProvider } from "../src/storage/provider.js"
-import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
 import { ledgered } from "./fixtures/ledgered.js"
-import { killHard, startFixture, type Child } from "./helpers/ledger.js"
-import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./helpers/postgres.js"
+import { CRASH_STORES, crashTestStore } from "./helpers/crash-store.js"
+import { killHard, readLedger } from "./helpers/ledger.js"
 import { waitFor } from "./helpers/wait.js"
 
-const postgresReason = await postgresSkipReason().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))
-
-interface CrashStore {
-  name: string
-  skip?: string
-  open(dir: string): { arg: string; provider(): StorageProvider; cleanup(): Promise<void> }
-}
-
-const STORES: CrashStore[] = [
-  {
-    name: "sqlite",
-    open: (dir) => ({ arg: `sqlite:${join(dir, "store.sqlite")}`, provider: () => new SQLiteStorageProvider(join(dir, "store.sqlite")), cleanup: async () => {} }),
-  },
-  {
-    name: "postgres",
-    ...(typeof postgresReason === "string" ? { skip: postgresReason } : {}),
-    open: () => {
-      if (postgresReason instanceof Error) throw postgresReason
-      const schema = uniqueSchemaName()
-      return { arg: `postgres:${schema}`, provider: () => new PostgresStorageProvider(connectionString, { schema }), cleanup: () => dropSchema(schema).catch(() => {}) }
-    },
-  },
-]
-
-for (const store of STORES) {
+for (const store of CRASH_STORES) {
   describe(`a parallel step across a crash (${store.name})`, { skip: store.skip ?? false, timeout: 60_000 }, () => {
-    it("SIGKILL while one member runs: after recovery only the unfinished member runs again", async () => {
-      const dir = mkdtempSync(join(tmpdir(), "dt-parallel-crash-"))
-      const { arg, provider, cleanup } = store.open(dir)
-      let child: Child | undefined
-      let runner: WorkflowRunner | undefined
-      let reader: StorageProvider | undefined
-      try {
-        child = startFixture("parallel-worker", [arg, dir])
-        await waitFor(child.ready, { what: "the child to end the quick members", timeoutMS: 20_000 })
-        reader = provider()
-        const before = await reader.getWorkflow("par")
-        const wakeAt = before?.tasks.find((s) => s.name === "d")?.wakeAt
-        assert.ok(typeof wakeAt === "number")
-        await killHard(child)
-        const ledgerFile = join(dir, "ledger.jsonl")
-        const runs = () =>
-          readFileSync(ledgerFile, "utf8")
-            .trim()
-            .split("\n")
-            .map((l) => JSON.parse(l) as { workflowID: string; name: string; event: string; pid: number })
-        assert.ok(runs().some((r) => r.name === "c" && r.event === "start"), "the slow member had not started at the kill")
+    it("SIGKILL while one member runs: after recovery only the unfinished member runs again", async (t) => {
+      const s = crashTestStore(t, store, "dt-parallel-crash-")
+      const child = s.startFixture("parallel-worker", [s.arg, s.dir])
+      await waitFor(child.ready, { what: "the child to end the quick members", timeoutMS: 20_000 })
+      const before = await s.provider().getWorkflow("par")
+      const wakeAt = before?.tasks.find((step) => step.name === "d")?.wakeAt
+      assert.ok(typeof wakeAt === "number")
+      await killHard(child)
+      const runs = () => readLedger<{ workflowID: string; name: string; event: string; pid: number }>(join(s.dir, "ledger.jsonl"))
+      assert.ok(runs().some((r) => r.name === "c" && r.event === "start"), "the slow member had not started at the kill")
 
-        runner = new WorkflowRunner({ taskRunners: [ledgered("Quick", 30, dir), ledgered("Slow", 200, dir)], storageProvider: provider(), pollIntervalMS: 50 })
-        await runner.recover()
-        const info = await waitFor(
-          async () => {
-            const w = await runner!.getWorkflow("par")
-            return w && w.status !== "pending" ? w : undefined
-          },
-          { what: "the recovered workflow to end", timeoutMS: 20_000 },
-        )
-        assert.equal(info.status, "completed")
-        const starts = (workflowID: string, name: string) => runs().filter((r) => r.workflowID === workflowID && r.name === name && r.event === "start")
-        assert.equal(starts("par", "a").length, 1, "member a ran again after recovery")
-        assert.equal(starts("par", "b").length, 1, "member b ran again after recovery")
-        assert.equal(starts("par/e", "k").length, 1, "the child workflow's task ran again after recovery")
-        assert.equal(starts("par", "c").length, 2, "the unfinished member did not run again (or ran more than once)")
-        assert.notEqual(starts("par", "c")[1]?.pid, child.pid)
-        assert.equal(starts("par", "after").length, 1)
-        const result = info.tasks[0]?.result as Record<string, unknown>
-        assert.equal(result["a"], `a by ${child.pid}`, "member a's result is not its first run's")
-        assert.equal(result["c"], `c by ${process.pid}`)
-        assert.deepEqual(result["d"], { sleptUntil: new Date(wakeAt).toISOString() }, "recovery changed the sleep's stored wake time")
-        assert.deepEqual(result["e"], { id: "par/e", status: "completed", results: { k: `k by ${child.pid}` } })
-      } finally {
-        if (child && child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
-        await runner?.stop()
-        await reader?.close()
-        await cleanup()
-        rmSync(dir, { recursive: true, force: true })
-      }
+      const info = await s.recoverUntilEnded([ledgered("Quick", 30, s.dir), ledgered("Slow", 200, s.dir)], "par", 20_000)
+      assert.equal(info.status, "completed")
+      const starts = (workflowID: string, name: string) => runs().filter((r) => r.workflowID === workflowID && r.name === name && r.event === "start")
+      assert.equal(starts("par", "a").length, 1, "member a ran again after recovery")
+      assert.equal(starts("par", "b").length, 1, "member b ran again after recovery")
+      assert.equal(starts("par/e", "k").length, 1, "the child workflow's task ran again after recovery")
+      assert.equal(starts("par", "c").length, 2, "the unfinished member did not run again (or ran more than once)")
+      assert.notEqual(starts("par", "c")[1]?.pid, child.pid)
+      assert.equal(starts("par", "after").length, 1)
+      const result = info.tasks[0]?.result as Record<string, unknown>
+      assert.equal(result["a"], `a by ${child.pid}`, "member a's result is not its first run's")
+      assert.equal(result["c"], `c by ${process.pid}`)
+      assert.deepEqual(result["d"], { sleptUntil: new Date(wakeAt).toISOString() }, "recovery changed the sleep's stored wake time")
+      assert.deepEqual(result["e"], { id: "par/e", status: "completed", results: { k: `k by ${child.pid}` } })
     })
   })
 }

@@ -11,10 +11,11 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createDashboard, type DashboardHandler, type DashboardOptions } from "../../src/dashboard/index.js"
-import type { StorageProvider, WorkflowWrite } from "../../src/storage/provider.js"
+import type { StorageProvider } from "../../src/storage/provider.js"
 import { PostgresStorageProvider } from "../../src/storage/postgres.js"
 import { SQLiteStorageProvider } from "../../src/storage/sqlite.js"
 import { connectionString, dropSchema, postgresSkipReason, uniqueSchemaName } from "./postgres.js"
+import { endedWrite, SEED_LEASE, seedTask } from "./seed.js"
 
 const MINUTE = 60_000
 /** How long one request may take before the test fails. */
@@ -61,9 +62,6 @@ export const STORES: Array<{ name: string; skip?: string; open(): Promise<TestSt
   },
 ]
 
-const LEASE = { owner: "seeder", token: "seed-token", expiresAt: 1e13 }
-const COUNTS = { recoveries: 0, crashes: 0 }
-
 /** The payload whose markup must be shown as text. */
 export const SCRIPT_PAYLOAD = "<script>alert('xss')</script>"
 /** A workflow ID holding markup. */
@@ -76,41 +74,17 @@ export const SCRIPT_ID = "evil-<script>alert(1)</script>"
  */
 export async function seed(storage: StorageProvider, now = Date.now()): Promise<void> {
   await storage.init()
-  const task = (name: string, data: unknown = null) => ({ name: name.toLowerCase(), task: name, data: JSON.stringify(data) })
   await storage.insertWorkflowsAndTasks([
-    { id: "order-1", now: now - 30 * MINUTE, tasks: [task("Charge", { amount: 5 })] },
-    { id: "order-2", now: now - 20 * MINUTE, tasks: [task("Charge", { amount: 7 }), task("Ship")], lease: LEASE },
-    { id: "order-3", now: now - 10 * MINUTE, tasks: [task("Ship")], lease: LEASE },
-    { id: "mail-1", now: now - 5 * MINUTE, tasks: [task("Mail", { html: SCRIPT_PAYLOAD, body: "x".repeat(2_000) })] },
-    { id: SCRIPT_ID, now: now - 4 * MINUTE, tasks: [task("Mail")] },
+    { id: "order-1", now: now - 30 * MINUTE, tasks: [seedTask("Charge", { amount: 5 })] },
+    { id: "order-2", now: now - 20 * MINUTE, tasks: [seedTask("Charge", { amount: 7 }), seedTask("Ship")], lease: SEED_LEASE },
+    { id: "order-3", now: now - 10 * MINUTE, tasks: [seedTask("Ship")], lease: SEED_LEASE },
+    { id: "mail-1", now: now - 5 * MINUTE, tasks: [seedTask("Mail", { html: SCRIPT_PAYLOAD, body: "x".repeat(2_000) })] },
+    { id: SCRIPT_ID, now: now - 4 * MINUTE, tasks: [seedTask("Mail")] },
   ])
-  const end = (workflowID: string, at: number, status: "completed" | "failed", error: string | null): WorkflowWrite => ({
-    kind: "endWorkflow",
-    workflowID,
-    token: LEASE.token,
-    now: at,
-    counts: COUNTS,
-    status,
-    task: {
-      seq: 0,
-      status,
-      result: status === "completed" ? JSON.stringify({ shipped: true }) : null,
-      error,
-      attempts: status === "failed" ? 3 : 0,
-      startedAt: at - 1_500,
-      runnerID: "worker-1",
-      ...(status === "failed" ? { history: earlierAttempts(at) } : {}),
-    },
-  })
-  assert.deepEqual(await storage.applyWorkflowWrites([end("order-2", now - 2 * MINUTE, "failed", "card declined <b>twice</b>"), end("order-3", now - 3 * MINUTE, "completed", null)]), [true, true])
-}
-
-/** The attempts before order-2's last one: a failure whose error holds markup, then one its runner died in. */
-export function earlierAttempts(at: number): string {
-  return JSON.stringify([
-    { startedAt: at - 9_000, endedAt: at - 8_000, outcome: "failed", error: "card <i>expired</i>", runnerID: "worker-0" },
-    { startedAt: null, endedAt: at - 5_000, outcome: "interrupted", error: null, runnerID: null },
-  ])
+  assert.deepEqual(
+    await storage.applyWorkflowWrites([endedWrite("order-2", now - 2 * MINUTE, "failed", "card declined <b>twice</b>"), endedWrite("order-3", now - 3 * MINUTE, "completed", null)]),
+    [true, true],
+  )
 }
 
 /** A dashboard served on 127.0.0.1 on a free port. */

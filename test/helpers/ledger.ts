@@ -41,14 +41,18 @@ export function appendLedger(file: string, line: Omit<LedgerLine, "pid" | "time"
   appendFileSync(file, JSON.stringify(full) + "\n")
 }
 
-export function readLedger(file: string): LedgerLine[] {
+/**
+ * The lines of a ledger file, in order (none if there is no file yet). `T`:
+ * the shape of a fixture's own ledger lines, when not {@link LedgerLine}.
+ */
+export function readLedger<T = LedgerLine>(file: string): T[] {
   if (!existsSync(file)) return []
   return readFileSync(file, "utf8")
     .split("\n")
     .filter((l) => l !== "")
     .map((l, i) => {
       try {
-        return JSON.parse(l) as LedgerLine
+        return JSON.parse(l) as T
       } catch {
         throw new Error(`ledger line ${i} is not JSON (torn write?): ${l}`)
       }
