@@ -193,6 +193,8 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
 interface Crossing {
   ended: number
   at: number
+  /** 1-minute load average then (the machine may be shared). */
+  load: number
   sizes: Promise<Map<string, TableSize>>
 }
 
@@ -202,6 +204,7 @@ interface Decile {
   seconds: number
   perSec: number
   vacuums: number
+  load: number
   sizes: Map<string, TableSize>
 }
 
@@ -240,6 +243,7 @@ async function main(): Promise<void> {
     const fillStarted = epochMS()
     await producer.fill(Math.min(options.backlog, n))
     log(`pre-filled the backlog: ${fmt(producer.added)} pending workflows in ${fmt((epochMS() - fillStarted) / 1000, 1)} s (untimed)`)
+    await countersShow(stats, schema, producer.added)
     const startSizes = await readTableSizes(stats, schema)
 
     const t0 = epochMS()
@@ -263,7 +267,7 @@ async function main(): Promise<void> {
       while (crossings.length < 10 && total >= Math.ceil(((crossings.length + 1) * n) / 10)) {
         const sizes = readTableSizes(stats, schema)
         sizes.catch(() => {}) // awaited once the run is over; a failure then is reported there
-        crossings.push({ ended: total, at: Math.max(...workers.map((w) => w.lastEndAt)), sizes })
+        crossings.push({ ended: total, at: Math.max(...workers.map((w) => w.lastEndAt)), load: os.loadavg()[0]!, sizes })
       }
       if (crossings.length === 10) finished()
     }
@@ -321,6 +325,7 @@ async function main(): Promise<void> {
         seconds,
         perSec: (to.ended - from.ended) / seconds,
         vacuums: vacuum?.runs.filter((r) => r.at >= from.at && r.at < to.at).length ?? 0,
+        load: to.load,
         sizes: await to.sizes,
       })
     }
@@ -365,6 +370,20 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * Waits (at most 15 s) until the statistics count the pre-filled inserts:
+ * backends report their counters a second or more after the fact, and the
+ * start figures and the schedule's first check should see the pre-fill.
+ */
+async function countersShow(stats: pg.Client, schema: string, inserted: number): Promise<void> {
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    const sizes = await readTableSizes(stats, schema)
+    if (([...sizes.values()].find((t) => t.table.endsWith("workflows"))?.inserted ?? 0) >= inserted) return
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
 /** Rows deleted from the table whose name ends with `suffix` between two readings. */
 function deletedRows(start: Map<string, TableSize>, end: Map<string, TableSize>, suffix: string): number {
   const pick = (m: Map<string, TableSize>) => [...m.values()].find((t) => t.table.endsWith(suffix))?.deleted ?? 0
@@ -399,7 +418,7 @@ function report(options: Options, o: Outcome): void {
   out(`\nflatness — ${title}\n`)
   out(
     table(
-      ["decile", "workflows", "seconds", "workflows/s", "vs first", "total MB wf / tasks", "dead tuples wf / tasks", "vacuums"],
+      ["decile", "workflows", "seconds", "workflows/s", "vs first", "total MB wf / tasks", "dead tuples wf / tasks", "vacuums", "load"],
       o.deciles.map((d) => [
         String(d.decile),
         fmt(d.workflows),
@@ -409,6 +428,7 @@ function report(options: Options, o: Outcome): void {
         both(d.sizes, (t) => t.totalBytes),
         `${fmt(find(d.sizes, "workflows")!.deadTuples)} / ${fmt(find(d.sizes, "tasks")!.deadTuples)}`,
         String(d.vacuums),
+        fmt(d.load, 2),
       ]),
     ),
   )
@@ -442,14 +462,14 @@ function report(options: Options, o: Outcome): void {
 
   // Markdown for the README.
   out(`\nmarkdown (${title}):\n`)
-  out(`| decile | workflows/s | vs first | workflows + tasks tables with indexes | dead tuples (workflows / tasks) | vacuums |`)
-  out(`|---|---|---|---|---|---|`)
+  out(`| decile | workflows/s | vs first | workflows + tasks tables with indexes | dead tuples (workflows / tasks) | vacuums | load average |`)
+  out(`|---|---|---|---|---|---|---|`)
   for (const d of o.deciles) {
     const wf = find(d.sizes, "workflows")!
     const tk = find(d.sizes, "tasks")!
     out(
       `| ${d.decile} | ${fmt(d.perSec)} | ${fmt(d.perSec / first, 2)}x | ${mb(wf.totalBytes + tk.totalBytes)} MB | ` +
-        `${fmt(wf.deadTuples)} / ${fmt(tk.deadTuples)} | ${d.vacuums} |`,
+        `${fmt(wf.deadTuples)} / ${fmt(tk.deadTuples)} | ${d.vacuums} | ${fmt(d.load, 1)} |`,
     )
   }
   out(`\nLast decile / first: **${fmt(o.ratio, 2)}x** (${fmt(n)} workflows in ${fmt(o.totalSeconds, 0)} s, ${fmt(n / o.totalSeconds)} workflows/s overall).\n`)
