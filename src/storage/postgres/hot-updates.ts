@@ -59,7 +59,7 @@ export function hotUpdateColumns(n: PostgresNames, kind: DatabaseKind): string[]
   return [
     `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS lease_expires_at bigint`,
     // A leased row's available_at was its lease's expiry: it becomes claimable when both have passed.
-    `UPDATE ${n.workflows} SET lease_expires_at = available_at WHERE lease_token IS NOT NULL`,
+    `UPDATE ${n.workflows} SET lease_expires_at = available_at WHERE lease_token IS NOT NULL AND lease_expires_at IS NULL`,
     `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS ended_at bigint
        GENERATED ALWAYS AS (CASE WHEN status <> 'pending' THEN updated_at END) STORED`,
     `CREATE INDEX IF NOT EXISTS ${n.indexes.ended} ON ${n.workflows} (ended_at) WHERE status <> 'pending'`,

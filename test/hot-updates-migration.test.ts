@@ -1,0 +1,78 @@
+/**
+ * Postgres schema version 10 (a run's writes are HOT updates, see
+ * src/storage/postgres/hot-updates.ts) on tables made by version 9: a lease
+ * held when the tables are upgraded keeps its expiry, claims skip it until
+ * then and take it over after, and the old indexes are replaced.
+ */
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import type { PostgresStorageProvider } from "../src/storage/postgres.js"
+import { adminQuery } from "./helpers/postgres.js"
+import { migratePostgresFrom } from "./helpers/migration.js"
+
+const EXPIRES = 10_000_000
+const LEASE = { owner: "old-runner", token: "old-token", expiresAt: EXPIRES }
+const task = { name: "a", task: "T", data: "1" }
+const LEASED = { id: "leased-before", now: 1, tasks: [task], lease: LEASE }
+const FREE = { id: "free-before", now: 2, tasks: [task] }
+/** Ended under version 9 (at 50), so retention finds it by the generated ended_at. */
+const DONE = { id: "done-before", now: 3, tasks: [task] }
+
+/** Statements that take version 10 tables back to exactly what version 9 made, a leased row's expiry in available_at. */
+function revertTo9(schema: string): string[] {
+  const w = `${schema}.durabletasks_workflows`
+  const t = `${schema}.durabletasks_tasks`
+  return [
+    `UPDATE ${w} SET available_at = lease_expires_at WHERE lease_token IS NOT NULL`,
+    `UPDATE ${w} SET status = 'completed', updated_at = 50 WHERE id = '${DONE.id}'`,
+    `DROP INDEX ${schema}.durabletasks_workflows_ended_at`,
+    `DROP INDEX ${schema}.durabletasks_tasks_event_waits`,
+    `ALTER TABLE ${w} DROP COLUMN lease_expires_at, DROP COLUMN ended_at`,
+    `ALTER TABLE ${w} RESET (fillfactor)`,
+    `ALTER TABLE ${t} RESET (fillfactor)`,
+    `CREATE INDEX durabletasks_workflows_leased ON ${w} (lease_owner) WHERE status = 'pending'`,
+    `CREATE INDEX durabletasks_workflows_ended ON ${w} (updated_at) WHERE status <> 'pending'`,
+    `CREATE INDEX durabletasks_tasks_waiting ON ${t} (event_name, event_key) WHERE status = 'pending' AND event_name IS NOT NULL`,
+  ]
+}
+
+async function assertMigrated(storage: PostgresStorageProvider, schema: string): Promise<void> {
+  const leased = await storage.getWorkflow(LEASED.id)
+  assert.equal(leased?.workflow.leaseToken, LEASE.token)
+  assert.equal(leased?.workflow.availableAt, EXPIRES, "a lease held across the upgrade keeps its expiry")
+
+  const lease = (token: string) => ({ owner: "new-runner", token, expiresAt: EXPIRES * 2 })
+  const early = await storage.claimWorkflows({ lease: lease("t1"), now: 5_000, limit: 10, reclaimOwn: false })
+  assert.deepEqual(early.map((c) => c.workflow.id), [FREE.id], "the old lease holds until its expiry")
+  const late = await storage.claimWorkflows({ lease: lease("t2"), now: EXPIRES + 1, limit: 10, reclaimOwn: false })
+  assert.deepEqual(late.map((c) => c.workflow.id), [LEASED.id], "an expired lease is taken over")
+  assert.equal(late[0]?.workflow.recoveries, 1)
+  assert.equal(late[0]?.workflow.availableAt, EXPIRES * 2)
+
+  assert.equal(await storage.deleteEndedWorkflows(50), 0, "ended at 50, not before")
+  assert.equal(await storage.deleteEndedWorkflows(51), 1, "retention finds a workflow ended before the upgrade")
+  assert.equal(await storage.getWorkflow(DONE.id), null)
+
+  const indexes = await adminQuery<{ indexname: string }>(
+    "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname ~ '(leased|ended|waiting|event_waits)' ORDER BY indexname",
+    [schema],
+  )
+  assert.deepEqual(indexes.map((i) => i.indexname), ["durabletasks_tasks_event_waits", "durabletasks_workflows_ended_at"])
+  const options = await adminQuery<{ relname: string; reloptions: string[] | null }>(
+    "SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname IN ('durabletasks_workflows', 'durabletasks_tasks') ORDER BY c.relname",
+    [schema],
+  )
+  assert.deepEqual(
+    options.map((o) => [o.relname, o.reloptions]),
+    [
+      ["durabletasks_tasks", ["fillfactor=50"]],
+      ["durabletasks_workflows", ["fillfactor=40"]],
+    ],
+  )
+}
+
+describe("HOT-update columns on tables made by the schema version before them", () => {
+  it("Postgres: migrates version 9 tables to version 10, keeping a held lease", async (t) => {
+    await migratePostgresFrom(t, { version: 9, workflows: [LEASED, FREE, DONE], revert: revertTo9 }, assertMigrated)
+  })
+})
