@@ -126,9 +126,17 @@ export const MUTANTS: readonly Mutant[] = [
     id: "postgres-claim-ignores-lease-expiry",
     promise: "At most one live runner owns a workflow at a time: a lease is claimable only once expired (Guarantee 5), Postgres",
     file: "src/storage/postgres/claim.ts",
-    find: "WHERE status = 'pending' AND available_at <= $1",
-    replace: "WHERE status = 'pending' AND (available_at <= $1 OR TRUE)",
+    find: "AND CASE WHEN lease_token IS NULL OR lease_expires_at <= $1 THEN TRUE",
+    replace: "AND CASE WHEN TRUE THEN TRUE",
     tests: [{ file: "postgres-provider", pattern: "conformance" }],
+  },
+  {
+    id: "postgres-claim-not-hot",
+    promise: "On Postgres a claim writes no index entries: it is a HOT update (README, Performance; issue 14)",
+    file: "src/storage/postgres/claim.ts",
+    find: "SET lease_owner = $4, lease_token = $5, lease_expires_at = $6,",
+    replace: "SET lease_owner = $4, lease_token = $5, lease_expires_at = $6, available_at = $1,",
+    tests: ["postgres-hot-updates"],
   },
 
   // ---- durability and idempotent adds ------------------------------------------
