@@ -27,6 +27,8 @@ function revertTo9(schema: string): string[] {
     `UPDATE ${w} SET status = 'completed', updated_at = 50 WHERE id = '${DONE.id}'`,
     `DROP INDEX ${schema}.durabletasks_workflows_ended_at`,
     `DROP INDEX ${schema}.durabletasks_tasks_event_waits`,
+    `DROP INDEX ${schema}.durabletasks_workflows_not_completed`,
+    `CREATE INDEX durabletasks_workflows_status ON ${w} (status, id)`,
     `ALTER TABLE ${w} DROP COLUMN lease_expires_at, DROP COLUMN ended_at`,
     `ALTER TABLE ${w} RESET (fillfactor)`,
     `ALTER TABLE ${t} RESET (fillfactor)`,
@@ -54,10 +56,10 @@ async function assertMigrated(storage: PostgresStorageProvider, schema: string):
   assert.equal(await storage.getWorkflow(DONE.id), null)
 
   const indexes = await adminQuery<{ indexname: string }>(
-    "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname ~ '(leased|ended|waiting|event_waits)' ORDER BY indexname",
+    "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname ~ '(leased|ended|waiting|event_waits|status|completed)' ORDER BY indexname",
     [schema],
   )
-  assert.deepEqual(indexes.map((i) => i.indexname), ["durabletasks_tasks_event_waits", "durabletasks_workflows_ended_at"])
+  assert.deepEqual(indexes.map((i) => i.indexname), ["durabletasks_tasks_event_waits", "durabletasks_workflows_ended_at", "durabletasks_workflows_not_completed"])
   const options = await adminQuery<{ relname: string; reloptions: string[] | null }>(
     "SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname IN ('durabletasks_workflows', 'durabletasks_tasks') ORDER BY c.relname",
     [schema],

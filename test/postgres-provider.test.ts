@@ -114,9 +114,9 @@ describe("PostgresStorageProvider", { skip: skip ?? false }, () => {
         "durabletasks_workflows_created",
         "durabletasks_workflows_ended_at",
         "durabletasks_workflows_failed_created",
+        "durabletasks_workflows_not_completed",
         "durabletasks_workflows_parent",
         "durabletasks_workflows_pkey",
-        "durabletasks_workflows_status",
       ],
     )
   })

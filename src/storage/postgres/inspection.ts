@@ -40,6 +40,15 @@ export function lighterInspectionIndexes(n: PostgresNames): string[] {
 
 const STATUS_LITERALS: Readonly<Record<string, string>> = { pending: "'pending'", completed: "'completed'", failed: "'failed'", cancelled: "'cancelled'" }
 
+/**
+ * A workflow status as an SQL literal, so the planner can use the partial
+ * indexes of some statuses (a parameter hides its value from them);
+ * undefined for a text that is no status (then pass it as a parameter).
+ */
+export function statusLiteral(status: string): string | undefined {
+  return STATUS_LITERALS[status]
+}
+
 /** Lists the workflows `filter` selects, in its order (ID, or newest first), without their tasks. */
 export async function listFilteredWorkflows(db: PostgresConnection, n: PostgresNames, filter: WorkflowFilter): Promise<WorkflowRow[]> {
   // Only fixed fragments are added: each shape of filter is one prepared statement with its own plan.
@@ -51,7 +60,7 @@ export async function listFilteredWorkflows(db: PostgresConnection, n: PostgresN
   }
   const newest = filter.order === "newest"
   // The status as a literal (one of four, checked): the planner can then use a partial index, which a parameter hides.
-  if (filter.status !== undefined) where.push(`status = ${STATUS_LITERALS[filter.status] ?? param(filter.status)}`)
+  if (filter.status !== undefined) where.push(`status = ${statusLiteral(filter.status) ?? param(filter.status)}`)
   // Postgres text cannot hold U+0000, so no stored ID has it; cutting there keeps the comparisons exact.
   if (!newest && filter.afterID !== undefined) where.push(`id > ${param(withoutNul(filter.afterID))}`)
   if (newest && filter.cursor !== undefined) {

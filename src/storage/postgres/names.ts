@@ -66,7 +66,7 @@ export function postgresNames(schema: unknown, prefix: unknown): PostgresNames {
     indexes: {
       claimable: `${prefix}workflows_claimable`,
       ended: `${prefix}workflows_ended_at`,
-      status: `${prefix}workflows_status`,
+      status: `${prefix}workflows_not_completed`,
     },
     // Channels are database-wide, so the schema must be in it; a hash keeps it short.
     channel: `${prefix}work_${digest.subarray(0, 6).toString("hex")}`,

@@ -6,6 +6,7 @@
 import type { WorkflowFilter, WorkflowRow, WorkflowStatus, WorkflowWithTasks } from "../provider.js"
 import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
+import { statusLiteral } from "./inspection.js"
 import {
   JOINED_COLUMNS,
   type JoinedRecord,
@@ -70,8 +71,10 @@ export async function listWorkflows(db: PostgresConnection, n: PostgresNames, fi
   const where: string[] = []
   const params: unknown[] = []
   if (filter.status !== undefined) {
-    params.push(filter.status)
-    where.push(`status = $${params.length}`)
+    // As a literal when it is a status: the planner can then use the partial index of workflows not completed.
+    const literal = statusLiteral(filter.status)
+    if (literal === undefined) params.push(filter.status)
+    where.push(`status = ${literal ?? `$${params.length}`}`)
   }
   if (filter.afterID !== undefined) {
     // No stored ID has U+0000, so "after x\0y" is exactly "after x".

@@ -53,8 +53,8 @@ const MIGRATIONS: ReadonlyArray<(n: PostgresNames, kind: DatabaseKind) => string
     `CREATE INDEX IF NOT EXISTS ${n.prefix}workflows_leased ON ${n.workflows} (lease_owner) WHERE status = 'pending'`,
     // Retention deletes ended rows by age without touching pending ones (by ended_at from version 10).
     `CREATE INDEX IF NOT EXISTS ${n.prefix}workflows_ended ON ${n.workflows} (updated_at) WHERE status <> 'pending'`,
-    // Listing by status pages through IDs.
-    `CREATE INDEX IF NOT EXISTS ${n.indexes.status} ON ${n.workflows} (status, id)`,
+    // Listing by status pages through IDs (from version 10, of workflows not completed only).
+    `CREATE INDEX IF NOT EXISTS ${n.prefix}workflows_status ON ${n.workflows} (status, id)`,
   ],
   // Version 2: crash-loop detection (see WorkflowRow.recoveries and .crashes).
   (n) => [
