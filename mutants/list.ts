@@ -77,7 +77,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "sqlite-update-not-fenced",
     promise: "Every state write is fenced by the lease token (Guarantee 5), SQLite",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/updates.ts",
     find: "`UPDATE ${p}workflows SET updated_at = ?, recoveries = ?, crashes = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`",
     replace: "`UPDATE ${p}workflows SET updated_at = ?, recoveries = ?, crashes = ? WHERE id = ? AND (lease_token = ? OR 1) AND status = 'pending'`",
     tests: ["conformance"],
@@ -101,7 +101,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "renewal-not-fenced",
     promise: "Leases are renewed only by the token that holds them (at most one live owner, Guarantee 5)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/claims.ts",
     find: "`UPDATE ${p}workflows SET available_at = ? WHERE id = ? AND lease_token = ? AND status = 'pending'`",
     replace: "`UPDATE ${p}workflows SET available_at = ? WHERE id = ? AND (lease_token = ? OR 1) AND status = 'pending'`",
     tests: ["conformance"],
@@ -109,7 +109,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "release-not-fenced",
     promise: "Only the lease holder releases its lease (Guarantee 5)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/claims.ts",
     find: "lease_token = NULL, available_at = ?\n       WHERE id = ? AND lease_token = ?",
     replace: "lease_token = NULL, available_at = ?\n       WHERE id = ? AND (lease_token = ? OR 1)",
     tests: ["conformance"],
@@ -117,7 +117,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "claim-ignores-lease-expiry",
     promise: "At most one live runner owns a workflow at a time: a lease is claimable only once expired (Guarantee 5), SQLite",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/claims.ts",
     find: "WHERE status = 'pending' AND available_at <= ? ORDER BY available_at LIMIT ?",
     replace: "WHERE status = 'pending' AND (available_at <= ? OR 1) ORDER BY available_at LIMIT ?",
     tests: ["conformance"],
@@ -152,8 +152,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "insert-not-atomic",
     promise: "addWorkflow commits the workflow and all its tasks in one atomic write (Guarantee 1)",
     file: "src/storage/sqlite.ts",
-    find: "this.insertTx = this.inTransaction(this.insertAll.bind(this))",
-    replace: "this.insertTx = this.insertAll.bind(this)",
+    find: "this.insertTx = this.inTransaction((workflows: NewWorkflow[]) => inserts.insert(workflows))",
+    replace: "this.insertTx = (workflows: NewWorkflow[]) => inserts.insert(workflows)",
     tests: [{ file: "faults", pattern: "insert transaction" }],
   },
   {
@@ -194,7 +194,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "claim-drops-attempts",
     promise: "Recovery restarts a workflow with attempt counts that survived the crash (README, attempt)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/claims.ts",
     find: "for (const row of s.selectTasksOfMany.all(...chunk) as unknown[][]) byID.get(row[0] as string)?.tasks.push(toTaskRow(row))",
     replace: "for (const row of s.selectTasksOfMany.all(...chunk) as unknown[][]) byID.get(row[0] as string)?.tasks.push({ ...toTaskRow(row), attempts: 0 })",
     tests: ["conformance"],
@@ -202,7 +202,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "attempt-history-not-stored",
     promise: "each task lists its last 20 attempts with start, end, outcome, error and runner (README, Dashboard)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/updates.ts",
     find: "attempt_history = COALESCE(?, attempt_history)",
     replace: "attempt_history = COALESCE(NULL * ?, attempt_history)",
     tests: ["attempt-history"],
@@ -218,7 +218,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "attempts-not-persisted",
     promise: "attempt counts are persisted across restarts (README, attempt)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/updates.ts",
     find: "`UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = ?, updated_at = ?, wake_at = ?,",
     replace: "`UPDATE ${p}tasks SET status = ?, result = ?, error = ?, attempts = attempts + 0 * ?, updated_at = ?, wake_at = ?,",
     tests: ["conformance"],
@@ -242,7 +242,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "retention-deletes-pending",
     promise: "Retention deletes ended workflows only; pending workflows are never deleted (README, deleteEndedWorkflows)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/client-writes.ts",
     find: "`DELETE FROM ${p}workflows INDEXED BY ${p}workflows_ended WHERE status <> 'pending' AND updated_at < ?`",
     replace: "`DELETE FROM ${p}workflows WHERE updated_at < ?`",
     tests: ["conformance"],
@@ -344,7 +344,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "takeovers-not-counted",
     promise: "Storage counts takeovers in a row (recoveries) so crash loops are seen (Guarantee 7)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/claims.ts",
     find: "SET recoveries = recoveries + (lease_token IS NOT NULL), lease_owner = ?",
     replace: "SET recoveries = recoveries, lease_owner = ?",
     tests: ["conformance"],
@@ -409,7 +409,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "delayed-start-ignored",
     promise: "A workflow added with startAt or delayMS runs no earlier than its start (README, Delayed start)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/inserts.ts",
     find: "lease ? lease.expiresAt : (w.availableAt ?? w.now)",
     replace: "lease ? lease.expiresAt : w.now",
     tests: ["delayed-start"],
@@ -417,7 +417,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "sleep-wake-time-not-stored",
     promise: "A sleep's wake time is stored once and never restarted by a recovery (README, Sleep)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/updates.ts",
     find: "s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, t.wakeAt ?? null, startedAt,",
     replace: "s.updateTask.run(t.status, t.result, t.error, t.attempts, u.now, null, startedAt,",
     tests: ["sleep-crash"],
@@ -433,7 +433,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "child-end-does-not-wake-parent",
     promise: "A child's end wakes its parked parent in the transaction that ends it (README, Child workflows), SQLite",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/updates.ts",
     find: "if (parentID) this.children.wakeParent(parentID, u.now)",
     replace: "void parentID",
     tests: [{ file: "children", pattern: "without a poll" }],
@@ -449,7 +449,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "cancel-leaves-children",
     promise: "Cancelling a parent cancels its pending children (README, Child workflows), SQLite",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/client-writes.ts",
     find: "    this.children.cancelled(id, now)\n",
     replace: "\n",
     tests: [{ file: "children", pattern: "cancelling a parent" }],
@@ -508,7 +508,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "events-taken-event-not-stored",
     promise: "Each wait takes an event its workflow has not taken yet: two waits take two events (README, Events)",
-    file: "src/storage/sqlite.ts",
+    file: "src/storage/sqlite/updates.ts",
     find: "if (t.eventSeq !== undefined) this.events.storeTaken(u.workflowID, t.seq, t.eventSeq)",
     replace: "// mutant: the event a step took is not stored",
     tests: [{ file: "events", pattern: "two waits" }],

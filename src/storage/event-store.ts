@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { CrashCounts } from "./provider.js"
+import type { CrashCounts } from "./workflow-writes.js"
 
 /** An event to store, checked by the caller. */
 export interface NewEvent {

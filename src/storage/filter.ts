@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { WorkflowFilter } from "./provider.js"
+import type { WorkflowFilter } from "./inspection.js"
 
 /** Whether `filter` uses a field of the `inspection` capability (anything beyond status, afterID and limit). */
 export function usesInspectionFields(filter: WorkflowFilter): boolean {

@@ -12,7 +12,8 @@
  *
  * @module
  */
-import type { NewTask, NewWorkflow, WorkflowStatus } from "./provider.js"
+import type { WorkflowStatus } from "./workflow-rows.js"
+import type { NewTask, NewWorkflow } from "./workflow-writes.js"
 
 /** What a schedule does with a tick that falls due while the previous tick's workflow is still pending. */
 export type OverlapPolicy = "skip" | "buffer-one" | "allow"

@@ -40,129 +40,13 @@ import type {
   WorkflowWithTasks,
 } from "../storage/provider.js"
 import type { ScheduleStore } from "../storage/schedule-store.js"
+import { FAULT_KINDS, InjectedStorageError, STORAGE_METHODS, assertKind, assertMethod, type FaultKind, type StorageMethod } from "./fault-kinds.js"
+import { NO_FAULTS, resolveFaultOptions, type FaultOptions, type ResolvedOptions } from "./fault-options.js"
+import { mulberry32 } from "./prng.js"
 
-/** A method of {@link StorageProvider} that faults can hit. */
-export type StorageMethod =
-  | "init"
-  | "close"
-  | "insertWorkflowsAndTasks"
-  | "claimWorkflows"
-  | "renewLeases"
-  | "releaseLeases"
-  | "applyWorkflowWrites"
-  | "getWorkflow"
-  | "listWorkflows"
-  | "cancelWorkflow"
-  | "retryWorkflow"
-  | "deleteEndedWorkflows"
-  | "getWorkflowStatuses"
-  | "getWorkflows"
-  | "awaitChildren"
-
-/** Every {@link StorageMethod}. */
-export const STORAGE_METHODS: readonly StorageMethod[] = [
-  "init",
-  "close",
-  "insertWorkflowsAndTasks",
-  "claimWorkflows",
-  "renewLeases",
-  "releaseLeases",
-  "applyWorkflowWrites",
-  "getWorkflow",
-  "listWorkflows",
-  "cancelWorkflow",
-  "retryWorkflow",
-  "deleteEndedWorkflows",
-  "getWorkflowStatuses",
-  "getWorkflows",
-  "awaitChildren",
-]
-
-/**
- * The kinds of error {@link FaultInjectingStorage} throws. Each mimics the
- * error a real driver throws (see {@link InjectedStorageError}).
- *
- * - `failure`: SQLite's `SQLITE_IOERR` "disk I/O error"; nothing happened.
- * - `busy`: `SQLITE_BUSY` "database is locked"; nothing happened.
- * - `full`: `SQLITE_FULL` "database or disk is full"; nothing happened.
- * - `readonly`: `SQLITE_READONLY` "attempt to write a readonly database"; nothing happened.
- * - `outage`: `ECONNREFUSED`, as from a database server that is down; nothing happened.
- * - `timeout`: `ETIMEDOUT`, what a hung call fails with once released; nothing happened.
- * - `lostReply`: `ECONNRESET` after the call **took effect** in the wrapped
- *   provider, as when a connection drops between COMMIT and its reply.
- */
-export type FaultKind = "failure" | "busy" | "full" | "readonly" | "outage" | "timeout" | "lostReply"
-
-const MIMICS: Record<FaultKind, { name: string; code: string; message: string }> = {
-  failure: { name: "SqliteError", code: "SQLITE_IOERR", message: "disk I/O error" },
-  busy: { name: "SqliteError", code: "SQLITE_BUSY", message: "database is locked" },
-  full: { name: "SqliteError", code: "SQLITE_FULL", message: "database or disk is full" },
-  readonly: { name: "SqliteError", code: "SQLITE_READONLY", message: "attempt to write a readonly database" },
-  outage: { name: "Error", code: "ECONNREFUSED", message: "connect ECONNREFUSED: storage is unavailable" },
-  timeout: { name: "Error", code: "ETIMEDOUT", message: "storage call timed out" },
-  lostReply: { name: "Error", code: "ECONNRESET", message: "connection reset after the call was sent; it may have taken effect" },
-}
-
-const FAULT_KINDS = Object.keys(MIMICS) as FaultKind[]
-
-/**
- * An error injected by {@link FaultInjectingStorage}. Its `name`, `code` and
- * message mimic the real driver's error (`SqliteError` with
- * `code: "SQLITE_BUSY"`, …), so code that classifies storage errors by name or
- * code treats it as the real thing; the message ends with "(injected fault)"
- * so logs show what it is, and `injected` / `instanceof` tell it apart.
- */
-export class InjectedStorageError extends Error {
-  /** The mimicked driver error code, e.g. `"SQLITE_BUSY"` or `"ECONNREFUSED"`. */
-  readonly code: string
-  /** Which fault this is. */
-  readonly kind: FaultKind
-  /** The storage method the fault hit. */
-  readonly method: StorageMethod
-  /** Always `true`: this error was injected, not raised by storage. */
-  readonly injected = true
-
-  constructor(kind: FaultKind, method: StorageMethod) {
-    const mimic = MIMICS[kind]
-    super(`${mimic.message} (injected fault in ${method})`)
-    this.name = mimic.name
-    this.code = mimic.code
-    this.kind = kind
-    this.method = method
-  }
-}
-
-/** Random faults of a {@link FaultInjectingStorage}. Every field may be changed later with `configure`. */
-export interface FaultOptions {
-  /** Share of calls (0 to 1) that fail with a `failure` before reaching the wrapped provider. Default 0. */
-  failureRate?: number
-  /** Share of calls that fail with `busy` ("database is locked") before reaching the provider. Default 0. */
-  busyRate?: number
-  /**
-   * Share of calls that hang: they neither resolve nor reject until `hangMS`
-   * has passed or {@link FaultInjectingStorage.releaseHung} / `heal()` is
-   * called, then fail with `timeout`, having done nothing. Default 0.
-   */
-  hangRate?: number
-  /** How long a hung call hangs before failing. Default `Infinity`: until released. */
-  hangMS?: number
-  /**
-   * Share of calls that reach the wrapped provider and take effect, and then
-   * fail with `lostReply` anyway. Default 0.
-   */
-  lostReplyRate?: number
-  /** Delay before a call goes on: a fixed number of ms, or `[min, max]` drawn uniformly. Default 0. */
-  delayMS?: number | readonly [number, number]
-  /** Share of calls that get `delayMS`. Default 1 (every call). */
-  delayRate?: number
-  /**
-   * The methods random faults and delays apply to. Default: every method but
-   * `close`. Outages and scripted faults (`failNext`, `hangNext`) ignore it.
-   */
-  methods?: readonly StorageMethod[]
-  /** Seed of the PRNG that draws random faults. Default 1. Setting it in `configure` restarts the sequence. */
-  seed?: number
-}
+export { InjectedStorageError, STORAGE_METHODS } from "./fault-kinds.js"
+export type { FaultKind, StorageMethod } from "./fault-kinds.js"
+export type { FaultOptions } from "./fault-options.js"
 
 /** Counters of a {@link FaultInjectingStorage}, as returned by `stats()`. */
 export interface FaultStats {
@@ -176,29 +60,8 @@ export interface FaultStats {
   hanging: number
 }
 
+/** What a scripted fault does: throw a kind of fault, or hang. */
 type Scripted = FaultKind | "hang"
-
-interface ResolvedOptions {
-  failureRate: number
-  busyRate: number
-  hangRate: number
-  hangMS: number
-  lostReplyRate: number
-  delayMS: readonly [number, number]
-  delayRate: number
-  methods: ReadonlySet<StorageMethod>
-}
-
-const NO_FAULTS: ResolvedOptions = {
-  failureRate: 0,
-  busyRate: 0,
-  hangRate: 0,
-  hangMS: Infinity,
-  lostReplyRate: 0,
-  delayMS: [0, 0],
-  delayRate: 1,
-  methods: new Set(STORAGE_METHODS.filter((m) => m !== "close")),
-}
 
 /**
  * Wraps any {@link StorageProvider} and injects faults into its calls: random
@@ -260,7 +123,7 @@ export class FaultInjectingStorage implements StorageProvider {
     const awaitChildren = inner.awaitChildren?.bind(inner)
     if (awaitChildren) this.awaitChildren = (park) => this.call("awaitChildren", () => awaitChildren(park))
     if (inner.events) this.events = inner.events
-    this.options = resolve(NO_FAULTS, options)
+    this.options = resolveFaultOptions(NO_FAULTS, options)
     this.random = mulberry32(options.seed ?? 1)
     this.counters = {
       calls: Object.fromEntries(STORAGE_METHODS.map((m) => [m, 0])) as Record<StorageMethod, number>,
@@ -272,7 +135,7 @@ export class FaultInjectingStorage implements StorageProvider {
 
   /** Changes the random faults; fields not given keep their value. */
   configure(options: FaultOptions): void {
-    this.options = resolve(this.options, options)
+    this.options = resolveFaultOptions(this.options, options)
     if (options.seed !== undefined) this.random = mulberry32(options.seed)
   }
 
@@ -462,77 +325,6 @@ export class FaultInjectingStorage implements StorageProvider {
   private fault(method: StorageMethod, kind: FaultKind): InjectedStorageError {
     this.counters.faults[kind]++
     return new InjectedStorageError(kind, method)
-  }
-}
-
-function resolve(base: ResolvedOptions, options: FaultOptions): ResolvedOptions {
-  if (typeof options !== "object" || options === null) throw new ValidationError("fault options must be an object")
-  const rate = (value: number | undefined, name: string, fallback: number): number => {
-    if (value === undefined) return fallback
-    if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
-      throw new ValidationError(`${name} must be a number from 0 to 1, got ${String(value)}`)
-    }
-    return value
-  }
-  const resolved: ResolvedOptions = {
-    failureRate: rate(options.failureRate, "failureRate", base.failureRate),
-    busyRate: rate(options.busyRate, "busyRate", base.busyRate),
-    hangRate: rate(options.hangRate, "hangRate", base.hangRate),
-    lostReplyRate: rate(options.lostReplyRate, "lostReplyRate", base.lostReplyRate),
-    delayRate: rate(options.delayRate, "delayRate", base.delayRate),
-    hangMS: base.hangMS,
-    delayMS: base.delayMS,
-    methods: base.methods,
-  }
-  const sum = resolved.failureRate + resolved.busyRate + resolved.hangRate + resolved.lostReplyRate
-  if (sum > 1 + 1e-9) {
-    throw new ValidationError(`failureRate + busyRate + hangRate + lostReplyRate must be at most 1, got ${sum}`)
-  }
-  if (options.hangMS !== undefined) {
-    if (typeof options.hangMS !== "number" || !(options.hangMS >= 0)) {
-      throw new ValidationError(`hangMS must be a number >= 0 (Infinity: until released), got ${String(options.hangMS)}`)
-    }
-    resolved.hangMS = options.hangMS
-  }
-  if (options.delayMS !== undefined) {
-    const [min, max] = typeof options.delayMS === "number" ? [options.delayMS, options.delayMS] : options.delayMS
-    if (typeof min !== "number" || typeof max !== "number" || !(min >= 0) || !(max >= min) || !Number.isFinite(max)) {
-      throw new ValidationError(`delayMS must be a finite number >= 0 or [min, max] with 0 <= min <= max, got ${JSON.stringify(options.delayMS)}`)
-    }
-    resolved.delayMS = [min, max]
-  }
-  if (options.methods !== undefined) {
-    if (!Array.isArray(options.methods)) throw new ValidationError("methods must be an array of StorageProvider method names")
-    for (const m of options.methods) assertMethod(m)
-    resolved.methods = new Set(options.methods)
-  }
-  if (options.seed !== undefined && (typeof options.seed !== "number" || !Number.isFinite(options.seed))) {
-    throw new ValidationError(`seed must be a finite number, got ${String(options.seed)}`)
-  }
-  return resolved
-}
-
-function assertMethod(method: unknown): asserts method is StorageMethod {
-  if (!STORAGE_METHODS.includes(method as StorageMethod)) {
-    throw new ValidationError(`unknown storage method ${JSON.stringify(method)}: use one of ${STORAGE_METHODS.join(", ")}`)
-  }
-}
-
-function assertKind(kind: unknown): asserts kind is FaultKind {
-  if (!FAULT_KINDS.includes(kind as FaultKind)) {
-    throw new ValidationError(`unknown fault kind ${JSON.stringify(kind)}: use one of ${FAULT_KINDS.join(", ")}`)
-  }
-}
-
-/** mulberry32: a small, fast, seedable PRNG; plenty for choosing faults. */
-function mulberry32(seed: number): () => number {
-  let state = Math.trunc(seed) >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
   }
 }
 
