@@ -37,6 +37,7 @@ import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { fmt, median, percentile, table } from "./stats.js"
 import { peersDir } from "./peers/system.js"
+import { sampleServerCPU } from "./peers/server-cpu.js"
 import { SYSTEM_NAMES, loadSystem } from "./peers/systems.js"
 
 const connectionString = process.env.DURABLETASKS_BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -116,11 +117,11 @@ async function admin(text: string): Promise<void> {
 }
 
 /** A fresh database with `system`'s tables; dropped by `drop()`. */
-async function freshDatabase(system: string): Promise<{ url: string; drop(): Promise<void> }> {
+async function freshDatabase(system: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `peers_bench_${system.replace(/[^a-z]/g, "")}_${randomBytes(4).toString("hex")}`
   await admin(`CREATE DATABASE ${name}`)
   const url = databaseURL(name)
-  return { url, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
+  return { name, url, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
 }
 
 // ---- worker processes -------------------------------------------------------------
@@ -228,6 +229,8 @@ interface ThroughputRun {
   jobsPerSec: number
   totalMS: number
   workerCPUMS: number
+  /** CPU of the database's server backends during the run (Linux, local server), or undefined. */
+  serverCPUMS: number | undefined
 }
 
 /** One burn-down (`preload` true) or add-and-run run of `system` with `processes` worker processes. */
@@ -244,13 +247,15 @@ async function runThroughput(systemName: string, jobs: number, processes: number
     await Promise.all(children.map((c) => c.ready))
     const timeoutMS = 120_000 + jobs * 5
     const started = allStarted(children, jobs, timeoutMS)
+    const serverCPU = await sampleServerCPU(connectionString, db.name)
     const t0 = epochMS()
     for (const c of children) c.process.stdin!.write("go\n")
     await started
     const doneAt = await untilNoneRemain(db.url, system.remainingSQL, timeoutMS)
+    const serverCPUMS = await serverCPU.stop()
     await stopChildren(children)
     const totalMS = doneAt - t0
-    return { jobsPerSec: jobs / (totalMS / 1000), totalMS, workerCPUMS: children.reduce((s, c) => s + (c.cpuMS ?? 0), 0) }
+    return { jobsPerSec: jobs / (totalMS / 1000), totalMS, workerCPUMS: children.reduce((s, c) => s + (c.cpuMS ?? 0), 0), serverCPUMS }
   } finally {
     await stopChildren(children)
     await db.drop()
@@ -307,18 +312,28 @@ async function main(): Promise<void> {
     if (!options.only.has(workload)) continue
     for (const processes of options.processes) {
       const samples = new Map<string, number[]>(options.systems.map((s) => [s, []]))
+      const workerCPU = new Map<string, number[]>(options.systems.map((s) => [s, []]))
+      const serverCPU = new Map<string, number[]>(options.systems.map((s) => [s, []]))
       for (let run = 0; run < options.runs; run++) {
         // Rotate the order, so no system always runs first (or after the same one).
         const order = options.systems.map((_, i) => options.systems[(i + run) % options.systems.length]!)
         for (const name of order) {
           log(`${workload}, ${processes} process(es), ${name}, run ${run + 1}/${options.runs}`)
           const r = await runThroughput(name, options.jobs, processes, preload)
-          log(`  ${fmt(r.jobsPerSec)} jobs/s (${fmt(r.totalMS)} ms, worker CPU ${fmt(r.workerCPUMS)} ms)`)
+          const server = r.serverCPUMS === undefined ? "" : `, server CPU ${fmt(r.serverCPUMS)} ms`
+          log(`  ${fmt(r.jobsPerSec)} jobs/s (${fmt(r.totalMS)} ms, worker CPU ${fmt(r.workerCPUMS)} ms${server})`)
           samples.get(name)!.push(r.jobsPerSec)
+          workerCPU.get(name)!.push((r.workerCPUMS * 1000) / options.jobs)
+          if (r.serverCPUMS !== undefined) serverCPU.get(name)!.push((r.serverCPUMS * 1000) / options.jobs)
         }
       }
       const label = `${workload === "burndown" ? "burn-down of" : "add and run"} ${fmt(options.jobs)} jobs, ${processes} process${processes === 1 ? "" : "es"}`
       for (const name of options.systems) record(label, name, "jobs/s", true, samples.get(name)!)
+      // CPU per job, of the worker processes and of the database server: where the time goes (lower is better).
+      for (const name of options.systems) record(`${label}: worker CPU per job`, name, "µs", false, workerCPU.get(name)!)
+      for (const name of options.systems) {
+        if (serverCPU.get(name)!.length > 0) record(`${label}: server CPU per job`, name, "µs", false, serverCPU.get(name)!)
+      }
     }
   }
 
