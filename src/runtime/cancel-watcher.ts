@@ -67,7 +67,7 @@ export class CancelWatcher implements Service {
   private stopCancelled(ids: readonly string[]): void {
     for (const id of ids) {
       const entry = this.o.active.get(id)
-      if (!entry || entry.controller.signal.aborted) continue
+      if (!entry || entry.controller.aborted) continue
       entry.controller.abort(new Error("workflow cancelled"))
       this.o.stopped(id)
     }

@@ -16,6 +16,7 @@
  */
 import { PROGRESS } from "../engine.js"
 import type { ExecutionEnd, ExecutionEnvironment } from "./execution.js"
+import type { ExecutionAbort } from "./lazy-abort.js"
 import type { TaskRow, WorkflowWithTasks } from "../storage/provider.js"
 
 /** Takeovers in a row (with no progress between) after which a workflow is a suspect. */
@@ -81,22 +82,22 @@ export class SuspectLane {
 export async function executeSuspect(
   env: ExecutionEnvironment,
   claimed: WorkflowWithTasks,
-  signal: AbortSignal,
+  abort: ExecutionAbort,
   lane: SuspectLane,
   maxCrashes: number,
-  execute: (env: ExecutionEnvironment, claimed: WorkflowWithTasks, signal: AbortSignal) => Promise<ExecutionEnd>,
+  execute: (env: ExecutionEnvironment, claimed: WorkflowWithTasks, abort: ExecutionAbort) => Promise<ExecutionEnd>,
 ): Promise<ExecutionEnd> {
   const workflowID = claimed.workflow.id
   const task = claimed.tasks.find((t) => t.status === "pending")
-  if (!task) return execute(env, claimed, signal)
+  if (!task) return execute(env, claimed, abort)
   const crashes = claimed.workflow.crashes ?? 0
   if (crashes >= maxCrashes) return failCrashLoop(env, task, crashes)
 
-  const free = await lane.acquire(signal)
+  const free = await lane.acquire(abort.signal)
   if (!free) return { kind: "interrupted" }
   try {
     // Stopping or cancelled while it waited: nothing ran, nothing to count.
-    if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
+    if (abort.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const recoveries = claimed.workflow.recoveries ?? 0
     env.logger.warn?.(
       `workflow "${workflowID}" was taken over from a runner that died or lost it ${recoveries} times in a row: running task "${task.name}" on its own (attempt ${crashes + 1} of ${maxCrashes} before it is failed)`,
@@ -118,7 +119,7 @@ export async function executeSuspect(
         free()
       }
     }
-    const end = await execute(lane, claimed, signal)
+    const end = await execute(lane, claimed, abort)
     if (end.kind === "interrupted" && !outcomeWritten) {
       // Stopped (stop, cancel, a lease that could not be renewed) with this process alive: the attempt
       // took no runner down, so the count goes back. Fenced or refused if the lease is gone: then it stays.

@@ -24,6 +24,7 @@ import { runWaitForEventStep } from "../steps/wait-for-event.js"
 import type { EventStore } from "../storage/event-store.js"
 import type { SendEventInput, SentEvent } from "../steps/spec.js"
 import { historyForNextAttempt, type InterruptedAttempt } from "../attempts.js"
+import type { ExecutionAbort } from "./lazy-abort.js"
 
 export { retryDelay, type ExecutionEnd } from "../engine.js"
 
@@ -63,7 +64,7 @@ export interface ExecutionEnvironment {
 export async function executeWorkflow(
   env: ExecutionEnvironment,
   claimed: WorkflowWithTasks,
-  signal: AbortSignal,
+  abort: ExecutionAbort,
 ): Promise<ExecutionEnd> {
   const workflowID = claimed.workflow.id
   const tasks = claimed.tasks
@@ -75,13 +76,13 @@ export async function executeWorkflow(
   for (let i = 0; i < tasks.length; i++) {
     const task = tasks[i]!
     if (task.kind === "parallel" && parallelDue(tasks, i)) {
-      const { end, members } = await runParallelAt(env, tasks, i, signal)
+      const { end, members } = await runParallelAt(env, tasks, i, abort.signal)
       if (end) return ended(env, claimed, end)
       i += members
       continue
     }
     if (task.status !== "pending") continue
-    if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
+    if (abort.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const isLast = i === lastPending
     // Each step kind other than a task runs in its own module (src/steps/), which commits the engine's plan for it.
     if (task.kind === "sleep" || task.kind === "workflow" || task.kind === "waitForEvent") {
@@ -100,9 +101,9 @@ export async function executeWorkflow(
     if (!runner) return deferUnknownRunner(env, workflowID, task)
 
     const startedAt = env.now()
-    const outcome = await attemptTask(env, runner, task, tasks, signal)
+    const outcome = await attemptTask(env, runner, task, tasks, abort)
     // A task that failed because we interrupted it (stop, cancel, lost lease) did not fail on its own: no attempt is counted.
-    if (outcome.kind === "failed" && signal.aborted) return { kind: "interrupted" }
+    if (outcome.kind === "failed" && abort.aborted) return { kind: "interrupted" }
     const { write, end } = planWrite(task, outcome, {
       token: env.token,
       now: env.now(),
@@ -166,10 +167,11 @@ export async function attemptTask(
   runner: TaskRunner,
   task: TaskRow,
   tasks: readonly TaskRow[],
-  workflowSignal: AbortSignal,
+  abort: { readonly signal: AbortSignal },
 ): Promise<Outcome> {
   const timeout = runner.timeoutMS === undefined ? undefined : new AbortController()
-  const signal = timeout ? AbortSignal.any([workflowSignal, timeout.signal]) : workflowSignal
+  // The workflow's signal is made only if the task reads it (see lazy-abort.ts).
+  const signalOf = timeout ? () => AbortSignal.any([abort.signal, timeout.signal]) : () => abort.signal
   const context: TaskExecutionContext<unknown, unknown> = {
     workflowID: task.workflowID,
     seq: task.seq,
@@ -178,7 +180,9 @@ export async function attemptTask(
     attempt: task.attempts,
     preparedData: undefined,
     idempotencyKey: `${task.workflowID}:${task.seq}`,
-    signal,
+    get signal() {
+      return signalOf()
+    },
     getTaskResult: (seqOrName) => {
       const earlier = tasks.find((t) => (typeof seqOrName === "number" ? t.seq === seqOrName : t.name === seqOrName))
       return earlier && earlier.seq < task.seq && earlier.status === "completed" ? fromJSONText(earlier.result) : undefined

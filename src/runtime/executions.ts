@@ -11,6 +11,7 @@ import { SuspectLane, executeSuspect, isSuspect } from "./crash-loop.js"
 import { executeWorkflow, type ExecutionEnd, type ExecutionEnvironment } from "./execution.js"
 import type { ActiveExecution, LeaseKeeper } from "./lease-keeper.js"
 import type { StorageHealth } from "./storage-health.js"
+import { LazyAbortController } from "./lazy-abort.js"
 
 const PREPARED_CACHE_LIMIT = 10_000
 
@@ -75,7 +76,7 @@ export class Executions {
       return
     }
     const { leases, completer, maxCrashes } = this.o
-    const controller = new AbortController()
+    const controller = new LazyAbortController()
     const entry: ActiveExecution = { controller, leaseExpiresAt: claimed.workflow.availableAt, done: Promise.resolve(), superseded: false, leaseLost: false }
     // Inherits the shared environment rather than copying it for each workflow.
     const environment: ExecutionEnvironment = Object.create(this.o.environment()) as ExecutionEnvironment
@@ -87,8 +88,8 @@ export class Executions {
     this.active.set(id, entry)
     leases.watch(entry)
     const execution = isSuspect(claimed, maxCrashes)
-      ? executeSuspect(environment, claimed, controller.signal, this.suspects, maxCrashes, executeWorkflow)
-      : executeWorkflow(environment, claimed, controller.signal)
+      ? executeSuspect(environment, claimed, controller, this.suspects, maxCrashes, executeWorkflow)
+      : executeWorkflow(environment, claimed, controller)
     entry.done = execution
       .then((end) => this.finish(id, end))
       .catch((error: unknown) => {

@@ -7,10 +7,11 @@
 import type { Logger } from "../logger.js"
 import type { LeaseGrant, StorageProvider } from "../storage/provider.js"
 import type { StorageHealth } from "./storage-health.js"
+import type { LazyAbortController } from "./lazy-abort.js"
 
 /** A workflow this process is executing, as the lease keeper sees it. */
 export interface ActiveExecution {
-  controller: AbortController
+  controller: LazyAbortController
   /** The lease's expiry as last written to storage. */
   leaseExpiresAt: number
   done: Promise<void>
@@ -160,7 +161,7 @@ export class LeaseKeeper {
     for (const entry of this.o.active.values()) {
       const abortAt = entry.leaseExpiresAt - this.leaseMargin
       if (abortAt > now) this.armGuard(abortAt)
-      else if (!entry.controller.signal.aborted) {
+      else if (!entry.controller.aborted) {
         entry.controller.abort(new Error("lease about to expire: it could not be renewed"))
         if (this.renewalFailing && now >= this.claimsPausedUntil) {
           // A runner that cannot keep leases would take the work back and lose it again: leave it to healthy runners for a lease.

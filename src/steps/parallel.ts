@@ -187,7 +187,7 @@ async function runTaskMember(env: ExecutionEnvironment, member: TaskRow, steps: 
   for (;;) {
     if (signal.aborted || !env.mayStartTask()) return { kind: "interrupted" }
     const startedAt = env.now()
-    const outcome = await attemptTask(env, runner, member, steps, signal)
+    const outcome = await attemptTask(env, runner, member, steps, { signal })
     // Failed because we stopped it (stop, cancel, lost lease, another member failed the workflow): no attempt is counted.
     if (outcome.kind === "failed" && signal.aborted) return { kind: "interrupted" }
     const end = await settle(env, member, outcome, runner.retry ?? env.defaultRetry, startedAt)
