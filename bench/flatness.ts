@@ -34,12 +34,12 @@
  *   --workflows N        workflows to complete (default 1,000,000)
  *   --tasks N            no-op tasks per workflow (default 1)
  *   --processes P        runner processes (default 1)
- *   --concurrency N      each runner's concurrency (default 500)
+ *   --concurrency N      each runner's concurrency (default 100, the library's default)
  *   --pool N             pg pool size per runner process (default 10)
  *   --retention MS       the runners' retentionMS (default 30,000; 0: no retention)
  *   --backlog N          most workflows added but not ended (default 50,000, or a tenth of N if less)
  *   --vacuum none|schedule   (default schedule)
- *   --naptime S          seconds between the schedule's checks (default 5; the server's autovacuum_naptime is printed)
+ *   --naptime S          seconds between the schedule's checks (default: the server's autovacuum_naptime, 60 s unless set)
  *   --report-seconds S   seconds between progress lines (default 10)
  *   --assert             exit 1 if last decile / first decile < 0.9
  *   --keep               keep the schema afterwards (it is dropped by default)
@@ -80,7 +80,8 @@ interface Options {
   retentionMS: number
   backlog: number
   vacuum: "none" | "schedule"
-  naptimeS: number
+  /** Seconds between the schedule's checks; undefined: the server's autovacuum_naptime. */
+  naptimeS: number | undefined
   reportSeconds: number
   assert: boolean
   keep: boolean
@@ -106,12 +107,12 @@ function parseOptions(argv: string[]): Options {
     workflows,
     tasks: int("tasks", 1),
     processes: int("processes", 1),
-    concurrency: int("concurrency", 500),
+    concurrency: int("concurrency", 100),
     pool: int("pool", 10),
     retentionMS: int("retention", 30_000, 0),
     backlog: int("backlog", Math.max(1, Math.min(50_000, Math.floor(workflows / 10)))),
     vacuum,
-    naptimeS: int("naptime", 5),
+    naptimeS: value("naptime") === undefined ? undefined : int("naptime", 60),
     reportSeconds: int("report-seconds", 10),
     assert: argv.includes("--assert"),
     keep: argv.includes("--keep"),
@@ -223,7 +224,7 @@ async function main(): Promise<void> {
   log(
     `flatness: ${fmt(n)} workflows × ${options.tasks} no-op task(s), ${options.processes} runner process(es) (concurrency ${options.concurrency}), ` +
       `retention ${options.retentionMS > 0 ? `${fmt(options.retentionMS)} ms` : "off"}, backlog ≤ ${fmt(options.backlog)}, vacuum ${options.vacuum}` +
-      (options.vacuum === "schedule" ? ` (checks every ${options.naptimeS} s; server autovacuum_naptime ${settings.naptimeS} s, cost delay ${settings.costDelayMS} ms, limit ${settings.costLimit})` : "") +
+      (options.vacuum === "schedule" ? ` (checks every ${options.naptimeS ?? settings.naptimeS} s; server autovacuum_naptime ${settings.naptimeS} s, cost delay ${settings.costDelayMS} ms, limit ${settings.costLimit})` : "") +
       `; Postgres ${version}, server autovacuum ${settings.serverAutovacuum ? "on" : "off"}; load ${os.loadavg()[0]!.toFixed(2)}`,
   )
 
@@ -249,7 +250,7 @@ async function main(): Promise<void> {
     const t0 = epochMS()
     const since = (at: number) => `${((at - t0) / 1000).toFixed(0).padStart(5)} s`
     if (options.vacuum === "schedule") {
-      vacuum = new AutovacuumSchedule(connectionString, schema, settings, options.naptimeS * 1000, (r: MaintenanceRun) =>
+      vacuum = new AutovacuumSchedule(connectionString, schema, settings, (options.naptimeS ?? settings.naptimeS) * 1000, (r: MaintenanceRun) =>
         log(
           `${since(r.at)}  ${r.command} ${r.table} (${r.reason}; reltuples ${fmt(Math.max(0, r.reltuples))}): ${fmt(r.durationMS)} ms${r.cancelled ? ", cancelled at the end of the run" : ""}`,
         ),

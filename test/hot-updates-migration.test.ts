@@ -30,8 +30,8 @@ function revertTo9(schema: string): string[] {
     `DROP INDEX ${schema}.durabletasks_workflows_not_completed`,
     `CREATE INDEX durabletasks_workflows_status ON ${w} (status, id)`,
     `ALTER TABLE ${w} DROP COLUMN lease_expires_at, DROP COLUMN ended_at`,
-    `ALTER TABLE ${w} RESET (fillfactor)`,
-    `ALTER TABLE ${t} RESET (fillfactor)`,
+    `ALTER TABLE ${w} RESET (fillfactor, autovacuum_vacuum_cost_delay, autovacuum_vacuum_scale_factor, autovacuum_vacuum_insert_scale_factor, autovacuum_analyze_scale_factor)`,
+    `ALTER TABLE ${t} RESET (fillfactor, autovacuum_vacuum_cost_delay, autovacuum_vacuum_scale_factor, autovacuum_vacuum_insert_scale_factor, autovacuum_analyze_scale_factor)`,
     `CREATE INDEX durabletasks_workflows_leased ON ${w} (lease_owner) WHERE status = 'pending'`,
     `CREATE INDEX durabletasks_workflows_ended ON ${w} (updated_at) WHERE status <> 'pending'`,
     `CREATE INDEX durabletasks_tasks_waiting ON ${t} (event_name, event_key) WHERE status = 'pending' AND event_name IS NOT NULL`,
@@ -64,11 +64,17 @@ async function assertMigrated(storage: PostgresStorageProvider, schema: string):
     "SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname IN ('durabletasks_workflows', 'durabletasks_tasks') ORDER BY c.relname",
     [schema],
   )
+  const autovacuum = [
+    "autovacuum_vacuum_cost_delay=0",
+    "autovacuum_vacuum_scale_factor=0.05",
+    "autovacuum_vacuum_insert_scale_factor=0.05",
+    "autovacuum_analyze_scale_factor=0.05",
+  ]
   assert.deepEqual(
     options.map((o) => [o.relname, o.reloptions]),
     [
-      ["durabletasks_tasks", ["fillfactor=50"]],
-      ["durabletasks_workflows", ["fillfactor=40"]],
+      ["durabletasks_tasks", ["fillfactor=50", ...autovacuum]],
+      ["durabletasks_workflows", ["fillfactor=40", ...autovacuum]],
     ],
   )
 }

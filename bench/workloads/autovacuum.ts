@@ -87,6 +87,14 @@ export interface Decision {
  * A table's reloptions override the server's settings; `autovacuum_enabled`
  * false leaves it alone.
  */
+/** The cost delay (ms) and limit autovacuum uses on table `t`: its reloptions, else the server's settings. */
+export function throttleFor(t: TableCounters, s: AutovacuumSettings): { delayMS: number; limit: number } {
+  const opts = new Map((t.reloptions ?? []).map((o) => o.split("=", 2) as [string, string]))
+  const delay = opts.has("autovacuum_vacuum_cost_delay") ? Number(opts.get("autovacuum_vacuum_cost_delay")) : s.costDelayMS
+  const limit = opts.has("autovacuum_vacuum_cost_limit") ? Number(opts.get("autovacuum_vacuum_cost_limit")) : s.costLimit
+  return { delayMS: Number.isFinite(delay) && delay >= 0 ? delay : s.costDelayMS, limit: Number.isFinite(limit) && limit > 0 ? Math.round(limit) : Math.round(s.costLimit) }
+}
+
 export function decide(t: TableCounters, s: AutovacuumSettings): Decision {
   const opts = new Map((t.reloptions ?? []).map((o) => o.split("=", 2) as [string, string]))
   const opt = (name: string, fallback: number) => (opts.has(name) ? Number(opts.get(name)) : fallback)
@@ -197,6 +205,10 @@ export class AutovacuumSchedule {
         const at = Date.now()
         const run: MaintenanceRun = { at, table: counters.table, command, reason, reltuples: counters.reltuples, deadTuples: counters.deadTuples, durationMS: 0 }
         try {
+          // Autovacuum throttles each table by its own reloptions when it has them.
+          const throttle = throttleFor(counters, this.settings)
+          await client.query(`SET vacuum_cost_delay = ${throttle.delayMS}`)
+          await client.query(`SET vacuum_cost_limit = ${throttle.limit}`)
           await client.query(`${command} ${this.schema}.${counters.table}`)
         } catch (error) {
           if (!this.stopped) throw error
