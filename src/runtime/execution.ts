@@ -170,8 +170,10 @@ export async function attemptTask(
   abort: { readonly signal: AbortSignal },
 ): Promise<Outcome> {
   const timeout = runner.timeoutMS === undefined ? undefined : new AbortController()
-  // The workflow's signal is made only if the task reads it (see lazy-abort.ts).
-  const signalOf = timeout ? () => AbortSignal.any([abort.signal, timeout.signal]) : () => abort.signal
+  // The workflow's signal is made only if the task reads it (see lazy-abort.ts), and once: every read of
+  // ctx.signal must be the same signal, or a listener removed through it stays on the one it was added to.
+  let signal: AbortSignal | undefined
+  const signalOf = (): AbortSignal => (signal ??= timeout ? AbortSignal.any([abort.signal, timeout.signal]) : abort.signal)
   const context: TaskExecutionContext<unknown, unknown> = {
     workflowID: task.workflowID,
     seq: task.seq,
