@@ -126,7 +126,7 @@ export const MUTANTS: readonly Mutant[] = [
     id: "postgres-claim-ignores-lease-expiry",
     promise: "At most one live runner owns a workflow at a time: a lease is claimable only once expired (Guarantee 5), Postgres",
     file: "src/storage/postgres/claim.ts",
-    find: "AND CASE WHEN lease_token IS NULL OR lease_expires_at <= $1 THEN TRUE",
+    find: "AND CASE WHEN lease_token IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $1 THEN TRUE",
     replace: "AND CASE WHEN TRUE THEN TRUE",
     tests: [{ file: "postgres-provider", pattern: "conformance" }],
   },

@@ -83,4 +83,30 @@ describe("HOT-update columns on tables made by the schema version before them", 
   it("Postgres: migrates version 9 tables to version 10, keeping a held lease", async (t) => {
     await migratePostgresFrom(t, { version: 9, workflows: [LEASED, FREE, DONE], revert: revertTo9 }, assertMigrated)
   })
+
+  it("Postgres: a runner restarted under the same ID takes back at once a lease held across the upgrade (reclaimOwn)", async (t) => {
+    await migratePostgresFrom(t, { version: 9, workflows: [LEASED, FREE, DONE], revert: revertTo9 }, async (storage) => {
+      const again = { owner: LEASE.owner, token: "old-runner-restarted", expiresAt: EXPIRES * 2 }
+      const claimed = await storage.claimWorkflows({ lease: again, now: 5_000, limit: 10, reclaimOwn: true })
+      assert.deepEqual(claimed.map((c) => c.workflow.id).sort(), [FREE.id, LEASED.id].sort())
+      assert.equal(claimed.find((c) => c.workflow.id === LEASED.id)?.workflow.availableAt, EXPIRES * 2)
+    })
+  })
+
+  it("Postgres: a lease an old (version 9) runner takes after the upgrade expires when its available_at does", async (t) => {
+    await migratePostgresFrom(t, { version: 9, workflows: [FREE], revert: revertTo9 }, async (storage, schema) => {
+      // Version 9's claim, as a runner started before the upgrade still runs it: the expiry in available_at only.
+      await adminQuery(
+        `UPDATE ${schema}.durabletasks_workflows SET lease_owner = 'v9-runner', lease_token = 'v9-token', available_at = ${EXPIRES} WHERE id = '${FREE.id}'`,
+      )
+      assert.equal((await storage.getWorkflow(FREE.id))?.workflow.availableAt, EXPIRES, "its availableAt is its lease's expiry")
+      const lease = (token: string) => ({ owner: "new-runner", token, expiresAt: EXPIRES * 2 })
+      assert.deepEqual(await storage.claimWorkflows({ lease: lease("t1"), now: EXPIRES - 1, limit: 10, reclaimOwn: false }), [])
+      const late = await storage.claimWorkflows({ lease: lease("t2"), now: EXPIRES + 1, limit: 10, reclaimOwn: false })
+      assert.deepEqual(late.map((c) => c.workflow.id), [FREE.id], "taken over once the old runner's lease has expired")
+      // Renewed by the old runner (available_at only) after a version 10 runner had leased it: the later expiry counts.
+      await adminQuery(`UPDATE ${schema}.durabletasks_workflows SET lease_owner = 'v9-runner', lease_token = 'v9-token', available_at = ${EXPIRES * 3} WHERE id = '${FREE.id}'`)
+      assert.equal((await storage.getWorkflow(FREE.id))?.workflow.availableAt, EXPIRES * 3)
+    })
+  })
 })

@@ -51,8 +51,10 @@ function claimSQL(n: PostgresNames, kind: DatabaseKind): string {
       WHERE status = 'pending' AND available_at <= $1
         -- Unleased, or its lease expired, or (reclaimOwn) the owner's from an earlier life. A CASE, which the planner
         -- guesses keeps half the rows: written as an OR, it guessed one row on a table without statistics, and read and
-        -- sorted every due workflow for each claim (a bitmap scan) instead of walking the index in order.
-        AND CASE WHEN lease_token IS NULL OR lease_expires_at <= $1 THEN TRUE ELSE $3::boolean AND lease_owner = $4 AND lease_token <> $5 END
+        -- sorted every due workflow for each claim (a bitmap scan) instead of walking the index in order. A lease with
+        -- no lease_expires_at was taken by a runner of version 9 still running after the upgrade, whose claim and
+        -- renewals write the expiry to available_at only: it has expired once available_at has passed.
+        AND CASE WHEN lease_token IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $1 THEN TRUE ELSE $3::boolean AND lease_owner = $4 AND lease_token <> $5 END
       ORDER BY available_at
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED

@@ -76,8 +76,11 @@ export const AUTOVACUUM =
 export function hotUpdateColumns(n: PostgresNames, kind: DatabaseKind): string[] {
   return [
     `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS lease_expires_at bigint`,
-    // A leased row's available_at was its lease's expiry: it becomes claimable when both have passed.
-    `UPDATE ${n.workflows} SET lease_expires_at = available_at WHERE lease_token IS NOT NULL AND lease_expires_at IS NULL`,
+    // A leased row's available_at was its lease's expiry: it moves to lease_expires_at, and available_at back to
+    // the row's last write (before any claim now), as a claim leaves it, so that its owner restarted takes it back
+    // at once (reclaimOwn) rather than when it expires.
+    `UPDATE ${n.workflows} SET lease_expires_at = available_at, available_at = LEAST(available_at, updated_at)
+       WHERE lease_token IS NOT NULL AND lease_expires_at IS NULL`,
     `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS ended_at bigint
        GENERATED ALWAYS AS (CASE WHEN status <> 'pending' THEN updated_at END) STORED`,
     `CREATE INDEX IF NOT EXISTS ${n.indexes.ended} ON ${n.workflows} (ended_at) WHERE status <> 'pending'`,
@@ -102,7 +105,13 @@ export function hotUpdateColumns(n: PostgresNames, kind: DatabaseKind): string[]
  * The SQL of a workflow's `availableAt` as the contract means it: the
  * lease's expiry while leased, else when it is claimable. `alias` is the
  * table's alias with its dot, or "".
+ *
+ * A runner of version 9 still running after the upgrade writes its leases'
+ * expiry to `available_at` only (its claims and renewals), leaving
+ * `lease_expires_at` null or stale: the later of the two is the expiry, as
+ * for the claim (claim.ts), which takes a lease once both have passed.
  */
 export function availableAtColumn(alias: string): string {
-  return `CASE WHEN ${alias}lease_token IS NULL THEN ${alias}available_at ELSE ${alias}lease_expires_at END AS available_at`
+  const [at, expires] = [`${alias}available_at`, `${alias}lease_expires_at`]
+  return `CASE WHEN ${alias}lease_token IS NULL OR ${expires} IS NULL OR ${at} > ${expires} THEN ${at} ELSE ${expires} END AS available_at`
 }
