@@ -8,6 +8,8 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import type { PostgresStorageProvider } from "../src/storage/postgres.js"
 import { adminQuery } from "./helpers/postgres.js"
+import { endedAtColumn, hotUpdateColumns } from "../src/storage/postgres/hot-updates.js"
+import { postgresNames } from "../src/storage/postgres/names.js"
 import { migratePostgresFrom } from "./helpers/migration.js"
 
 const EXPIRES = 10_000_000
@@ -108,5 +110,20 @@ describe("HOT-update columns on tables made by the schema version before them", 
       await adminQuery(`UPDATE ${schema}.durabletasks_workflows SET lease_owner = 'v9-runner', lease_token = 'v9-token', available_at = ${EXPIRES * 3} WHERE id = '${FREE.id}'`)
       assert.equal((await storage.getWorkflow(FREE.id))?.workflow.availableAt, EXPIRES * 3)
     })
+  })
+})
+
+describe("version 10 on CockroachDB and YugabyteDB", () => {
+  for (const kind of ["cockroachdb", "yugabytedb"] as const) {
+    it(`${kind}: no generated column (YugabyteDB before 2025.1 has none) nor table settings; ended workflows stay indexed by updated_at`, () => {
+      const sql = hotUpdateColumns(postgresNames("s", "durabletasks_"), kind).join("\n")
+      assert.doesNotMatch(sql, /GENERATED|fillfactor|autovacuum/)
+      assert.doesNotMatch(sql, /DROP INDEX IF EXISTS s\.durabletasks_workflows_ended\b/)
+      assert.equal(endedAtColumn(kind), "updated_at")
+    })
+  }
+  it("postgres: ended workflows by the generated ended_at", () => {
+    assert.match(hotUpdateColumns(postgresNames("s", "durabletasks_"), "postgres").join("\n"), /GENERATED ALWAYS AS/)
+    assert.equal(endedAtColumn("postgres"), "ended_at")
   })
 })

@@ -302,22 +302,22 @@ export class PostgresStorageProvider implements StorageProvider {
 
   /** Counts by status, the oldest pending workflow and recent ends, in one statement. */
   getWorkflowStats(request: StatsRequest): Promise<WorkflowStats> {
-    return getWorkflowStats(this.db, this.names, request)
+    return getWorkflowStats(this.db, this.names, request, this.kind)
   }
 
   /** Counts the workflows that ended in each interval from `since` on, by status. */
   countEndsByInterval(request: EndSeriesRequest): Promise<EndSeriesCount[]> {
-    return countEndsByInterval(this.db, this.names, request)
+    return countEndsByInterval(this.db, this.names, request, this.kind)
   }
 
   /** Counts the ended workflows of the given statuses last updated before the cutoff. */
   countEndedWorkflows(selector: EndedWorkflowsSelector): Promise<number> {
-    return countEndedWorkflows(this.db, this.names, selector)
+    return countEndedWorkflows(this.db, this.names, selector, this.kind)
   }
 
   /** Deletes the ended workflows of the given statuses last updated before the cutoff, with their tasks, in one statement. */
   deleteEndedWorkflowsByStatus(selector: EndedWorkflowsSelector): Promise<number> {
-    return deleteEndedWorkflowsByStatus(this.db, this.names, selector)
+    return deleteEndedWorkflowsByStatus(this.db, this.names, selector, this.kind)
   }
 
   /** Cancels a pending workflow, clearing whoever's lease, and notifies the cancel channel; `false` if none is pending with that ID. */
@@ -347,7 +347,7 @@ export class PostgresStorageProvider implements StorageProvider {
 
   /** Deletes ended workflows last updated before `endedBefore`, with their tasks, in one statement. */
   deleteEndedWorkflows(endedBefore: number): Promise<number> {
-    return deleteEndedWorkflows(this.db, this.names, endedBefore)
+    return deleteEndedWorkflows(this.db, this.names, endedBefore, this.kind)
   }
 
   /**

@@ -81,10 +81,16 @@ export function hotUpdateColumns(n: PostgresNames, kind: DatabaseKind): string[]
     // at once (reclaimOwn) rather than when it expires.
     `UPDATE ${n.workflows} SET lease_expires_at = available_at, available_at = LEAST(available_at, updated_at)
        WHERE lease_token IS NOT NULL AND lease_expires_at IS NULL`,
-    `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS ended_at bigint
-       GENERATED ALWAYS AS (CASE WHEN status <> 'pending' THEN updated_at END) STORED`,
-    `CREATE INDEX IF NOT EXISTS ${n.indexes.ended} ON ${n.workflows} (ended_at) WHERE status <> 'pending'`,
-    `DROP INDEX IF EXISTS ${n.schema}.${n.prefix}workflows_ended`,
+    // Only Postgres has HOT updates to keep, and YugabyteDB before 2025.1 (PostgreSQL 11) has no generated columns:
+    // elsewhere ended workflows stay indexed by updated_at (see endedAtColumn).
+    ...(kind === "postgres"
+      ? [
+          `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS ended_at bigint
+             GENERATED ALWAYS AS (CASE WHEN status <> 'pending' THEN updated_at END) STORED`,
+          `CREATE INDEX IF NOT EXISTS ${n.indexes.ended} ON ${n.workflows} (ended_at) WHERE status <> 'pending'`,
+          `DROP INDEX IF EXISTS ${n.schema}.${n.prefix}workflows_ended`,
+        ]
+      : []),
     `DROP INDEX IF EXISTS ${n.schema}.${n.prefix}workflows_leased`,
     `CREATE INDEX IF NOT EXISTS ${n.indexes.status} ON ${n.workflows} (status, id) WHERE status <> 'completed'`,
     `DROP INDEX IF EXISTS ${n.schema}.${n.prefix}workflows_status`,
@@ -114,4 +120,15 @@ export function hotUpdateColumns(n: PostgresNames, kind: DatabaseKind): string[]
 export function availableAtColumn(alias: string): string {
   const [at, expires] = [`${alias}available_at`, `${alias}lease_expires_at`]
   return `CASE WHEN ${alias}lease_token IS NULL OR ${expires} IS NULL OR ${at} > ${expires} THEN ${at} ELSE ${expires} END AS available_at`
+}
+
+/**
+ * The column that holds when an ended workflow ended, in the SQL of ended
+ * workflows (`status <> 'pending'`, where both are the same value):
+ * `ended_at`, kept apart from `updated_at` for HOT updates, on Postgres;
+ * `updated_at` on the other kinds, which have no generated column from
+ * version 10 (see {@link hotUpdateColumns}).
+ */
+export function endedAtColumn(kind: DatabaseKind): "ended_at" | "updated_at" {
+  return kind === "postgres" ? "ended_at" : "updated_at"
 }

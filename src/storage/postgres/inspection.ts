@@ -8,6 +8,8 @@
 import type { EndedStatus, EndedWorkflowsSelector, StatsRequest, WorkflowFilter, WorkflowRow, WorkflowStats } from "../provider.js"
 import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
+import { endedAtColumn } from "./hot-updates.js"
+import type { DatabaseKind } from "./schema.js"
 import { WORKFLOW_COLUMNS, type WorkflowRecord, toWorkflowRow } from "./rows.js"
 
 /**
@@ -91,10 +93,10 @@ export async function listFilteredWorkflows(db: PostgresConnection, n: PostgresN
 }
 
 /** Counts by status, the oldest pending workflow and the ends since `endedSince`, in one statement (one snapshot). */
-export async function getWorkflowStats(db: PostgresConnection, n: PostgresNames, request: StatsRequest): Promise<WorkflowStats> {
+export async function getWorkflowStats(db: PostgresConnection, n: PostgresNames, request: StatsRequest, kind: DatabaseKind = "postgres"): Promise<WorkflowStats> {
   const rows = await db.statement<{ kind: string; key: string; n: string; created_at: string | null }>(
     `WITH counts AS (SELECT status, count(*) AS n FROM ${n.workflows} GROUP BY status),
-     ended AS (SELECT status, count(*) AS n FROM ${n.workflows} WHERE status <> 'pending' AND ended_at >= $1 GROUP BY status),
+     ended AS (SELECT status, count(*) AS n FROM ${n.workflows} WHERE status <> 'pending' AND ${endedAtColumn(kind)} >= $1 GROUP BY status),
      oldest AS (SELECT id, created_at FROM ${n.workflows} WHERE status = 'pending' ORDER BY created_at, id LIMIT 1)
      SELECT 'count' AS kind, status AS key, n, NULL::bigint AS created_at FROM counts
      UNION ALL SELECT 'ended', status, n, NULL FROM ended
@@ -116,9 +118,14 @@ export async function getWorkflowStats(db: PostgresConnection, n: PostgresNames,
 }
 
 /** How many workflows `selector` selects. */
-export async function countEndedWorkflows(db: PostgresConnection, n: PostgresNames, selector: EndedWorkflowsSelector): Promise<number> {
+export async function countEndedWorkflows(
+  db: PostgresConnection,
+  n: PostgresNames,
+  selector: EndedWorkflowsSelector,
+  kind: DatabaseKind = "postgres",
+): Promise<number> {
   const rows = await db.statement<{ n: string }>(
-    `SELECT count(*) AS n FROM ${n.workflows} WHERE status <> 'pending' AND ended_at < $1 AND status = ANY($2::text[])`,
+    `SELECT count(*) AS n FROM ${n.workflows} WHERE status <> 'pending' AND ${endedAtColumn(kind)} < $1 AND status = ANY($2::text[])`,
     [selector.endedBefore, endedStatuses(selector)],
     "idempotent",
   )
@@ -130,11 +137,16 @@ export async function countEndedWorkflows(db: PostgresConnection, n: PostgresNam
  * statement; returns how many. A workflow resumed meanwhile is rechecked
  * after its row lock and kept.
  */
-export async function deleteEndedWorkflowsByStatus(db: PostgresConnection, n: PostgresNames, selector: EndedWorkflowsSelector): Promise<number> {
+export async function deleteEndedWorkflowsByStatus(
+  db: PostgresConnection,
+  n: PostgresNames,
+  selector: EndedWorkflowsSelector,
+  kind: DatabaseKind = "postgres",
+): Promise<number> {
   const rows = await db.statement<{ deleted: string }>(
     `WITH ended AS (
        DELETE FROM ${n.workflows}
-       WHERE status <> 'pending' AND ended_at < $1 AND status = ANY($2::text[])
+       WHERE status <> 'pending' AND ${endedAtColumn(kind)} < $1 AND status = ANY($2::text[])
        RETURNING id
      ), ended_tasks AS (
        DELETE FROM ${n.tasks} WHERE workflow_id IN (SELECT id FROM ended)
