@@ -78,9 +78,15 @@ export function hotUpdateColumns(n: PostgresNames, kind: DatabaseKind): string[]
     `ALTER TABLE ${n.workflows} ADD COLUMN IF NOT EXISTS lease_expires_at bigint`,
     // A leased row's available_at was its lease's expiry: it moves to lease_expires_at, and available_at back to
     // the row's last write (before any claim now), as a claim leaves it, so that its owner restarted takes it back
-    // at once (reclaimOwn) rather than when it expires.
-    `UPDATE ${n.workflows} SET lease_expires_at = available_at, available_at = LEAST(available_at, updated_at)
-       WHERE lease_token IS NOT NULL AND lease_expires_at IS NULL`,
+    // at once (reclaimOwn) rather than when it expires. CockroachDB cannot write a column added in the same
+    // transaction (cockroachdb/cockroach#43057): there the lease is left as it is, its expiry in available_at,
+    // which claims and reads take as the expiry of a lease with no lease_expires_at (claim.ts, availableAtColumn).
+    ...(kind === "cockroachdb"
+      ? []
+      : [
+          `UPDATE ${n.workflows} SET lease_expires_at = available_at, available_at = LEAST(available_at, updated_at)
+             WHERE lease_token IS NOT NULL AND lease_expires_at IS NULL`,
+        ]),
     // Only Postgres has HOT updates to keep, and YugabyteDB before 2025.1 (PostgreSQL 11) has no generated columns:
     // elsewhere ended workflows stay indexed by updated_at (see endedAtColumn).
     ...(kind === "postgres"
