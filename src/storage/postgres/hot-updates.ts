@@ -24,7 +24,7 @@
  *   `available_at` is never after its claim.
  * - Ended workflows are indexed by `ended_at`, a stored generated column
  *   (`updated_at` once the status is not `pending`, else null), which a step's
- *   record leaves null.
+ *   record leaves null. On Postgres only (see {@link endedAtColumn}).
  * - Listing by status in ID order has an index of the workflows not
  *   completed only: a workflow's end, which is not HOT (its status changes),
  *   writes one index entry fewer when it completes (three: the primary key,
@@ -37,7 +37,7 @@
  *   on its page. A backlog stored ahead needs that room; pages that churn
  *   also get room back from pruning.
  *
- * Upgrading rewrites the workflows table once (the generated column).
+ * Upgrading rewrites the workflows table once on Postgres (the generated column).
  *
  * @module
  */
