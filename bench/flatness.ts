@@ -48,15 +48,15 @@
  *
  * @module
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
-import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { WorkflowClient } from "../src/index.js"
 import { PostgresStorageProvider } from "../src/storage/postgres.js"
+import { spawnLineChild, stopLineChildren } from "./workloads/line-child.js"
 import { fmt, table } from "./stats.js"
 import { AutovacuumSchedule, readAutovacuumSettings, type MaintenanceRun } from "./workloads/autovacuum.js"
 import { SteadyProducer } from "./workloads/steady-producer.js"
@@ -140,53 +140,39 @@ interface Worker {
 
 function startWorker(options: Record<string, unknown>): Worker {
   const script = fileURLToPath(new URL("./workloads/flatness-worker.js", import.meta.url))
-  const child = spawn(process.execPath, [script, JSON.stringify(options)], { stdio: ["pipe", "pipe", "pipe"] })
-  let stderr = ""
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-4_000)))
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  let readyResolve!: () => void
   let stoppedResolve!: () => void
   const worker: Worker = {
-    child,
     ended: 0,
     failed: 0,
     lastEndAt: 0,
     storageErrors: 0,
     rssMB: 0,
-    ready: new Promise<void>((r) => (readyResolve = r)),
     stopped: new Promise<void>((r) => (stoppedResolve = r)),
-    exited,
+    // Lines arrive once this object exists: the callback only runs later.
+    ...spawnLineChild(
+      script,
+      [JSON.stringify(options)],
+      (m) => {
+        if (typeof m.ended === "number") {
+          worker.ended = m.ended
+          worker.failed = Number(m.failed)
+          worker.lastEndAt = Number(m.lastEndAt)
+          worker.storageErrors = Number(m.storageErrors)
+          worker.rssMB = Number(m.rssMB)
+          worker.onReport?.()
+        }
+        if (m.stopped) {
+          worker.cpuMS = Number(m.cpuMS)
+          stoppedResolve()
+        }
+      },
+      { what: "runner process" },
+    ),
   }
-  const died = exited.then((code) => {
-    throw new Error(`runner process exited (code ${code}): ${stderr}`)
-  })
-  died.catch(() => {})
-  worker.ready = Promise.race([worker.ready, died])
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    const m = JSON.parse(line) as Record<string, unknown>
-    if (m.ready) readyResolve()
-    if (typeof m.ended === "number") {
-      worker.ended = m.ended
-      worker.failed = Number(m.failed)
-      worker.lastEndAt = Number(m.lastEndAt)
-      worker.storageErrors = Number(m.storageErrors)
-      worker.rssMB = Number(m.rssMB)
-      worker.onReport?.()
-    }
-    if (m.stopped) {
-      worker.cpuMS = Number(m.cpuMS)
-      stoppedResolve()
-    }
-  })
   return worker
 }
 
-async function stopWorkers(workers: Worker[]): Promise<void> {
-  for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.stdin!.write("stop\n")
-  await Promise.race([Promise.all(workers.map((w) => w.exited)), new Promise((r) => setTimeout(r, 10_000))])
-  for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL")
-  await Promise.all(workers.map((w) => w.exited))
-}
+const stopWorkers = (workers: Worker[]): Promise<void> => stopLineChildren(workers)
 
 // ---- the run -------------------------------------------------------------------------
 

@@ -57,16 +57,16 @@
  * Profile the runner side with `node --cpu-prof build/bench/postgres.js --only latency`
  * (in-process), or pass `--cpu-prof` to the children with `--child-node-args=--cpu-prof`.
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
-import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { WorkflowRunner } from "../src/index.js"
 import { PostgresStorageProvider } from "../src/storage/postgres.js"
 import { fmt, median, table, type Figure } from "./stats.js"
 import { runAddRate } from "./workloads/add-rate.js"
+import { spawnLineChild } from "./workloads/line-child.js"
 import { TASKS_PER_WORKFLOW, noop, workflowInput } from "./workloads/common.js"
 import { runLatency, type LatencyRun } from "./workloads/latency.js"
 import { memoryFigures, runMemory } from "./workloads/memory.js"
@@ -196,43 +196,34 @@ interface Worker {
 
 function startWorker(options: Record<string, unknown>, nodeArgs: string[]): Worker {
   const script = fileURLToPath(new URL("./workloads/postgres-worker.js", import.meta.url))
-  const child = spawn(process.execPath, [...nodeArgs, script, JSON.stringify(options)], { stdio: ["pipe", "pipe", "pipe"] })
-  let stderr = ""
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  let readyResolve!: () => void
   let stoppedResolve!: () => void
   const worker: Worker = {
-    child,
     ended: 0,
     failed: 0,
     lastEndAt: 0,
-    ready: new Promise<void>((r) => (readyResolve = r)),
     stopped: new Promise<void>((r) => (stoppedResolve = r)),
-    exited,
+    // Lines arrive once this object exists: the callback only runs later.
+    ...spawnLineChild(
+      script,
+      [JSON.stringify(options)],
+      (m) => {
+        if (typeof m.ended === "number") {
+          worker.ended = m.ended
+          worker.failed = Number(m.failed ?? 0)
+          worker.lastEndAt = Number(m.lastEndAt)
+        }
+        if (typeof m.addedAt === "number") worker.addedAt = m.addedAt
+        if (typeof m.error === "string") worker.error = m.error
+        if (m.stopped) {
+          worker.cpuMS = Number(m.cpuMS)
+          worker.calls = m.calls as Worker["calls"]
+          stoppedResolve()
+        }
+        worker.onChange?.()
+      },
+      { nodeArgs },
+    ),
   }
-  const died = exited.then((code) => {
-    throw new Error(`bench worker exited (code ${code}): ${stderr}`)
-  })
-  died.catch(() => {})
-  worker.ready = Promise.race([worker.ready, died])
-  createInterface({ input: child.stdout! }).on("line", (line) => {
-    const m = JSON.parse(line) as Record<string, unknown>
-    if (m.ready) readyResolve()
-    if (typeof m.ended === "number") {
-      worker.ended = m.ended
-      worker.failed = Number(m.failed ?? 0)
-      worker.lastEndAt = Number(m.lastEndAt)
-    }
-    if (typeof m.addedAt === "number") worker.addedAt = m.addedAt
-    if (typeof m.error === "string") worker.error = m.error
-    if (m.stopped) {
-      worker.cpuMS = Number(m.cpuMS)
-      worker.calls = m.calls as Worker["calls"]
-      stoppedResolve()
-    }
-    worker.onChange?.()
-  })
   return worker
 }
 

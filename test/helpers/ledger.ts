@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url"
 import Database from "better-sqlite3"
 import pg from "pg"
 import { connectionString } from "./postgres.js"
+import { mulberry32 } from "../../src/testing/prng.js"
 
 /** One line of the ledger. */
 export interface LedgerLine {
@@ -435,13 +436,4 @@ export async function exitsCleanly(child: Child, timeoutMS: number): Promise<voi
 }
 
 /** A small seeded PRNG (mulberry32), so a failing run can be replayed with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const seededRandom: (seed: number) => () => number = mulberry32
