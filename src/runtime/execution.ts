@@ -174,13 +174,15 @@ export async function attemptTask(
   // ctx.signal must be the same signal, or a listener removed through it stays on the one it was added to.
   let signal: AbortSignal | undefined
   const signalOf = (): AbortSignal => (signal ??= timeout ? AbortSignal.any([abort.signal, timeout.signal]) : abort.signal)
-  const context: TaskExecutionContext<unknown, unknown> = {
+  const data = fromJSONText(task.data)
+  // Prepare's context and Execute's differ only in preparedData (each with the signal's getter: a spread would make it).
+  const contextWith = (preparedData: unknown): TaskExecutionContext<unknown, unknown> => ({
     workflowID: task.workflowID,
     seq: task.seq,
     name: task.name,
-    data: fromJSONText(task.data),
+    data,
     attempt: task.attempts,
-    preparedData: undefined,
+    preparedData,
     idempotencyKey: `${task.workflowID}:${task.seq}`,
     get signal() {
       return signalOf()
@@ -191,7 +193,8 @@ export async function attemptTask(
     },
     addWorkflow: (input) => env.addWorkflow(input),
     sendEvent: (input) => env.sendEvent(input),
-  }
+  })
+  const context = contextWith(undefined)
   if (env.listening("taskStarted")) {
     env.emit("taskStarted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, attempt: task.attempts })
   }
@@ -199,7 +202,7 @@ export async function attemptTask(
     if (runner.Prepare) {
       const prepared = env.preparedFor(task.workflowID)
       if (!prepared.has(runner.Name)) prepared.set(runner.Name, await runner.Prepare(context as TaskExecutionContext<unknown, undefined>))
-      return toOutcome(env, task, await runner.Execute({ ...context, preparedData: prepared.get(runner.Name) }))
+      return toOutcome(env, task, await runner.Execute(contextWith(prepared.get(runner.Name))))
     }
     return toOutcome(env, task, await runner.Execute(context))
   }

@@ -253,13 +253,6 @@ export interface StorageProvider {
   deleteEndedWorkflowsByStatus?(selector: EndedWorkflowsSelector): Promise<number>
 
   /**
-   * Optional: the statuses of the given workflows, in one read; IDs with no
-   * workflow are left out. Callers pass at most 10,000 IDs. Without it,
-   * waiting for results elsewhere reads each workflow on its own.
-   */
-  getWorkflowStatuses?(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>>
-
-  /**
    * Optional (with `getWorkflowStatuses`, part of `status-reads`): reads the
    * given workflows with their tasks in one call, each as
    * {@link getWorkflow} would; IDs with no workflow are left out. Callers
@@ -287,10 +280,12 @@ export interface StorageProvider {
   /**
    * Optional: the status of each of the given workflows, in one cheap read.
    * Returns one entry per distinct ID that exists, in any order; IDs with no
-   * workflow are left out. Runners call it on every poll with the IDs they
-   * are executing, to stop tasks of workflows cancelled from another process
-   * within a poll interval. Without it, such a cancel reaches the running
-   * task at the next lease renewal (`heartbeatMS`).
+   * workflow are left out. Callers pass at most 10,000 IDs. Runners call it
+   * on every poll with the IDs they are executing, to stop tasks of
+   * workflows cancelled from another process within a poll interval, and
+   * `result()` with the IDs it waits for. Without it, such a cancel reaches
+   * the running task at the next lease renewal (`heartbeatMS`), and waiting
+   * for results elsewhere reads each workflow on its own.
    */
   getWorkflowStatuses?(ids: string[]): Promise<Array<{ id: string; status: WorkflowStatus }>>
 
