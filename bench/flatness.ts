@@ -62,6 +62,7 @@ import { AutovacuumSchedule, readAutovacuumSettings, type MaintenanceRun } from 
 import { SteadyProducer } from "./workloads/steady-producer.js"
 import { dropSchema, freshSchema } from "./workloads/storage.js"
 import { mb, readTableSizes, type TableSize } from "./workloads/table-sizes.js"
+import { optionText } from "./workloads/args.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, "..", "..")
@@ -89,11 +90,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const value = (name: string) => {
-    const i = argv.indexOf(`--${name}`)
-    if (i >= 0) return argv[i + 1]
-    return argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
-  }
+  const value = (name: string) => optionText(argv, name)
   const int = (name: string, fallback: number, min = 1) => {
     const text = value(name)
     const n = Number((text ?? String(fallback)).replace(/_/g, ""))

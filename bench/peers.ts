@@ -39,6 +39,7 @@ import { fmt, median, percentile, table } from "./stats.js"
 import { peersDir } from "./peers/system.js"
 import { sampleServerCPU } from "./peers/server-cpu.js"
 import { SYSTEM_NAMES, loadSystem } from "./peers/systems.js"
+import { optionText } from "./workloads/args.js"
 
 const connectionString = process.env.DURABLETASKS_BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test"
 const WORKLOADS = ["burndown", "addrun", "latency"] as const
@@ -55,11 +56,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const value = (name: string) => {
-    const i = argv.indexOf(`--${name}`)
-    if (i >= 0) return argv[i + 1]
-    return argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
-  }
+  const value = (name: string) => optionText(argv, name)
   const quick = argv.includes("--quick")
   const int = (text: string | undefined, fallback: number) => {
     const n = Number(text ?? fallback)

@@ -72,6 +72,7 @@ import { runLatency, type LatencyRun } from "./workloads/latency.js"
 import { memoryFigures, runMemory } from "./workloads/memory.js"
 import { runFreshRecovery } from "./workloads/recovery.js"
 import { dropSchema, freshSchema, postgresAdmin, postgresStores } from "./workloads/storage.js"
+import { optionText } from "./workloads/args.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, "..", "..")
@@ -106,10 +107,8 @@ interface Options {
 function parseOptions(argv: string[]): Options {
   const flag = (name: string) => argv.includes(`--${name}`)
   const value = (name: string, env?: string) => {
-    const i = argv.indexOf(`--${name}`)
-    if (i >= 0) return argv[i + 1]
-    const eq = argv.find((a) => a.startsWith(`--${name}=`))
-    if (eq) return eq.slice(name.length + 3)
+    const given = optionText(argv, name)
+    if (given !== undefined) return given
     return env ? process.env[env] : undefined
   }
   const quick = flag("quick") || process.env.BENCH_QUICK === "1"

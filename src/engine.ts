@@ -4,7 +4,7 @@
  * the outcomes table of the README (completed, aborted, failed and retried,
  * given up). Unit-tested without storage (test/engine.test.ts).
  */
-import { NEVER, type CrashCounts, type EndWorkflow, type ParkUntil, type RecordTask, type TaskChange, type TaskRow, type WorkflowWrite } from "./storage/provider.js"
+import { NEVER, type CrashCounts, type EndWorkflow, type EventRow, type ParkUntil, type RecordTask, type TaskChange, type TaskRow, type WorkflowWrite } from "./storage/provider.js"
 import type { RetryPolicy } from "./task.js"
 
 /** How an execution ended, as far as this process is concerned. */
@@ -172,17 +172,8 @@ export function retryDelay(policy: RetryPolicy | undefined, retryDelayMS: number
  */
 export const NO_TIMEOUT = NEVER
 
-/** An event a `waitForEvent` step may take, as {@link planEventWait} needs it. */
-export interface TakableEvent {
-  seq: number
-  name: string
-  /** `""` for none. */
-  key: string
-  /** JSON text. */
-  payload: string
-  eventID: string
-  sentAt: number
-}
+/** An event a `waitForEvent` step may take, as {@link planEventWait} needs it: an event as stored. */
+export type TakableEvent = EventRow
 
 /** What a reached `waitForEvent` step does, by {@link planEventWait}. */
 export type EventWaitPlan =
