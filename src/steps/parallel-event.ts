@@ -18,11 +18,11 @@
  */
 import { NO_TIMEOUT, planEventWait } from "../engine.js"
 import { fromJSONText } from "../json.js"
-import { errorMessage } from "../logger.js"
 import type { TaskChange, TaskRow } from "../storage/provider.js"
 import type { ExecutionEnvironment } from "../runtime/execution.js"
 import type { EventStore } from "../storage/event-store.js"
 import { readStoredWaitForEvent } from "../validate-events.js"
+import { readReachedWait } from "./wait-for-event.js"
 
 /** How a waitForEvent member settled in this execution. */
 export type EventMemberEnd =
@@ -65,14 +65,9 @@ export interface MemberWrites<F> {
  */
 export async function runEventMember<F>(env: ExecutionEnvironment, member: TaskRow, turns: Turns, w: MemberWrites<F>): Promise<EventMemberEnd | F> {
   const where = `member "${member.name}" of workflow "${member.workflowID}"`
-  const events = env.events
-  let wait: ReturnType<typeof readStoredWaitForEvent>
-  try {
-    if (!events) throw new Error(`${where} waits for an event, and the storage provider has no events capability`)
-    wait = readStoredWaitForEvent(member.data, where)
-  } catch (error) {
-    return w.fail(errorMessage(error))
-  }
+  const reached = readReachedWait(env, member, where)
+  if ("error" in reached) return w.fail(reached.error)
+  const { events, wait } = reached
   for (;;) {
     const end = await takeOrWait(env, member, wait, events, turns, w.write, where)
     if (end.kind === "broken") return w.fail(end.error)

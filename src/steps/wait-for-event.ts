@@ -16,10 +16,29 @@ import { fromJSONText } from "../json.js"
 import { errorMessage } from "../logger.js"
 import type { TaskRow } from "../storage/provider.js"
 import type { ExecutionEnvironment } from "../runtime/execution.js"
+import type { EventStore } from "../storage/event-store.js"
 import { readStoredWaitForEvent } from "../validate-events.js"
 
 /** How often one execution goes round "no event, park: an event arrived" before leaving it to a later claim. */
 const MAX_ROUNDS = 5
+
+/**
+ * What a reached waitForEvent step (or parallel member) `row` needs: the
+ * provider's events and its stored definition; or why it cannot run here
+ * (no events capability, a definition this code cannot read).
+ */
+export function readReachedWait(
+  env: ExecutionEnvironment,
+  row: TaskRow,
+  where: string,
+): { events: EventStore; wait: ReturnType<typeof readStoredWaitForEvent> } | { error: string } {
+  try {
+    if (!env.events) throw new Error(`${where} waits for an event, and the storage provider has no events capability`)
+    return { events: env.events, wait: readStoredWaitForEvent(row.data, where) }
+  } catch (error) {
+    return { error: errorMessage(error) }
+  }
+}
 
 /**
  * Runs a reached waitForEvent step: takes an event, times out, or parks the
@@ -28,15 +47,10 @@ const MAX_ROUNDS = 5
  */
 export async function runWaitForEventStep(env: ExecutionEnvironment, task: TaskRow, isLast: boolean): Promise<ExecutionEnd | undefined> {
   const where = `step "${task.name}" of workflow "${task.workflowID}"`
-  const events = env.events
-  let wait: ReturnType<typeof readStoredWaitForEvent>
-  try {
-    if (!events) throw new Error(`${where} waits for an event, and the storage provider has no events capability`)
-    wait = readStoredWaitForEvent(task.data, where)
-  } catch (error) {
-    // A step no code here can run fails its workflow now, rather than crashing every runner that claims it.
-    return failStep(env, task, errorMessage(error))
-  }
+  const reached = readReachedWait(env, task, where)
+  // A step no code here can run fails its workflow now, rather than crashing every runner that claims it.
+  if ("error" in reached) return failStep(env, task, reached.error)
+  const { events, wait } = reached
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const now = env.now()
     let plan: ReturnType<typeof planEventWait>
