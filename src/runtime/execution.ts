@@ -150,15 +150,24 @@ export function stampAttempt(change: TaskChange, task: TaskRow, startedAt: numbe
   if (history !== undefined) change.history = history
 }
 
-async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string, task: TaskRow): Promise<ExecutionEnd> {
+/**
+ * Leaves the workflow pending, unleased, claimable again after the runner's
+ * retry delay (a step that cannot go on now: a runner missing here, storage
+ * failing under a child or an event wait).
+ */
+export async function retryAfterDelay(env: ExecutionEnvironment, workflowID: string): Promise<ExecutionEnd> {
   const at = env.now() + env.retryDelayMS
+  const applied = await env.commit({ kind: "parkUntil", workflowID, token: env.token, now: env.now(), counts: PROGRESS, availableAt: at })
+  return applied ? { kind: "retryAt", at } : { kind: "fenced" }
+}
+
+async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string, task: TaskRow): Promise<ExecutionEnd> {
   env.logger.error?.(`task "${task.name}" names runner "${task.task}", which this process does not have; leaving it pending for a runner that has it`, {
     workflowID,
     seq: task.seq,
     task: task.task,
   })
-  const applied = await env.commit({ kind: "parkUntil", workflowID, token: env.token, now: env.now(), counts: PROGRESS, availableAt: at })
-  return applied ? { kind: "retryAt", at } : { kind: "fenced" }
+  return retryAfterDelay(env, workflowID)
 }
 
 /** Runs one attempt of `task` (Prepare, Execute, its timeout) and says what it came to; writes nothing. */

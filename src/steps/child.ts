@@ -15,7 +15,7 @@ import { planWrite, PROGRESS, type ExecutionEnd, type Outcome } from "../engine.
 import { fromJSONText, toJSONText } from "../json.js"
 import { errorMessage } from "../logger.js"
 import { NEVER, type AwaitChildren, type NewWorkflow, type StorageProvider, type TaskChange, type TaskRow, type WorkflowWithTasks } from "../storage/provider.js"
-import type { ExecutionEnvironment } from "../runtime/execution.js"
+import { retryAfterDelay, type ExecutionEnvironment } from "../runtime/execution.js"
 import type { ChildWorkflowResult } from "./spec.js"
 import { childIDOf, readChild, type StoredChild } from "./child-spec.js"
 
@@ -153,13 +153,11 @@ function fail(env: ExecutionEnvironment, step: TaskRow, isLast: boolean, error: 
 
 /** A storage error while adding or waiting for a child: leave the step pending, and look again after the retry delay. */
 async function retryLater(env: ExecutionEnvironment, step: TaskRow, error: string): Promise<ExecutionEnd> {
-  const at = env.now() + env.retryDelayMS
   env.logger.warn?.(`step "${step.name}" could not reach its child workflow (${error}); trying again in ${env.retryDelayMS} ms`, {
     workflowID: step.workflowID,
     seq: step.seq,
   })
-  const applied = await env.commit({ kind: "parkUntil", workflowID: step.workflowID, token: env.token, now: env.now(), counts: PROGRESS, availableAt: at })
-  return applied ? { kind: "retryAt", at } : { kind: "fenced" }
+  return retryAfterDelay(env, step.workflowID)
 }
 
 /** The {@link ChildOperations} of a provider that declares `children`. */

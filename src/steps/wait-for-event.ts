@@ -15,7 +15,7 @@ import { planEventWait, planWrite, PROGRESS, type ExecutionEnd } from "../engine
 import { fromJSONText } from "../json.js"
 import { errorMessage } from "../logger.js"
 import type { TaskRow } from "../storage/provider.js"
-import type { ExecutionEnvironment } from "../runtime/execution.js"
+import { retryAfterDelay, type ExecutionEnvironment } from "../runtime/execution.js"
 import type { EventStore } from "../storage/event-store.js"
 import { readStoredWaitForEvent } from "../validate-events.js"
 
@@ -97,13 +97,11 @@ function report(env: ExecutionEnvironment, task: TaskRow, timedOut: boolean): vo
 
 /** The store could not be read or written: the workflow is parked for a retry delay and the step runs again then. */
 async function retryLater(env: ExecutionEnvironment, task: TaskRow, error: string): Promise<ExecutionEnd> {
-  const at = env.now() + env.retryDelayMS
   env.logger.warn?.(`step "${task.name}" could not wait for its event (${error}); trying again in ${env.retryDelayMS} ms`, {
     workflowID: task.workflowID,
     seq: task.seq,
   })
-  const applied = await env.commit({ kind: "parkUntil", workflowID: task.workflowID, token: env.token, now: env.now(), counts: PROGRESS, availableAt: at })
-  return applied ? { kind: "retryAt", at } : { kind: "fenced" }
+  return retryAfterDelay(env, task.workflowID)
 }
 
 async function failStep(env: ExecutionEnvironment, task: TaskRow, error: string): Promise<ExecutionEnd> {
