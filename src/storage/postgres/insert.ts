@@ -9,6 +9,7 @@ import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
 import { notifyColumn } from "./notifier.js"
 import { eventsTable } from "./events.js"
+import { numberArray, textArray } from "./array-literal.js"
 
 /**
  * The SQL of an insert. `ON CONFLICT DO NOTHING` leaves an existing workflow
@@ -112,7 +113,27 @@ export async function insertWorkflowsAndTasks(
   }
   const rows = await db.statement<{ id: string }>(
     insertSQL(n, notify),
-    [wf.id, wf.now, wf.availableAt, wf.owner, wf.token, wf.count, t.workflowID, t.seq, t.name, t.task, t.data, t.now, t.kind, wf.parentID, wf.parentSeq, t.eventName, t.eventKey, wf.leaseExpiresAt],
+    // $1 … $18, as array literals (see array-literal.ts).
+    [
+      textArray(wf.id),
+      numberArray(wf.now),
+      numberArray(wf.availableAt),
+      textArray(wf.owner),
+      textArray(wf.token),
+      numberArray(wf.count),
+      textArray(t.workflowID),
+      numberArray(t.seq),
+      textArray(t.name),
+      textArray(t.task),
+      textArray(t.data),
+      numberArray(t.now),
+      textArray(t.kind),
+      textArray(wf.parentID),
+      numberArray(wf.parentSeq),
+      textArray(t.eventName),
+      textArray(t.eventKey),
+      numberArray(wf.leaseExpiresAt),
+    ],
     "once",
   )
   const created = new Set(rows.map((r) => r.id))

@@ -8,6 +8,7 @@ import type { LeaseRelease, LeaseRenewal } from "../provider.js"
 import type { PostgresConnection } from "./connection.js"
 import type { PostgresNames } from "./names.js"
 import { notifyColumn } from "./notifier.js"
+import { textArray } from "./array-literal.js"
 
 /** Extends the leases `renewal.token` still holds (a HOT update: the expiry is in no index); returns the renewed IDs in input order. */
 export async function renewLeases(db: PostgresConnection, n: PostgresNames, renewal: LeaseRenewal): Promise<string[]> {
@@ -16,7 +17,7 @@ export async function renewLeases(db: PostgresConnection, n: PostgresNames, rene
     `UPDATE ${n.workflows} SET lease_expires_at = $3
      WHERE id = ANY($1::text[]) AND lease_token = $2 AND status = 'pending'
      RETURNING id`,
-    [renewal.workflowIDs, renewal.token, renewal.expiresAt],
+    [textArray(renewal.workflowIDs), renewal.token, renewal.expiresAt],
     // Renewing twice to the same expiry changes nothing and renews the same rows.
     "idempotent",
   )
@@ -34,7 +35,7 @@ export async function releaseLeases(db: PostgresConnection, n: PostgresNames, no
        RETURNING id
      )
      SELECT id${notifyColumn(n, notify, "TRUE")} FROM released`,
-    [release.workflowIDs, release.token, release.availableAt],
+    [textArray(release.workflowIDs), release.token, release.availableAt],
     // A second run finds the leases already dropped and changes nothing.
     "idempotent",
   )

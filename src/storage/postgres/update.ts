@@ -9,6 +9,7 @@ import type { PostgresConnection, Queryable } from "./connection.js"
 import type { PostgresNames } from "./names.js"
 import { notifyColumn } from "./notifier.js"
 import { wakeParentsCTE } from "./children.js"
+import { numberArray, textArray } from "./array-literal.js"
 
 /**
  * The SQL of one round, in which each workflow appears at most once. The
@@ -173,9 +174,27 @@ function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
       t.history.push(storableError(task.history))
     }
   }
+  // In the order of the statement's parameters $1 … $19, as array literals (see array-literal.ts).
   return [
-    ...[w.id, w.token, w.now, w.status, w.availableAt, t.workflowID, t.seq, t.status, t.result, t.error, t.attempts, t.now, w.recoveries, w.crashes],
-    ...[t.wakeAt, t.eventSeq, t.startedAt, t.runnerID, t.history],
+    textArray(w.id),
+    textArray(w.token),
+    numberArray(w.now),
+    textArray(w.status),
+    numberArray(w.availableAt),
+    textArray(t.workflowID),
+    numberArray(t.seq),
+    textArray(t.status),
+    textArray(t.result),
+    textArray(t.error),
+    numberArray(t.attempts),
+    numberArray(t.now),
+    numberArray(w.recoveries),
+    numberArray(w.crashes),
+    numberArray(t.wakeAt),
+    numberArray(t.eventSeq),
+    numberArray(t.startedAt),
+    textArray(t.runnerID),
+    textArray(t.history),
   ]
 }
 
