@@ -43,7 +43,7 @@ function literal(value: unknown): string {
   return `'${String(value).replace(/'/g, "''")}'`
 }
 
-const SCANS = new Set(["Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"])
+const SCANS = new Set(["Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Tid Scan"])
 
 /** Rows the plan read from `table` (over all loops), and the scan kinds it used on it. */
 function readsOf(plan: PlanNode, table: string): { rows: number; kinds: string[] } {
@@ -131,6 +131,8 @@ describe("Postgres claim and update plans", { skip }, () => {
       // The due scan and the update's probe each read the claimed rows once.
       assert.ok(workflows.rows <= 2 * batch + 10, `read ${workflows.rows} workflow rows for a claim of ${batch}`)
       assert.ok(tasks.rows <= batch, `read ${tasks.rows} task rows for a claim of ${batch}`)
+      // The update finds the picked rows where the scan locked them, without probing the primary key again.
+      assert.ok(workflows.kinds.includes("Tid Scan"), `the claim's update did not use the picked rows' ctid: ${JSON.stringify(workflows)}`)
     })
 
     it(`an update of ${batch} reads each batch entry once and probes ${batch} workflows (${m})`, () => {

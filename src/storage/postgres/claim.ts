@@ -25,8 +25,13 @@ import { JOINED_COLUMNS, type JoinedRecord, fromJoinedRows } from "./rows.js"
  * and Postgres rechecks each locked row's condition against its latest
  * version, so a row another claim just leased is dropped.
  *
- * The picked rows are updated through `id = ANY(ARRAY(…))` and their tasks
- * read through a `LATERAL` lookup kept from being flattened into a join
+ * The picked rows are updated where the scan found them, through
+ * `ctid = ANY(ARRAY(…))` (a TID scan; probing the primary key for each ID
+ * again cost a third of the statement's buffer reads). The picking scan has
+ * locked them, and returns each row as it locked it (after a concurrent
+ * update, the version it rechecked), so its `ctid` is the version the update
+ * changes; CockroachDB and YugabyteDB, without `ctid`, go by `id`. Their tasks
+ * are read through a `LATERAL` lookup kept from being flattened into a join
  * (`OFFSET 0`), so both are index probes whatever the planner guesses: joined
  * instead, Postgres hashed the whole workflows and tasks tables on each claim
  * whenever it guessed the claim large against the tables (measured: 12–19 ms
@@ -45,9 +50,11 @@ import { JOINED_COLUMNS, type JoinedRecord, fromJoinedRows } from "./rows.js"
 function claimSQL(n: PostgresNames, kind: DatabaseKind): string {
   // CockroachDB plans without custom plans, and may refuse a subquery as a limit.
   const limit = kind === "postgres" ? "(SELECT $2::bigint)" : "$2"
+  // Postgres updates the picked rows where the scan found them (a TID scan); CockroachDB and YugabyteDB have no ctid.
+  const row = kind === "postgres" ? "ctid" : "id"
   return `
     WITH picked AS (
-      SELECT id, available_at FROM ${n.workflows}
+      SELECT id, available_at${kind === "postgres" ? ", ctid" : ""} FROM ${n.workflows}
       WHERE status = 'pending' AND available_at <= $1
         -- Unleased, or its lease expired, or (reclaimOwn) the owner's from an earlier life. A CASE, which the planner
         -- guesses keeps half the rows: written as an OR, it guessed one row on a table without statistics, and read and
@@ -62,7 +69,7 @@ function claimSQL(n: PostgresNames, kind: DatabaseKind): string {
       UPDATE ${n.workflows} AS w SET lease_owner = $4, lease_token = $5, lease_expires_at = $6,
         -- Taken over from a lease nobody released: its executor died or lost it.
         recoveries = w.recoveries + CASE WHEN w.lease_token IS NULL THEN 0 ELSE 1 END
-      WHERE w.id = ANY(ARRAY(SELECT id FROM picked))
+      WHERE w.${row} = ANY(ARRAY(SELECT ${row} FROM picked))
       RETURNING w.*
     )
     SELECT ${JOINED_COLUMNS}
