@@ -18,7 +18,14 @@ import { numberArray, textArray } from "./array-literal.js"
  * updated. Both updates are one statement, hence atomic together.
  *
  * A workflow status clears the lease; `pending` with `availableAt` also sets
- * when it may be claimed again.
+ * when it may be claimable again.
+ *
+ * Each write is one row of the batch, its task change (if any) in the same
+ * row: the workflow update returns it, and the task update reads it from
+ * there, so the batch is expanded once and each task found by one probe. (The
+ * task changes had an `unnest` of their own, matched to the applied
+ * workflows by a hash join: half the statement's time for a batch of 100
+ * completions, measured with `EXPLAIN (ANALYZE)`.)
  *
  * The batch is the outer side of the join and each workflow an index probe,
  * whatever the planner guesses. The arrays reach `unnest` through scalar
@@ -32,6 +39,25 @@ import { numberArray, textArray } from "./array-literal.js"
  * `EXPLAIN (ANALYZE, BUFFERS)` in a burn-down of 20,000.
  */
 function roundSQL(n: PostgresNames, notify: boolean): string {
+  const batch = [
+    "$1::text[]",
+    "$2::text[]",
+    "$3::bigint[]",
+    "$4::text[]",
+    "$5::bigint[]",
+    "$6::int[]",
+    "$7::int[]",
+    "$8::int[]",
+    "$9::text[]",
+    "$10::text[]",
+    "$11::text[]",
+    "$12::int[]",
+    "$13::bigint[]",
+    "$14::bigint[]",
+    "$15::bigint[]",
+    "$16::text[]",
+    "$17::text[]",
+  ]
   return `
     WITH applied AS (
       UPDATE ${n.workflows} AS w SET
@@ -43,24 +69,24 @@ function roundSQL(n: PostgresNames, notify: boolean): string {
         available_at = COALESCE(u.available_at, w.available_at),
         recoveries = u.recoveries,
         crashes = u.crashes
-      FROM unnest(${hidden("$1::text[]")}, ${hidden("$2::text[]")}, ${hidden("$3::bigint[]")}, ${hidden("$4::text[]")},
-          ${hidden("$5::bigint[]")}, ${hidden("$13::int[]")}, ${hidden("$14::int[]")})
-        AS u(id, token, now, status, available_at, recoveries, crashes)
+      FROM unnest(${batch.map(hidden).join(", ")})
+        AS u(id, token, now, status, available_at, recoveries, crashes,
+          seq, task_status, result, error, attempts, wake_at, event_seq, started_at, runner_id, attempt_history)
       -- The status test is written against u (tokens are never null) so that it is a join condition: a
       -- restriction of w alone, guessed selective on a table without statistics, made hashing every pending
       -- workflow look cheaper than probing the batch's.
       WHERE w.id = u.id AND w.lease_token = u.token AND w.status = CASE WHEN u.token IS NOT NULL THEN 'pending' END
       RETURNING w.id, (u.status = 'pending' AND u.available_at <= u.now) AS claimable_now, (u.status <> 'pending') AS ended_now,
-        w.parent_id, u.now
+        w.parent_id, u.now, u.seq, u.task_status, u.result, u.error, u.attempts, u.wake_at, u.event_seq, u.started_at, u.runner_id,
+        u.attempt_history
     ), ${wakeParentsCTE(n, notify)}, updated_tasks AS (
-      UPDATE ${n.tasks} AS t SET status = v.status, result = v.result, error = v.error, attempts = v.attempts, updated_at = v.now,
-        wake_at = v.wake_at, event_seq = COALESCE(v.event_seq, t.event_seq), started_at = COALESCE(v.started_at, t.started_at),
-        ended_at = CASE WHEN v.started_at IS NULL THEN t.ended_at ELSE v.now END, runner_id = COALESCE(v.runner_id, t.runner_id),
-        attempt_history = COALESCE(v.attempt_history, t.attempt_history)
-      FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::int[], $12::bigint[], $15::bigint[],
-          $16::bigint[], $17::bigint[], $18::text[], $19::text[])
-        AS v(workflow_id, seq, status, result, error, attempts, now, wake_at, event_seq, started_at, runner_id, attempt_history)
-      WHERE t.workflow_id = v.workflow_id AND t.seq = v.seq AND v.workflow_id IN (SELECT id FROM applied)
+      UPDATE ${n.tasks} AS t SET status = a.task_status, result = a.result, error = a.error, attempts = a.attempts, updated_at = a.now,
+        wake_at = a.wake_at, event_seq = COALESCE(a.event_seq, t.event_seq), started_at = COALESCE(a.started_at, t.started_at),
+        ended_at = CASE WHEN a.started_at IS NULL THEN t.ended_at ELSE a.now END, runner_id = COALESCE(a.runner_id, t.runner_id),
+        attempt_history = COALESCE(a.attempt_history, t.attempt_history)
+      FROM applied AS a
+      -- A write without a task change (markCrash) has a null seq and matches no task.
+      WHERE t.workflow_id = a.id AND t.seq = a.seq
     )
     SELECT id${notifyColumn(n, notify, "claimable_now")}${notifyColumn(n, notify, "ended_now", n.endedChannel)},
       (SELECT count(*) FROM woken_parents) AS woken FROM applied`
@@ -124,77 +150,68 @@ function splitIntoRounds(updates: WorkflowWrite[]): number[][] {
   return rounds
 }
 
-function roundParams(updates: WorkflowWrite[], round: number[]): unknown[] {
-  const w = {
-    id: [] as string[],
-    token: [] as string[],
-    now: [] as number[],
-    status: [] as (string | null)[],
-    availableAt: [] as (number | null)[],
-    recoveries: [] as number[],
-    crashes: [] as number[],
-  }
-  const t = {
-    workflowID: [] as string[],
-    seq: [] as number[],
-    status: [] as string[],
-    result: [] as (string | null)[],
-    error: [] as (string | null)[],
-    attempts: [] as number[],
-    now: [] as number[],
-    wakeAt: [] as (number | null)[],
-    eventSeq: [] as (number | null)[],
-    startedAt: [] as (number | null)[],
-    runnerID: [] as (string | null)[],
-    history: [] as (string | null)[],
-  }
-  for (const i of round) {
-    const u = updates[i] as WorkflowWrite
-    w.id.push(u.workflowID)
-    w.token.push(u.token)
-    w.now.push(u.now)
+/** The statement's parameters $1 … $17 for one round: one array per column of the batch, one element per write. */
+function roundParams(updates: WorkflowWrite[], round: number[]): string[] {
+  const size = round.length
+  const id = new Array<string>(size)
+  const token = new Array<string>(size)
+  const now = new Array<number>(size)
+  const status = new Array<string | null>(size)
+  const availableAt = new Array<number | null>(size)
+  const recoveries = new Array<number>(size)
+  const crashes = new Array<number>(size)
+  // The task change of each write; null where it has none (markCrash).
+  const seq = new Array<number | null>(size)
+  const taskStatus = new Array<string | null>(size)
+  const result = new Array<string | null>(size)
+  const error = new Array<string | null>(size)
+  const attempts = new Array<number | null>(size)
+  const wakeAt = new Array<number | null>(size)
+  const eventSeq = new Array<number | null>(size)
+  const startedAt = new Array<number | null>(size)
+  const runnerID = new Array<string | null>(size)
+  const history = new Array<string | null>(size)
+  for (let k = 0; k < size; k++) {
+    const u = updates[round[k] as number] as WorkflowWrite
+    id[k] = u.workflowID
+    token[k] = u.token
+    now[k] = u.now
     // The status column is the kind: none keeps the workflow leased (recordTask, markCrash).
-    w.status.push(u.kind === "endWorkflow" ? u.status : u.kind === "parkUntil" ? "pending" : null)
-    w.availableAt.push(u.kind === "parkUntil" ? u.availableAt : null)
-    w.recoveries.push(u.counts.recoveries)
-    w.crashes.push(u.counts.crashes)
+    status[k] = u.kind === "endWorkflow" ? u.status : u.kind === "parkUntil" ? "pending" : null
+    availableAt[k] = u.kind === "parkUntil" ? u.availableAt : null
+    recoveries[k] = u.counts.recoveries
+    crashes[k] = u.counts.crashes
     const task = u.kind === "markCrash" ? undefined : u.task
-    if (task) {
-      t.workflowID.push(u.workflowID)
-      t.seq.push(task.seq)
-      t.status.push(task.status)
-      t.result.push(task.result)
-      t.error.push(storableError(task.error))
-      t.attempts.push(task.attempts)
-      t.now.push(u.now)
-      t.wakeAt.push(task.wakeAt ?? null)
-      t.eventSeq.push(task.eventSeq ?? null)
-      t.startedAt.push(task.startedAt ?? null)
-      t.runnerID.push(task.runnerID ?? null)
-      t.history.push(storableError(task.history))
-    }
+    seq[k] = task ? task.seq : null
+    taskStatus[k] = task ? task.status : null
+    result[k] = task ? task.result : null
+    error[k] = task ? storableError(task.error) : null
+    attempts[k] = task ? task.attempts : null
+    wakeAt[k] = task?.wakeAt ?? null
+    eventSeq[k] = task?.eventSeq ?? null
+    startedAt[k] = task?.startedAt ?? null
+    runnerID[k] = task?.runnerID ?? null
+    history[k] = task ? storableError(task.history) : null
   }
-  // In the order of the statement's parameters $1 … $19, as array literals (see array-literal.ts).
+  // As array literals (see array-literal.ts), in the order of the statement's parameters.
   return [
-    textArray(w.id),
-    textArray(w.token),
-    numberArray(w.now),
-    textArray(w.status),
-    numberArray(w.availableAt),
-    textArray(t.workflowID),
-    numberArray(t.seq),
-    textArray(t.status),
-    textArray(t.result),
-    textArray(t.error),
-    numberArray(t.attempts),
-    numberArray(t.now),
-    numberArray(w.recoveries),
-    numberArray(w.crashes),
-    numberArray(t.wakeAt),
-    numberArray(t.eventSeq),
-    numberArray(t.startedAt),
-    textArray(t.runnerID),
-    textArray(t.history),
+    textArray(id),
+    textArray(token),
+    numberArray(now),
+    textArray(status),
+    numberArray(availableAt),
+    numberArray(recoveries),
+    numberArray(crashes),
+    numberArray(seq),
+    textArray(taskStatus),
+    textArray(result),
+    textArray(error),
+    numberArray(attempts),
+    numberArray(wakeAt),
+    numberArray(eventSeq),
+    numberArray(startedAt),
+    textArray(runnerID),
+    textArray(history),
   ]
 }
 
