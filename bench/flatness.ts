@@ -38,6 +38,8 @@
  *   --pool N             pg pool size per runner process (default 10)
  *   --retention MS       the runners' retentionMS (default 30,000; 0: no retention)
  *   --backlog N          most workflows added but not ended (default 50,000, or a tenth of N if less)
+ *   --warmup N           workflows to end before the clock starts (default 0): with the retention
+ *                        period's worth, retention deletes from the first decile on (steady state)
  *   --vacuum none|schedule   (default schedule)
  *   --naptime S          seconds between the schedule's checks (default: the server's autovacuum_naptime, 60 s unless set)
  *   --report-seconds S   seconds between progress lines (default 10)
@@ -79,6 +81,8 @@ interface Options {
   concurrency: number
   pool: number
   retentionMS: number
+  /** Workflows ended before the clock starts. */
+  warmup: number
   backlog: number
   vacuum: "none" | "schedule"
   /** Seconds between the schedule's checks; undefined: the server's autovacuum_naptime. */
@@ -108,6 +112,7 @@ function parseOptions(argv: string[]): Options {
     pool: int("pool", 10),
     retentionMS: int("retention", 30_000, 0),
     backlog: int("backlog", Math.max(1, Math.min(50_000, Math.floor(workflows / 10)))),
+    warmup: int("warmup", 0, 0),
     vacuum,
     naptimeS: value("naptime") === undefined ? undefined : int("naptime", 60),
     reportSeconds: int("report-seconds", 10),
@@ -207,6 +212,7 @@ async function main(): Promise<void> {
   log(
     `flatness: ${fmt(n)} workflows × ${options.tasks} no-op task(s), ${options.processes} runner process(es) (concurrency ${options.concurrency}), ` +
       `retention ${options.retentionMS > 0 ? `${fmt(options.retentionMS)} ms` : "off"}, backlog ≤ ${fmt(options.backlog)}, vacuum ${options.vacuum}` +
+      (options.warmup > 0 ? `, clock from the ${fmt(options.warmup)}th end (warm-up)` : "") +
       (options.vacuum === "schedule" ? ` (checks every ${options.naptimeS ?? settings.naptimeS} s; server autovacuum_naptime ${settings.naptimeS} s, cost delay ${settings.costDelayMS} ms, limit ${settings.costLimit})` : "") +
       `; Postgres ${version}, server autovacuum ${settings.serverAutovacuum ? "on" : "off"}; load ${os.loadavg()[0]!.toFixed(2)}`,
   )
@@ -228,10 +234,13 @@ async function main(): Promise<void> {
     await producer.fill(Math.min(options.backlog, n))
     log(`pre-filled the backlog: ${fmt(producer.added)} pending workflows in ${fmt((epochMS() - fillStarted) / 1000, 1)} s (untimed)`)
     await countersShow(stats, schema, producer.added)
-    const startSizes = await readTableSizes(stats, schema)
+    let startSizes = await readTableSizes(stats, schema)
 
-    const t0 = epochMS()
-    const since = (at: number) => `${((at - t0) / 1000).toFixed(0).padStart(5)} s`
+    const runStart = epochMS()
+    // The clock: from the start, or from the end of the warm-up (--warmup), when `base` workflows had ended.
+    let t0 = runStart
+    let base = 0
+    const since = (at: number) => `${((at - runStart) / 1000).toFixed(0).padStart(5)} s`
     if (options.vacuum === "schedule") {
       vacuum = new AutovacuumSchedule(connectionString, schema, settings, (options.naptimeS ?? settings.naptimeS) * 1000, (r: MaintenanceRun) =>
         log(
@@ -246,9 +255,21 @@ async function main(): Promise<void> {
     let finished!: () => void
     let failed!: (error: Error) => void
     const done = new Promise<void>((resolve, reject) => ((finished = resolve), (failed = reject)))
+    let warmedUp!: () => void
+    const warm = new Promise<void>((resolve) => (warmedUp = resolve))
+    let warming = options.warmup > 0
+    if (!warming) warmedUp()
     const onReport = () => {
       const total = ended()
-      while (crossings.length < 10 && total >= Math.ceil(((crossings.length + 1) * n) / 10)) {
+      if (warming) {
+        if (total < options.warmup) return
+        warming = false
+        t0 = Math.max(...workers.map((w) => w.lastEndAt))
+        base = total
+        warmedUp()
+        return
+      }
+      while (crossings.length < 10 && total - base >= Math.ceil(((crossings.length + 1) * n) / 10)) {
         const sizes = readTableSizes(stats, schema)
         sizes.catch(() => {}) // awaited once the run is over; a failure then is reported there
         crossings.push({ ended: total, at: Math.max(...workers.map((w) => w.lastEndAt)), load: os.loadavg()[0]!, sizes })
@@ -266,7 +287,7 @@ async function main(): Promise<void> {
         const now = epochMS()
         const total = ended()
         if (total > lastEnded) lastProgressAt = now
-        if (now - lastProgressAt > STALL_MS) failed(new Error(`no workflow ended for ${STALL_MS / 1000} s (${fmt(total)} of ${fmt(n)} ended)`))
+        if (now - lastProgressAt > STALL_MS) failed(new Error(`no workflow ended for ${STALL_MS / 1000} s (${fmt(total)} of ${fmt(n + options.warmup)} ended)`))
         if (producer.error) failed(new Error(`the producer failed: ${String(producer.error)}`))
         if (vacuum?.error) failed(new Error(`the vacuum schedule failed: ${String(vacuum.error)}`))
         const rate = ((total - lastEnded) * 1000) / (now - lastAt)
@@ -286,6 +307,11 @@ async function main(): Promise<void> {
     for (const w of workers) w.child.stdin!.write("go\n")
     producer.start()
     try {
+      if (options.warmup > 0) {
+        await Promise.race([warm, done])
+        log(`${since(t0)}  warm-up over: ${fmt(base)} workflows ended; the clock starts`)
+        startSizes = await readTableSizes(stats, schema)
+      }
       await done
     } finally {
       clearInterval(progress)
@@ -300,7 +326,7 @@ async function main(): Promise<void> {
 
     const deciles: Decile[] = []
     for (let k = 0; k < 10; k++) {
-      const from = k === 0 ? { ended: 0, at: t0 } : crossings[k - 1]!
+      const from = k === 0 ? { ended: base, at: t0 } : crossings[k - 1]!
       const to = crossings[k]!
       const seconds = (to.at - from.at) / 1000
       deciles.push({
@@ -322,7 +348,7 @@ async function main(): Promise<void> {
       server: { version, autovacuum: settings },
       options,
       totalSeconds,
-      workflowsPerSec: crossings[9]!.ended / totalSeconds,
+      workflowsPerSec: (crossings[9]!.ended - base) / totalSeconds,
       ratioLastToFirst: ratio,
       added: producer.added,
       deciles: deciles.map((d) => ({ ...d, sizes: Object.fromEntries(d.sizes) })),
@@ -398,7 +424,8 @@ function report(options: Options, o: Outcome): void {
   const n = options.workflows
   const title =
     `${fmt(n)} workflows × ${options.tasks} no-op task${options.tasks === 1 ? "" : "s"}, ${options.processes} runner process${options.processes === 1 ? "" : "es"}, ` +
-    `retention ${options.retentionMS > 0 ? `${options.retentionMS / 1000} s` : "off"}, backlog ≤ ${fmt(options.backlog)}, vacuum ${options.vacuum}, Postgres ${o.version}`
+    `retention ${options.retentionMS > 0 ? `${options.retentionMS / 1000} s` : "off"}, backlog ≤ ${fmt(options.backlog)}, vacuum ${options.vacuum}, Postgres ${o.version}` +
+      (options.warmup > 0 ? `; clock started after a warm-up of ${fmt(options.warmup)} workflows` : "")
   out(`\nflatness — ${title}\n`)
   out(
     table(
