@@ -277,8 +277,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "timeout-not-enforced",
     promise: "An attempt running longer than timeoutMS fails and is retried; its signal fires (README, TaskRunner.timeoutMS)",
     file: "src/runtime/execution.ts",
-    find: "return timeout ? await withTimeout(runner.timeoutMS, timeout, run) : await run()",
-    replace: "return await run()",
+    find: "const returned = timeout ? await withTimeout(runner.timeoutMS, timeout, () => run(env, runner, task, context)) : await run(env, runner, task, context)",
+    replace: "const returned = await run(env, runner, task, context)",
     tests: [{ file: "outcomes", pattern: "times out" }],
   },
   {

@@ -11,7 +11,6 @@ import {
   type RetryPolicy,
   type SpawnWorkflowInput,
   type SpawnedWorkflow,
-  type TaskExecutionContext,
   type TaskExecutionResult,
   type TaskRunner,
 } from "../task.js"
@@ -23,6 +22,7 @@ import { parallelDue, runParallelAt } from "../steps/parallel.js"
 import { runWaitForEventStep } from "../steps/wait-for-event.js"
 import type { EventStore } from "../storage/event-store.js"
 import type { SendEventInput, SentEvent } from "../steps/spec.js"
+import { AttemptSignal, TaskContext } from "./task-context.js"
 import { historyForNextAttempt, type InterruptedAttempt } from "../attempts.js"
 import type { ExecutionAbort } from "./lazy-abort.js"
 
@@ -179,44 +179,13 @@ export async function attemptTask(
   abort: { readonly signal: AbortSignal },
 ): Promise<Outcome> {
   const timeout = runner.timeoutMS === undefined ? undefined : new AbortController()
-  // The workflow's signal is made only if the task reads it (see lazy-abort.ts), and once: every read of
-  // ctx.signal must be the same signal, or a listener removed through it stays on the one it was added to.
-  let signal: AbortSignal | undefined
-  const signalOf = (): AbortSignal => (signal ??= timeout ? AbortSignal.any([abort.signal, timeout.signal]) : abort.signal)
-  const data = fromJSONText(task.data)
-  // Prepare's context and Execute's differ only in preparedData (each with the signal's getter: a spread would make it).
-  const contextWith = (preparedData: unknown): TaskExecutionContext<unknown, unknown> => ({
-    workflowID: task.workflowID,
-    seq: task.seq,
-    name: task.name,
-    data,
-    attempt: task.attempts,
-    preparedData,
-    idempotencyKey: `${task.workflowID}:${task.seq}`,
-    get signal() {
-      return signalOf()
-    },
-    getTaskResult: (seqOrName) => {
-      const earlier = tasks.find((t) => (typeof seqOrName === "number" ? t.seq === seqOrName : t.name === seqOrName))
-      return earlier && earlier.seq < task.seq && earlier.status === "completed" ? fromJSONText(earlier.result) : undefined
-    },
-    addWorkflow: (input) => env.addWorkflow(input),
-    sendEvent: (input) => env.sendEvent(input),
-  })
-  const context = contextWith(undefined)
+  const context = new TaskContext(env, task, tasks, fromJSONText(task.data), new AttemptSignal(abort, timeout), undefined)
   if (env.listening("taskStarted")) {
     env.emit("taskStarted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, attempt: task.attempts })
   }
-  const run = async (): Promise<Outcome> => {
-    if (runner.Prepare) {
-      const prepared = env.preparedFor(task.workflowID)
-      if (!prepared.has(runner.Name)) prepared.set(runner.Name, await runner.Prepare(context as TaskExecutionContext<unknown, undefined>))
-      return toOutcome(env, task, await runner.Execute(contextWith(prepared.get(runner.Name))))
-    }
-    return toOutcome(env, task, await runner.Execute(context))
-  }
   try {
-    return timeout ? await withTimeout(runner.timeoutMS, timeout, run) : await run()
+    const returned = timeout ? await withTimeout(runner.timeoutMS, timeout, () => run(env, runner, task, context)) : await run(env, runner, task, context)
+    return toOutcome(env, task, returned)
   } catch (error) {
     if (error instanceof ExpectedError && (error.abort === "task" || error.abort === "workflow")) {
       return { kind: "aborted", scope: error.abort, error: error.message }
@@ -225,8 +194,23 @@ export async function attemptTask(
   }
 }
 
+/**
+ * Runs the task's Prepare (the first time in this workflow here) and its Execute. Not async
+ * without Prepare: what Execute returns (or throws) reaches the caller's await as it is,
+ * without a promise and an async function's frame of its own for each attempt.
+ */
+function run(env: ExecutionEnvironment, runner: TaskRunner, task: TaskRow, context: TaskContext): ReturnType<TaskRunner["Execute"]> {
+  return runner.Prepare ? prepareAndExecute(env, runner, task, context) : runner.Execute(context)
+}
+
+async function prepareAndExecute(env: ExecutionEnvironment, runner: TaskRunner, task: TaskRow, context: TaskContext): Promise<TaskExecutionResult> {
+  const prepared = env.preparedFor(task.workflowID)
+  if (!prepared.has(runner.Name)) prepared.set(runner.Name, await runner.Prepare?.(context as TaskContext<unknown, undefined>))
+  return runner.Execute(context.withPreparedData(prepared.get(runner.Name)))
+}
+
 /** Runs `fn`, failing (and firing the task's signal) after `timeoutMS`. The task itself is not killed. */
-async function withTimeout<T>(timeoutMS: number | undefined, controller: AbortController | undefined, fn: () => Promise<T>): Promise<T> {
+async function withTimeout<T>(timeoutMS: number | undefined, controller: AbortController | undefined, fn: () => T | Promise<T>): Promise<T> {
   if (timeoutMS === undefined || !controller) return fn()
   let timer: NodeJS.Timeout | undefined
   const expired = new Promise<never>((_, reject) => {
