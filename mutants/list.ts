@@ -277,8 +277,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "timeout-not-enforced",
     promise: "An attempt running longer than timeoutMS fails and is retried; its signal fires (README, TaskRunner.timeoutMS)",
     file: "src/runtime/execution.ts",
-    find: "const returned = timeout ? await withTimeout(runner.timeoutMS, timeout, () => run(env, runner, task, context)) : await run(env, runner, task, context)",
-    replace: "const returned = await run(env, runner, task, context)",
+    find: "if (timeout) return outcomeWhenSettled(env, task, withTimeout(runner.timeoutMS, timeout, () => run(env, runner, task, context)))",
+    replace: "// mutant: the attempt runs without its timeout",
     tests: [{ file: "outcomes", pattern: "times out" }],
   },
   {
