@@ -90,19 +90,27 @@ export class Executions {
     const execution = isSuspect(claimed, maxCrashes)
       ? executeSuspect(environment, claimed, controller, this.suspects, maxCrashes, executeWorkflow)
       : executeWorkflow(environment, claimed, controller)
-    entry.done = execution
-      .then((end) => this.finish(id, end))
-      .catch((error: unknown) => {
-        this.o.logger.error?.(`workflow execution failed unexpectedly: ${errorMessage(error)}`, { workflowID: id })
-        this.prepared.delete(id)
-      })
-      .finally(() => {
-        // A slot let off when its last write was submitted was claimed for then (unless over the cap).
-        const slotFrees = !this.finishing.has(id) || this.finishing.size > this.o.concurrency
-        this.active.delete(id)
-        this.finishing.delete(id)
-        if (slotFrees && !this.o.stopping()) this.o.refill()
-      })
+    entry.done = this.settle(id, execution)
+  }
+
+  /**
+   * Settles how the execution of `id` ended, then frees its slot. One async
+   * function, not a then/catch/finally chain: that made three promises more
+   * per workflow, and five closures.
+   */
+  private async settle(id: string, execution: Promise<ExecutionEnd>): Promise<void> {
+    try {
+      await this.finish(id, await execution)
+    } catch (error) {
+      this.o.logger.error?.(`workflow execution failed unexpectedly: ${errorMessage(error)}`, { workflowID: id })
+      this.prepared.delete(id)
+    } finally {
+      // A slot let off when its last write was submitted was claimed for then (unless over the cap).
+      const slotFrees = !this.finishing.has(id) || this.finishing.size > this.o.concurrency
+      this.active.delete(id)
+      this.finishing.delete(id)
+      if (slotFrees && !this.o.stopping()) this.o.refill()
+    }
   }
 
   /**
