@@ -311,7 +311,7 @@ export const MUTANTS: readonly Mutant[] = [
     id: "stop-keeps-leases",
     promise: "stop() releases the leases of unfinished workflows so other runners take them at once (README, stop)",
     file: "src/runtime/executions.ts",
-    find: "if (!this.active.get(id)?.superseded) await this.release([id])",
+    find: "if (!this.active.get(id)?.superseded) return this.release([id])",
     replace: "// mutant: interrupted workflows keep their leases",
     tests: [{ file: "lifecycle", pattern: "stops gracefully" }],
   },
