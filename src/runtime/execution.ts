@@ -219,13 +219,13 @@ function thrownOutcome(error: unknown): Outcome {
 
 /**
  * Runs the task's Prepare (the first time in this workflow here) and its Execute. Not async
- * without Prepare: what Execute returns (or throws) reaches the caller's await as it is,
- * without a promise and an async function's frame of its own for each attempt.
+ * without Prepare: what Execute returns (or throws) reaches attemptTask as it is.
  */
 function run(env: ExecutionEnvironment, runner: TaskRunner, task: TaskRow, context: TaskContext): ReturnType<TaskRunner["Execute"]> {
   return runner.Prepare ? prepareAndExecute(env, runner, task, context) : runner.Execute(context)
 }
 
+/** Prepare (once per workflow and runner in this process), then Execute with what it prepared. */
 async function prepareAndExecute(env: ExecutionEnvironment, runner: TaskRunner, task: TaskRow, context: TaskContext): Promise<TaskExecutionResult> {
   const prepared = env.preparedFor(task.workflowID)
   if (!prepared.has(runner.Name)) prepared.set(runner.Name, await runner.Prepare?.(context as TaskContext<unknown, undefined>))
