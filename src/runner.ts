@@ -172,7 +172,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
       environment: () => this.environment,
       stopping: () => this.stopping,
       ended: (id, status) => {
-        this.emit("workflowEnded", { workflowID: id, status })
+        // Its payload is made only when someone listens: this runs for every workflow.
+        if (this.listenerCount("workflowEnded") > 0) this.emit("workflowEnded", { workflowID: id, status })
         this.client.ended(id)
       },
       seenEnded: (id) => this.client.ended(id),

@@ -44,6 +44,25 @@ for (const store of ALL_STORES) {
       assert.deepEqual(lookups, [stored, stored, undefined, undefined, undefined])
     })
 
+    it("lets a task take its methods and signal off the context and use them detached", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
+      const seen: unknown[] = []
+      const runner = await startRunner(t, storage, [
+        { Name: "Make", Execute: async () => ({ data: 1 }) },
+        {
+          Name: "Read",
+          Execute: async (ctx) => {
+            const { getTaskResult, addWorkflow, signal } = ctx
+            const child = await addWorkflow({ workflowID: `${ctx.workflowID}-child`, tasks: { c: { task: "Make" } } })
+            seen.push(getTaskResult("make"), child.created, signal === ctx.signal, getTaskResult === ctx.getTaskResult)
+            return {}
+          },
+        },
+      ])
+      await resultOf(await runner.addWorkflow({ workflowID: "detached", tasks: { make: { task: "Make" }, read: { task: "Read" } } }))
+      assert.deepEqual(seen, [1, true, true, true])
+    })
+
     it("spawns a workflow with a deterministic ID once, even when the spawning task runs again", { timeout: 20_000 }, async (t) => {
       const storage = openStore(t, store)
       const created: boolean[] = []

@@ -15,6 +15,9 @@ export interface ExecutionWrite {
   owned(): boolean
 }
 
+/** What {@link Completer.commit} returns for a write its execution no longer owns (one promise for all). */
+const NOT_OWNED: Promise<boolean> = Promise.resolve(false)
+
 /** Group-commits executions' fenced writes. */
 export class Completer {
   private readonly updates: GroupCommitter<ExecutionWrite, boolean>
@@ -40,16 +43,31 @@ export class Completer {
    * Writes `write` through group commit; `true` if applied, `false` if fenced
    * off. Storage errors are retried with backoff while the runner runs.
    */
-  async commit(entry: ExecutionWrite): Promise<boolean> {
+  commit(entry: ExecutionWrite): Promise<boolean> {
+    // The first try, which nearly always succeeds, is made without an async function's frame (one for every
+    // write); the tries after a failure are made by retried. Refused locally: this execution's lease lapsed.
+    if (!entry.owned()) return NOT_OWNED
+    return this.updates.submit(entry).then(this.appliedAtFirstTry, (error: unknown) => this.retried(entry, error))
+  }
+
+  private readonly appliedAtFirstTry = (applied: boolean): boolean => {
+    this.health.recovered("applyWorkflowWrites")
+    return applied
+  }
+
+  /** Commits `entry` again after its first try failed with `error`, and on until it is applied or fenced off. */
+  private async retried(entry: ExecutionWrite, error: unknown): Promise<boolean> {
+    this.health.failed("applyWorkflowWrites", error)
+    await sleep(backoff(0))
     const { write } = entry
-    for (let failures = 0; ; failures++) {
-      // Refused locally: an earlier try whose reply was lost may still have written it.
-      if (!entry.owned()) return failures > 0 ? await this.alreadyApplied(write) : false
+    for (let failures = 1; ; failures++) {
+      // Refused locally: the failed try, if only its reply was lost, may still have written it.
+      if (!entry.owned()) return await this.alreadyApplied(write)
       try {
         const applied = await this.updates.submit(entry)
         this.health.recovered("applyWorkflowWrites")
         // After a failed try, "fenced off" may mean that try took effect and only its reply was lost.
-        if (!applied && failures > 0) return await this.alreadyApplied(write)
+        if (!applied) return await this.alreadyApplied(write)
         return applied
       } catch (error) {
         this.health.failed("applyWorkflowWrites", error)

@@ -11,7 +11,6 @@ import {
   type RetryPolicy,
   type SpawnWorkflowInput,
   type SpawnedWorkflow,
-  type TaskExecutionContext,
   type TaskExecutionResult,
   type TaskRunner,
 } from "../task.js"
@@ -23,6 +22,7 @@ import { parallelDue, runParallelAt } from "../steps/parallel.js"
 import { runWaitForEventStep } from "../steps/wait-for-event.js"
 import type { EventStore } from "../storage/event-store.js"
 import type { SendEventInput, SentEvent } from "../steps/spec.js"
+import { AttemptSignal, TaskContext } from "./task-context.js"
 import { historyForNextAttempt, type InterruptedAttempt } from "../attempts.js"
 import type { ExecutionAbort } from "./lazy-abort.js"
 
@@ -101,7 +101,9 @@ export async function executeWorkflow(
     if (!runner) return deferUnknownRunner(env, workflowID, task)
 
     const startedAt = env.now()
-    const outcome = await attemptTask(env, runner, task, tasks, abort)
+    const attempted = attemptTask(env, runner, task, tasks, abort)
+    // An attempt that ended without a promise (a synchronous Execute) is not awaited: one promise less per task.
+    const outcome = attempted instanceof Promise ? await attempted : attempted
     // A task that failed because we interrupted it (stop, cancel, lost lease) did not fail on its own: no attempt is counted.
     if (outcome.kind === "failed" && abort.aborted) return { kind: "interrupted" }
     const { write, end } = planWrite(task, outcome, {
@@ -170,63 +172,68 @@ async function deferUnknownRunner(env: ExecutionEnvironment, workflowID: string,
   return retryAfterDelay(env, workflowID)
 }
 
-/** Runs one attempt of `task` (Prepare, Execute, its timeout) and says what it came to; writes nothing. */
-export async function attemptTask(
+/**
+ * Runs one attempt of `task` (Prepare, Execute, its timeout) and says what it came to; writes nothing.
+ * Not async: when Execute returns without a promise (and there is no Prepare or timeout), the outcome
+ * is returned as it is, without an async function's frame and promises for each attempt.
+ */
+export function attemptTask(
   env: ExecutionEnvironment,
   runner: TaskRunner,
   task: TaskRow,
   tasks: readonly TaskRow[],
   abort: { readonly signal: AbortSignal },
-): Promise<Outcome> {
+): Outcome | Promise<Outcome> {
   const timeout = runner.timeoutMS === undefined ? undefined : new AbortController()
-  // The workflow's signal is made only if the task reads it (see lazy-abort.ts), and once: every read of
-  // ctx.signal must be the same signal, or a listener removed through it stays on the one it was added to.
-  let signal: AbortSignal | undefined
-  const signalOf = (): AbortSignal => (signal ??= timeout ? AbortSignal.any([abort.signal, timeout.signal]) : abort.signal)
-  const data = fromJSONText(task.data)
-  // Prepare's context and Execute's differ only in preparedData (each with the signal's getter: a spread would make it).
-  const contextWith = (preparedData: unknown): TaskExecutionContext<unknown, unknown> => ({
-    workflowID: task.workflowID,
-    seq: task.seq,
-    name: task.name,
-    data,
-    attempt: task.attempts,
-    preparedData,
-    idempotencyKey: `${task.workflowID}:${task.seq}`,
-    get signal() {
-      return signalOf()
-    },
-    getTaskResult: (seqOrName) => {
-      const earlier = tasks.find((t) => (typeof seqOrName === "number" ? t.seq === seqOrName : t.name === seqOrName))
-      return earlier && earlier.seq < task.seq && earlier.status === "completed" ? fromJSONText(earlier.result) : undefined
-    },
-    addWorkflow: (input) => env.addWorkflow(input),
-    sendEvent: (input) => env.sendEvent(input),
-  })
-  const context = contextWith(undefined)
+  const context = new TaskContext(env, task, tasks, fromJSONText(task.data), new AttemptSignal(abort, timeout), undefined)
   if (env.listening("taskStarted")) {
     env.emit("taskStarted", { workflowID: task.workflowID, seq: task.seq, name: task.name, task: task.task, attempt: task.attempts })
   }
-  const run = async (): Promise<Outcome> => {
-    if (runner.Prepare) {
-      const prepared = env.preparedFor(task.workflowID)
-      if (!prepared.has(runner.Name)) prepared.set(runner.Name, await runner.Prepare(context as TaskExecutionContext<unknown, undefined>))
-      return toOutcome(env, task, await runner.Execute(contextWith(prepared.get(runner.Name))))
-    }
-    return toOutcome(env, task, await runner.Execute(context))
-  }
+  if (timeout) return outcomeWhenSettled(env, task, withTimeout(runner.timeoutMS, timeout, () => run(env, runner, task, context)))
   try {
-    return timeout ? await withTimeout(runner.timeoutMS, timeout, run) : await run()
+    const returned = run(env, runner, task, context)
+    // A thenable is awaited, as `await` would; anything else is the result itself.
+    if (typeof (returned as { then?: unknown } | null | undefined)?.then === "function") return outcomeWhenSettled(env, task, returned)
+    return toOutcome(env, task, returned as TaskExecutionResult | undefined)
   } catch (error) {
-    if (error instanceof ExpectedError && (error.abort === "task" || error.abort === "workflow")) {
-      return { kind: "aborted", scope: error.abort, error: error.message }
-    }
-    return { kind: "failed", error: errorMessage(error), retry: true }
+    return thrownOutcome(error)
   }
 }
 
+/** The outcome of an attempt whose Execute (or Prepare, or timeout) returned a promise. */
+async function outcomeWhenSettled(env: ExecutionEnvironment, task: TaskRow, returned: ReturnType<TaskRunner["Execute"]>): Promise<Outcome> {
+  try {
+    return toOutcome(env, task, await returned)
+  } catch (error) {
+    return thrownOutcome(error)
+  }
+}
+
+/** The outcome of an attempt that threw `error`. */
+function thrownOutcome(error: unknown): Outcome {
+  if (error instanceof ExpectedError && (error.abort === "task" || error.abort === "workflow")) {
+    return { kind: "aborted", scope: error.abort, error: error.message }
+  }
+  return { kind: "failed", error: errorMessage(error), retry: true }
+}
+
+/**
+ * Runs the task's Prepare (the first time in this workflow here) and its Execute. Not async
+ * without Prepare: what Execute returns (or throws) reaches attemptTask as it is.
+ */
+function run(env: ExecutionEnvironment, runner: TaskRunner, task: TaskRow, context: TaskContext): ReturnType<TaskRunner["Execute"]> {
+  return runner.Prepare ? prepareAndExecute(env, runner, task, context) : runner.Execute(context)
+}
+
+/** Prepare (once per workflow and runner in this process), then Execute with what it prepared. */
+async function prepareAndExecute(env: ExecutionEnvironment, runner: TaskRunner, task: TaskRow, context: TaskContext): Promise<TaskExecutionResult> {
+  const prepared = env.preparedFor(task.workflowID)
+  if (!prepared.has(runner.Name)) prepared.set(runner.Name, await runner.Prepare?.(context as TaskContext<unknown, undefined>))
+  return runner.Execute(context.withPreparedData(prepared.get(runner.Name)))
+}
+
 /** Runs `fn`, failing (and firing the task's signal) after `timeoutMS`. The task itself is not killed. */
-async function withTimeout<T>(timeoutMS: number | undefined, controller: AbortController | undefined, fn: () => Promise<T>): Promise<T> {
+async function withTimeout<T>(timeoutMS: number | undefined, controller: AbortController | undefined, fn: () => T | Promise<T>): Promise<T> {
   if (timeoutMS === undefined || !controller) return fn()
   let timer: NodeJS.Timeout | undefined
   const expired = new Promise<never>((_, reject) => {
@@ -265,7 +272,7 @@ function toOutcome(env: ExecutionEnvironment, task: TaskRow, returned: TaskExecu
 
 /** Logs and emits the events of a task's recorded outcome. */
 export function reportOutcome(env: ExecutionEnvironment, workflowID: string, task: TaskRow, outcome: Outcome, end: ExecutionEnd | undefined): void {
-  const fields = { workflowID, seq: task.seq, name: task.name, task: task.task, attempts: task.attempts }
+  // The log fields are made only for the outcomes that log (a completed task, the common one, does not).
   switch (outcome.kind) {
     case "completed":
       if (env.listening("taskCompleted")) {
@@ -273,10 +280,11 @@ export function reportOutcome(env: ExecutionEnvironment, workflowID: string, tas
       }
       break
     case "aborted":
-      env.logger.info?.(`task "${task.name}" aborted the ${outcome.scope}: ${outcome.error}`, fields)
+      env.logger.info?.(`task "${task.name}" aborted the ${outcome.scope}: ${outcome.error}`, logFields(workflowID, task))
       env.emit("taskFailed", { workflowID, seq: task.seq, name: task.name, task: task.task, error: outcome.error, retrying: false })
       break
-    case "failed":
+    case "failed": {
+      const fields = logFields(workflowID, task)
       env.logger.error?.(`task "${task.name}" failed: ${outcome.error}`, fields)
       if (end?.kind === "retryAt") {
         const delayMS = Math.max(0, end.at - env.now())
@@ -291,5 +299,11 @@ export function reportOutcome(env: ExecutionEnvironment, workflowID: string, tas
         retrying: end?.kind === "retryAt",
       })
       break
+    }
   }
+}
+
+/** The fields of a task's log lines. */
+function logFields(workflowID: string, task: TaskRow): Record<string, unknown> {
+  return { workflowID, seq: task.seq, name: task.name, task: task.task, attempts: task.attempts }
 }
