@@ -64,7 +64,7 @@ describe("parallel waitForEvent members: sendEvent and the parallel step's park,
       t.diagnostic(`parks: ${JSON.stringify(parks)}; sends that woke a parked waiter: ${woke}`)
       // The interleaving happened both ways, many times: parks that saw an event sent after their read, and sends that woke parked waiters.
       assert.ok(parks.parked >= 20, `only ${parks.parked} parallel steps parked: the events arrived too early to race with the waits`)
-      assert.ok(woke >= 20, `only ${woke} sends woke a parked waiter`)
+      assert.ok(woke >= 10, `only ${woke} sends woke a parked waiter`)
     } finally {
       workers.kill()
       await client.close()
