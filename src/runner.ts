@@ -319,6 +319,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   async cancelWorkflow(id: string): Promise<boolean> {
     const cancelled = await this.client.cancelWorkflow(id)
     if (cancelled) {
+      this.claims.forget([id])
       this.executions.abort(id, new Error("workflow cancelled"))
       this.emit("workflowEnded", { workflowID: id, status: "cancelled" })
       // A cancelled child wakes its parked parent (in the cancel's transaction): claim it now, not at the next poll.

@@ -1,9 +1,12 @@
 /**
  * The claim loop: fills this process's free concurrency slots with
- * claimable workflows from storage. It runs when woken (a slot freed, work
- * announced by the provider, a retry falling due) and on every poll.
+ * claimable workflows from storage, and claims a few ahead (see
+ * claimed-ahead.ts) while slots keep freeing. It runs when woken (a slot
+ * freed, work announced by the provider, a retry falling due) and on every
+ * poll.
  */
 import type { StorageProvider, WorkflowWithTasks } from "../storage/provider.js"
+import { ClaimedAhead } from "./claimed-ahead.js"
 import type { LeaseKeeper } from "./lease-keeper.js"
 import type { StorageHealth } from "./storage-health.js"
 
@@ -40,9 +43,14 @@ export class ClaimLoop {
   private wakeTime = Infinity
   private wakeTimer: NodeJS.Timeout | undefined
   private unsubscribe: (() => void) | undefined
+  private unsubscribeCancels: (() => void) | undefined
+  private readonly ahead: ClaimedAhead
+  /** Lease releases under way (claimed ahead and given back, or claimed while stopping). */
+  private releasing = 0
 
   constructor(options: ClaimLoopOptions) {
     this.o = options
+    this.ahead = new ClaimedAhead(options.concurrency, options.pollIntervalMS, (expiresAt) => options.leases.leaseLetsTaskStart(expiresAt))
   }
 
   /** Whether {@link start} was called. */
@@ -50,25 +58,33 @@ export class ClaimLoop {
     return this.started && !this.stopped
   }
 
-  /** Whether a claim is under way or a slot is reserved (stop waits for both). */
+  /** Whether a claim or a release is under way or a slot is reserved (stop waits for all). */
   get busy(): boolean {
-    return this.filling || this.reserved > 0
+    return this.filling || this.reserved > 0 || this.releasing > 0
   }
 
   /** Starts claiming: at once, when the provider announces work, and every poll interval. */
   async start(): Promise<void> {
     this.started = true
     this.unsubscribe = this.o.storage.onWorkAvailable?.(() => this.requestFill())
+    this.unsubscribeCancels = this.o.storage.onWorkflowsCancelled?.((ids) => this.forget(ids))
     this.pollTimer = setInterval(() => this.requestFill(), this.o.pollIntervalMS)
     await this.fill()
   }
 
-  /** Claims nothing more. */
+  /** Claims nothing more, and gives back the leases of the workflows claimed ahead. */
   stop(): void {
     this.stopped = true
     clearInterval(this.pollTimer)
     clearTimeout(this.wakeTimer)
     this.unsubscribe?.()
+    this.unsubscribeCancels?.()
+    void this.release(this.ahead.takeAll())
+  }
+
+  /** Forgets workflows claimed ahead that were cancelled meanwhile (their leases went with the cancel). */
+  forget(ids: readonly string[]): void {
+    this.ahead.drop(ids)
   }
 
   /** Slots neither executing nor reserved. */
@@ -120,9 +136,9 @@ export class ClaimLoop {
     }, delay)
   }
 
-  /** Claims work until the concurrency limit is reached or nothing is claimable. */
+  /** Claims work until the concurrency limit is reached (and a few ahead) or nothing is claimable. */
   private async fill(): Promise<void> {
-    if (!this.running || this.o.leases.claimsPaused()) return
+    if (!this.running) return
     if (this.filling) {
       this.refillRequested = true
       return
@@ -131,31 +147,60 @@ export class ClaimLoop {
     try {
       do {
         this.refillRequested = false
+        this.ahead.freed(this.freeSlots())
         for (;;) {
+          if (this.stopped) break
+          if (this.o.leases.claimsPaused()) {
+            // Leases this process cannot renew are better given back at once.
+            await this.release(this.ahead.takeAll())
+            break
+          }
+          const started = this.startWaiting()
           const free = this.freeSlots()
-          if (free <= 0 || this.stopped) break
+          // Ahead only while slots free: a runner whose slots all stay busy holds nothing back from other runners.
+          const limit = Math.max(0, free) + (free > 0 || started > 0 ? this.ahead.room() : 0)
+          if (limit <= 0) break
           const now = this.o.now()
           const claimed = await this.o.storage.claimWorkflows({
             lease: this.o.leases.grant(now),
             now,
-            limit: free,
+            limit,
             reclaimOwn: this.o.leases.reclaimsOwn(now),
           })
           this.o.health.recovered("claimWorkflows")
-          for (const workflow of claimed) {
-            if (this.stopped) {
-              await this.o.release([workflow.workflow.id])
-              continue
-            }
-            this.o.execute(workflow)
+          if (this.stopped) {
+            await this.release(claimed.map((c) => c.workflow.id))
+            break
           }
-          if (claimed.length < free) break
+          this.ahead.put(claimed, this.o.now())
+          if (claimed.length < limit) {
+            this.startWaiting()
+            break
+          }
         }
       } while (this.refillRequested && !this.stopped)
     } catch (error) {
       this.o.health.failed("claimWorkflows", error)
     } finally {
       this.filling = false
+    }
+  }
+
+  /** Starts waiting workflows in the free slots, and gives back those that waited too long; returns how many started. */
+  private startWaiting(): number {
+    const taken = this.ahead.take(Math.max(0, this.freeSlots()), this.o.now())
+    if (taken.release.length > 0) void this.release(taken.release)
+    for (const workflow of taken.start) this.o.execute(workflow)
+    return taken.start.length
+  }
+
+  private async release(ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    this.releasing++
+    try {
+      await this.o.release(ids)
+    } finally {
+      this.releasing--
     }
   }
 }

@@ -15,6 +15,17 @@ import { LazyAbortController } from "./lazy-abort.js"
 
 const PREPARED_CACHE_LIMIT = 10_000
 
+/**
+ * How many executions, per unit of concurrency, may be let off their slots
+ * while their last writes commit (see {@link Executions.busy}). Three: a
+ * runner draining stored work then commits its workflows' ends in batches of
+ * two to three times its concurrency rather than one, which took 10–20 % less
+ * CPU per workflow in the runner and the database, and drained 20,000 stored
+ * one-task workflows on Postgres 13,185–14,966 → 15,669–16,762 workflows/s
+ * (concurrency 100, with claims ahead; one runner, 4 interleaved rounds).
+ */
+export const LET_OFF_PER_SLOT = 3
+
 /** An execution's `done` until its settling starts, a moment later (one promise for all, not one each). */
 const SETTLED: Promise<void> = Promise.resolve()
 
@@ -110,7 +121,7 @@ export class Executions {
       this.prepared.delete(id)
     } finally {
       // A slot let off when its last write was submitted was claimed for then (unless over the cap).
-      const slotFrees = !this.finishing.has(id) || this.finishing.size > this.o.concurrency
+      const slotFrees = !this.finishing.has(id) || this.finishing.size > this.o.concurrency * LET_OFF_PER_SLOT
       this.active.delete(id)
       this.finishing.delete(id)
       if (slotFrees && !this.o.stopping()) this.o.refill()
@@ -121,12 +132,13 @@ export class Executions {
    * Executions that hold a concurrency slot: those running steps. One whose
    * last write is on its way to storage runs nothing more, so its slot is
    * claimed for again while that write commits (the claim's round trip
-   * overlaps the write's instead of following it); at most `concurrency` of
-   * them are let off this way, so no more than twice `concurrency` workflows
-   * are ever held here.
+   * overlaps the write's instead of following it); at most
+   * {@link LET_OFF_PER_SLOT} × `concurrency` of them are let off this way, so
+   * no more than four times `concurrency` workflows execute or finish here (and
+   * the claim loop holds up to twice `concurrency` more, claimed ahead).
    */
   busy(): number {
-    return this.active.size - Math.min(this.finishing.size, this.o.concurrency)
+    return this.active.size - Math.min(this.finishing.size, this.o.concurrency * LET_OFF_PER_SLOT)
   }
 
   /**

@@ -114,7 +114,12 @@ export class LeaseKeeper {
 
   /** Whether `entry` may start its next task: its lease lasts at least another heartbeat. */
   mayStartTask(entry: ActiveExecution): boolean {
-    return entry.leaseExpiresAt - this.o.heartbeatMS > this.o.now()
+    return this.leaseLetsTaskStart(entry.leaseExpiresAt)
+  }
+
+  /** Whether a lease ending at `expiresAt` lets a task start now: it lasts at least another heartbeat. */
+  leaseLetsTaskStart(expiresAt: number): boolean {
+    return expiresAt - this.o.heartbeatMS > this.o.now()
   }
 
   /** Renews every lease this process holds in one write; fires the signal of any it lost. */
