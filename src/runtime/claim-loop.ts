@@ -194,6 +194,7 @@ export class ClaimLoop {
     return taken.start.length
   }
 
+  /** Gives back these leases; `busy` stays true until it is done, so stop() waits for it. */
   private async release(ids: string[]): Promise<void> {
     if (ids.length === 0) return
     this.releasing++
