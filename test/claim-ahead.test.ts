@@ -9,7 +9,8 @@ import { describe, it } from "node:test"
 import { WorkflowClient, WorkflowRunner } from "../src/index.js"
 import { AHEAD_PER_FREED_SLOT, ClaimedAhead } from "../src/runtime/claimed-ahead.js"
 import { MemoryStorageProvider } from "../src/storage/memory.js"
-import type { ClaimRequest, WorkflowWithTasks } from "../src/storage/provider.js"
+import type { WorkflowWithTasks } from "../src/storage/provider.js"
+import { claimedCount, recordClaims, type ClaimRecord } from "./helpers/claims.js"
 import { onTestEnd, waitFor } from "./helpers/wait.js"
 
 /** A claimed workflow as the claim loop sees it: `availableAt` is its lease's expiry. */
@@ -82,18 +83,11 @@ describe("ClaimedAhead", () => {
  * A memory store with `count` stored workflows of one task ("Job"), and a
  * record of every claim's limit and size.
  */
-async function storeWith(count: number): Promise<{ storage: MemoryStorageProvider; claims: Array<{ limit: number; got: number }> }> {
+async function storeWith(count: number): Promise<{ storage: MemoryStorageProvider; claims: ClaimRecord[] }> {
   const storage = new MemoryStorageProvider()
   const client = new WorkflowClient({ storageProvider: storage })
   for (let i = 0; i < count; i++) await client.addWorkflow({ workflowID: `w-${String(i).padStart(2, "0")}`, tasks: { only: { task: "Job" } } })
-  const claims: Array<{ limit: number; got: number }> = []
-  const claim = storage.claimWorkflows.bind(storage)
-  storage.claimWorkflows = async (request: ClaimRequest) => {
-    const got = await claim(request)
-    claims.push({ limit: request.limit, got: got.length })
-    return got
-  }
-  return { storage, claims }
+  return { storage, claims: recordClaims(storage) }
 }
 
 /**
@@ -104,7 +98,7 @@ async function storeWith(count: number): Promise<{ storage: MemoryStorageProvide
 async function runnerHoldingAhead(
   t: Parameters<typeof onTestEnd>[0],
   storage: MemoryStorageProvider,
-  claims: Array<{ limit: number; got: number }>,
+  claims: readonly ClaimRecord[],
   pollIntervalMS: number,
 ): Promise<{ runner: WorkflowRunner; ranOnA: string[] }> {
   const ranOnA: string[] = []
@@ -128,7 +122,7 @@ async function runnerHoldingAhead(
   onTestEnd(t, "runner A stop", () => runner.stop({ timeoutMS: 0 }))
   await runner.recover()
   await waitFor(() => ranOnA.length === 6, { what: "runner A running two blocked tasks" })
-  const claimedByA = claims.reduce((n, c) => n + c.got, 0)
+  const claimedByA = claimedCount(claims)
   assert.ok(claimedByA > 6, `runner A should hold workflows ahead behind its blocked tasks; claims (limit/got): ${claims.map((c) => `${c.limit}/${c.got}`).join(" ")}`)
   return { runner, ranOnA }
 }

@@ -15,7 +15,7 @@ import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { WorkflowClient, WorkflowRunner } from "../src/index.js"
 import { MemoryStorageProvider } from "../src/storage/memory.js"
-import type { ClaimRequest } from "../src/storage/provider.js"
+import { claimedCount, recordClaims } from "./helpers/claims.js"
 import { onTestEnd, waitFor } from "./helpers/wait.js"
 import { LET_OFF_PER_SLOT } from "../src/runtime/executions.js"
 import { AHEAD_PER_FREED_SLOT } from "../src/runtime/claimed-ahead.js"
@@ -49,13 +49,7 @@ describe("claim pipelining", () => {
     const client = new WorkflowClient({ storageProvider: storage })
     for (let i = 0; i < stored; i++) await client.addWorkflow({ workflowID: `w-${i}`, tasks: { only: { task: "Noop" } } })
 
-    const claims: Array<{ limit: number; got: number }> = []
-    const claim = storage.claimWorkflows.bind(storage)
-    storage.claimWorkflows = async (request: ClaimRequest) => {
-      const got = await claim(request)
-      claims.push({ limit: request.limit, got: got.length })
-      return got
-    }
+    const claims = recordClaims(storage)
     let ended = 0
     const runner = new WorkflowRunner({
       storageProvider: storage,
@@ -83,13 +77,7 @@ describe("claim pipelining", () => {
     const concurrency = 5
     const client = new WorkflowClient({ storageProvider: storage })
     for (let i = 0; i < 40; i++) await client.addWorkflow({ workflowID: `w-${i}`, tasks: { only: { task: "Noop" } } })
-    let claimed = 0
-    const claim = storage.claimWorkflows.bind(storage)
-    storage.claimWorkflows = async (request: ClaimRequest) => {
-      const got = await claim(request)
-      claimed += got.length
-      return got
-    }
+    const claims = recordClaims(storage)
     let running = 0
     let mostRunning = 0
     let ended = 0
@@ -119,10 +107,11 @@ describe("claim pipelining", () => {
     // claimed ahead (up to twice the concurrency); nothing more is claimed while writes are held.
     const executedAtMost = (1 + LET_OFF_PER_SLOT) * concurrency
     const heldAtMost = executedAtMost + AHEAD_PER_FREED_SLOT * concurrency
-    await waitFor(() => (claimed >= executedAtMost && writesWaiting() >= 1 && running === 0 ? true : undefined), {
-      what: `claims while the first batches' writes are in flight (claimed ${claimed})`,
+    await waitFor(() => (claimedCount(claims) >= executedAtMost && writesWaiting() >= 1 && running === 0 ? true : undefined), {
+      what: `claims while the first batches' writes are in flight (claimed ${claimedCount(claims)})`,
     })
     await new Promise((r) => setTimeout(r, 100))
+    const claimed = claimedCount(claims)
     assert.ok(claimed <= heldAtMost, `claimed ${claimed} while writes were held, at most ${heldAtMost} expected`)
     assert.equal(ended, 0)
     open()
