@@ -12,8 +12,8 @@ import pg from "pg"
 /** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100
 
-/** CPU time (user + system) of process `pid` in ms, or undefined if it is gone. */
-function processCPUMS(pid: number): number | undefined {
+/** CPU time (user + system) of process `pid` in ms, or undefined if it is gone (or off Linux). */
+export function processCPUMS(pid: number): number | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
     // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
