@@ -168,6 +168,28 @@ for (const store of STORES) {
       assert.ok(logger.at("warn").some((m) => /retrying task "h"/.test(m)))
     })
 
+    it("a task that settles when its timeout fires (a listener on its signal): the attempt failed all the same, its result discarded", { timeout: 20_000 }, async (t) => {
+      const storage = openStore(t, store)
+      type Settle = (resolve: (result: { data: string }) => void, reject: (error: Error) => void) => void
+      // The promise settles inside the signal's listener, which runs as the timeout fires.
+      const onAbort = (signal: AbortSignal, settle: Settle) =>
+        new Promise<{ data: string }>((resolve, reject) => signal.addEventListener("abort", () => settle(resolve, reject), { once: true }))
+      const retry = { maxAttempts: 2, delayMS: 10 }
+      const runners: TaskRunner[] = [
+        { Name: "ResolvesOnAbort", timeoutMS: 50, retry, Execute: (ctx) => onAbort(ctx.signal, (resolve) => resolve({ data: "late" })) },
+        { Name: "AsyncResolvesOnAbort", timeoutMS: 50, retry, Execute: async (ctx) => onAbort(ctx.signal, (resolve) => resolve({ data: "late" })) },
+        { Name: "RejectsOnAbort", timeoutMS: 50, retry, Execute: (ctx) => onAbort(ctx.signal, (_, reject) => reject(new Error("aborted by its signal"))) },
+      ]
+      const runner = await startRunner(t, storage, runners)
+      const handles = await Promise.all(runners.map((r) => runner.addWorkflow({ tasks: { a: { task: r.Name } } })))
+      for (const [i, info] of (await Promise.all(handles.map((h) => resultOf(h)))).entries()) {
+        const task = info.tasks[0]!
+        assert.equal(info.status, "failed", `${runners[i]!.Name}: the workflow fails after its attempts timed out`)
+        assert.equal(task.result, undefined, `${runners[i]!.Name}: no result is kept from a timed-out attempt`)
+        assert.match(task.error ?? "", /gave up after 2 attempts: TimeoutError: timed out after 50 ms/, runners[i]!.Name)
+      }
+    })
+
     const THROWN: Array<{ what: string; thrown: () => unknown; message: string }> = [
       { what: "a string", thrown: () => "boom: card declined", message: "boom: card declined" },
       { what: "undefined", thrown: () => undefined, message: "non-Error thrown: undefined" },

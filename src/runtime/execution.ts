@@ -232,23 +232,38 @@ async function prepareAndExecute(env: ExecutionEnvironment, runner: TaskRunner, 
   return runner.Execute(context.withPreparedData(prepared.get(runner.Name)))
 }
 
-/** Runs `fn`, failing (and firing the task's signal) after `timeoutMS`. The task itself is not killed. */
+/**
+ * Runs `fn`, failing (and firing the task's signal) after `timeoutMS`. The task itself is not killed.
+ *
+ * Once the time is up the attempt has failed, whatever `fn` does next: a task whose signal listener settles
+ * its promise (firing the signal runs listeners at once) still fails with the timeout, and its result is
+ * discarded; one that rejects on the signal fails with the timeout, not its own error. A result that
+ * arrived before the time was up wins: the timer cannot fire between the race settling and its check.
+ */
 async function withTimeout<T>(timeoutMS: number | undefined, controller: AbortController | undefined, fn: () => T | Promise<T>): Promise<T> {
   if (timeoutMS === undefined || !controller) return fn()
   let timer: NodeJS.Timeout | undefined
+  let timedOut: Error | undefined
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const error = new Error(`timed out after ${timeoutMS} ms`)
       error.name = "TimeoutError"
-      controller.abort(error)
+      timedOut = error
       reject(error)
+      controller.abort(error)
     }, timeoutMS)
   })
+  let value: T
   try {
-    return await Promise.race([fn(), expired])
+    value = await Promise.race([fn(), expired])
+  } catch (error) {
+    // A task that rejects on its signal (an AbortError) failed by the timeout too.
+    throw timedOut ?? error
   } finally {
     clearTimeout(timer)
   }
+  if (timedOut) throw timedOut
+  return value
 }
 
 function toOutcome(env: ExecutionEnvironment, task: TaskRow, returned: TaskExecutionResult | undefined): Outcome {
