@@ -387,10 +387,16 @@ export function validateWakeTime(value: unknown, what: string): number {
   return ms
 }
 
+/**
+ * Names a bad value in an error message: `undefined`, `null`, `"a string"`
+ * (cut at 40 characters), `number 5`, `an array`, `an object`, `a function`.
+ */
 function describe(value: unknown): string {
+  if (value === undefined) return "undefined"
   if (value === null) return "null"
   if (Array.isArray(value)) return "an array"
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)
+  if (typeof value === "function") return "a function"
   return typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`
 }
 

@@ -44,10 +44,11 @@ describe("addWorkflow input", { timeout: 10_000 }, () => {
   const cyclic: Record<string, unknown> = { a: 1 }
   cyclic.self = cyclic
   const cases: Array<[string, unknown, RegExp, typeof ValidationError | typeof SerializationError]> = [
-    ["no tasks", { tasks: {} }, /at least one task/, ValidationError],
-    ["tasks missing", {}, /tasks must be an object/, ValidationError],
+    ["no tasks", { tasks: {} }, /^a workflow needs at least one task; tasks is empty$/, ValidationError],
+    ["an empty array of tasks", { tasks: [] }, /^a workflow needs at least one task; tasks is empty$/, ValidationError],
+    ["tasks missing", {}, /^tasks must be an object of \{ label: \{ task, data \} \} or an array of \{ name, task, data \}, got undefined$/, ValidationError],
     ["an array task without a name", { tasks: [{ task: "Echo" }] }, /tasks\[0\] needs a "name"/, ValidationError],
-    ["tasks as a string", { tasks: "Echo" }, /tasks must be an object/, ValidationError],
+    ["tasks as a string", { tasks: "Echo" }, /^tasks must be an object .*, got "Echo"$/, ValidationError],
     ["a task that is not an object", { tasks: { a: "Echo" } }, /task "a" must be an object/, ValidationError],
     ["a task naming no runner", { tasks: { a: { data: 1 } } }, /task "a" must name its runner/, ValidationError],
     ["an unregistered runner", { tasks: { a: { task: "Nope" } } }, /names runner "Nope", which is not registered/, ValidationError],
@@ -59,7 +60,8 @@ describe("addWorkflow input", { timeout: 10_000 }, () => {
     ["data with a Map", { tasks: { a: { task: "Echo", data: new Map() } } }, /contains a Map/, SerializationError],
     ["data with NaN", { tasks: { a: { task: "Echo", data: { x: NaN } } } }, /contains NaN/, SerializationError],
     ["data over the size limit", { tasks: { a: { task: "Echo", data: "x".repeat(2_000) } } }, /over the limit of 1000 \(option maxPayloadBytes\)/, SerializationError],
-    ["input that is not an object", null, /addWorkflow takes \{ workflowID\?, tasks \}/, ValidationError],
+    ["input that is not an object", null, /^addWorkflow takes \{ workflowID\?, tasks \}, got null$/, ValidationError],
+    ["no input at all", undefined, /^addWorkflow takes \{ workflowID\?, tasks \}, got undefined$/, ValidationError],
   ]
   for (const [what, input, message, type] of cases) {
     it(`refuses ${what} and writes nothing`, async () => {
