@@ -4,6 +4,7 @@
  */
 import { ValidationError } from "./errors.js"
 import { toJSONText } from "./json.js"
+import type { Logger } from "./logger.js"
 import type { NewTask, StepKind } from "./storage/provider.js"
 import type { StoredSleep } from "./steps/sleep.js"
 import { validateChildStep } from "./steps/child-spec.js"
@@ -123,6 +124,32 @@ export function validateRetryPolicy(policy: unknown, what: string): RetryPolicy 
   if (p.maxDelayMS !== undefined) validatePositiveNumber(p.maxDelayMS, `${what}.maxDelayMS`, { allowZero: true })
   if (p.maxAttempts !== undefined) validatePositiveNumber(p.maxAttempts, `${what}.maxAttempts`, { integer: true })
   return p
+}
+
+/** The methods a `logger` option may have. */
+const LOGGER_METHODS = ["debug", "info", "warn", "error"] as const
+
+/**
+ * Checks a `logger` option (`undefined` passes): an object whose `debug`,
+ * `info`, `warn` and `error`, each optional, are functions when present
+ * (`console` passes). Checked up front, because a bad one would otherwise
+ * only fail when something is logged, far from the mistake.
+ *
+ * @param what - names the option in the error message
+ * @throws ValidationError
+ */
+export function validateLogger(logger: unknown, what = "logger"): Logger | undefined {
+  if (logger === undefined) return undefined
+  if (typeof logger !== "object" || logger === null || Array.isArray(logger)) {
+    throw new ValidationError(`${what} must be an object with optional debug, info, warn and error functions (console works), got ${describe(logger)}`)
+  }
+  for (const method of LOGGER_METHODS) {
+    const fn = (logger as Record<string, unknown>)[method]
+    if (fn !== undefined && typeof fn !== "function") {
+      throw new ValidationError(`${what}.${method} must be a function (or absent), got ${describe(fn)}`)
+    }
+  }
+  return logger as Logger
 }
 
 /** Checks the runners given to a WorkflowRunner and indexes them by name. */

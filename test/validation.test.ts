@@ -4,6 +4,10 @@ import { describe, it } from "node:test"
 import { SerializationError, ValidationError, WorkflowRunner, type TaskRunner } from "../src/index.js"
 import { MemoryStorageProvider } from "../src/storage/memory.js"
 import { SQLiteStorageProvider } from "../src/storage/sqlite.js"
+import { PostgresStorageProvider } from "../src/storage/postgres.js"
+import { createDashboard } from "../src/dashboard/index.js"
+import { WorkflowClient } from "../src/client.js"
+import { validateLogger } from "../src/validate.js"
 
 const echo: TaskRunner = { Name: "Echo", Execute: async (ctx) => ({ data: ctx.data }) }
 
@@ -102,5 +106,70 @@ describe("other methods", { timeout: 10_000 }, () => {
   it("SQLiteStorageProvider refuses a table prefix that could inject SQL", () => {
     assert.throws(() => new SQLiteStorageProvider(":memory:", { tablePrefix: "x; DROP TABLE y; --" }), /tablePrefix "x; DROP TABLE y; --" is invalid/)
     assert.throws(() => new SQLiteStorageProvider(":memory:", { synchronous: "OFF" as never }), /synchronous must be "FULL" or "NORMAL"/)
+  })
+})
+
+describe("logger option", () => {
+  /** Bad loggers, and the message each is refused with (the option is named "logger" here). */
+  const bad: Array<[string, unknown, RegExp]> = [
+    ["a number", 5, /^logger must be an object with optional debug, info, warn and error functions \(console works\), got number 5$/],
+    ["a string", "str", /^logger must be an object .*, got "str"$/],
+    ["null", null, /^logger must be an object .*, got null$/],
+    ["an array", [], /^logger must be an object .*, got an array$/],
+    ["a function", () => {}, /^logger must be an object .*, got a function$/],
+    ["an object whose methods are numbers", { error: 5, warn: 5, info: 5, debug: 5 }, /^logger\.debug must be a function \(or absent\), got number 5$/],
+    ["an object whose error is a string", { info: () => {}, error: "x" }, /^logger\.error must be a function \(or absent\), got "x"$/],
+  ]
+  const good: Array<[string, unknown]> = [
+    ["console", console],
+    ["an empty object", {}],
+    ["an object with some methods", { info: () => {}, warn: undefined }],
+    ["a class instance", new (class { error(): void {} })()],
+  ]
+
+  for (const [what, logger, message] of bad) {
+    it(`validateLogger refuses ${what}`, () => {
+      assert.throws(() => validateLogger(logger), (e: unknown) => e instanceof ValidationError && message.test(e.message))
+    })
+  }
+  for (const [what, logger] of good) {
+    it(`validateLogger accepts ${what}`, () => assert.equal(validateLogger(logger), logger))
+  }
+  it("validateLogger passes undefined (no logger)", () => assert.equal(validateLogger(undefined), undefined))
+
+  it("PostgresStorageProvider refuses a bad logger before creating its pool", () => {
+    for (const [, logger, message] of bad) {
+      assert.throws(
+        () => new PostgresStorageProvider("postgres://127.0.0.1:1/none", { logger: logger as never }),
+        (e: unknown) => e instanceof ValidationError && message.test(e.message),
+      )
+    }
+  })
+
+  it("createDashboard refuses a bad logger", () => {
+    const client = new WorkflowClient({ storageProvider: new MemoryStorageProvider() })
+    for (const [, logger, message] of bad) {
+      assert.throws(() => createDashboard({ client, logger: logger as never }), (e: unknown) => e instanceof ValidationError && message.test(e.message))
+    }
+  })
+
+  // The constructors check their options in src/runner.ts and src/client.ts, which must call validateLogger:
+  // `this.logger = validateLogger(options.logger) ?? {}` and `const logger = validateLogger(options.logger) ?? {}`.
+  const wiring = "needs validateLogger(options.logger) in the WorkflowRunner and WorkflowClient constructors"
+  it("WorkflowRunner refuses a bad logger", { todo: wiring }, () => {
+    for (const [, logger, message] of bad) {
+      assert.throws(
+        () => new WorkflowRunner({ taskRunners: [echo], storageProvider: new MemoryStorageProvider(), logger: logger as never }),
+        (e: unknown) => e instanceof ValidationError && message.test(e.message),
+      )
+    }
+  })
+  it("WorkflowClient refuses a bad logger", { todo: wiring }, () => {
+    for (const [, logger, message] of bad) {
+      assert.throws(
+        () => new WorkflowClient({ storageProvider: new MemoryStorageProvider(), logger: logger as never }),
+        (e: unknown) => e instanceof ValidationError && message.test(e.message),
+      )
+    }
   })
 })

@@ -11,6 +11,7 @@ import { WorkflowClient } from "../client.js"
 import { errorMessage, type Logger } from "../logger.js"
 import type { StorageProvider } from "../storage/provider.js"
 import { ValidationError } from "../errors.js"
+import { validateLogger } from "../validate.js"
 import { DASHBOARD_ICON, DASHBOARD_SCRIPT, DASHBOARD_STYLES } from "./assets.js"
 import { html } from "./html.js"
 import { href, layout, workflowPath, type Page, type PageContext } from "./page.js"
@@ -94,12 +95,12 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
   if ((options.client === undefined) === (options.storageProvider === undefined)) {
     throw new ValidationError("createDashboard needs exactly one of client or storageProvider")
   }
+  const logger = validateLogger(options.logger) ?? console
   const ownClient = options.client === undefined
   const client = options.client ?? new WorkflowClient({ storageProvider: options.storageProvider as StorageProvider })
   const base = normalizeBase(options.basePath ?? "")
   const readOnly = options.readOnly === true
   const allowedHosts = options.allowedHosts ?? LOOPBACK_HOSTS
-  const logger = options.logger ?? console
   // One CSRF token per handler: a page of another origin cannot read it, so it cannot forge a form.
   const csrfToken = newSecret()
   const guard = { authorize: options.authorize, token: options.token, basicAuth: options.basicAuth }

@@ -56,6 +56,7 @@
  * @module
  */
 import { ValidationError } from "../errors.js"
+import { validateLogger } from "../validate.js"
 import pg from "pg"
 import type { Logger } from "../logger.js"
 import { claimWorkflows } from "./postgres/claim.js"
@@ -196,14 +197,14 @@ export class PostgresStorageProvider implements StorageProvider {
    *
    * @param connectionStringOrPool - a connection string (the provider then owns
    *   its pool and ends it on `close()`), or your `pg.Pool` (left open)
-   * @throws Error naming the bad value if `schema` or `tablePrefix` is not a plain identifier
+   * @throws ValidationError naming the bad value if `schema` or `tablePrefix` is not a plain identifier, or `logger` is not a logger
    */
   constructor(connectionStringOrPool: string | pg.Pool, options: PostgresStorageOptions = {}) {
     this.names = postgresNames(options.schema ?? "public", options.tablePrefix ?? "durabletasks_")
     this.notificationChannel = this.names.channel
     this.notifyOption = options.notifications
     this.notify = options.notifications ?? true
-    this.logger = options.logger
+    this.logger = validateLogger(options.logger)
     const inFlight = options.writeBatchesInFlight ?? 1
     if (!Number.isInteger(inFlight) || inFlight < 1 || inFlight > 64) {
       throw new ValidationError(`writeBatchesInFlight must be an integer from 1 to 64, got ${String(options.writeBatchesInFlight)}`)
