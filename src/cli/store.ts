@@ -6,9 +6,11 @@
  * @module
  */
 import { existsSync } from "node:fs"
+import { validatePostgresSchema, validatePostgresTablePrefix } from "../storage/postgres/names.js"
 import type { StorageProvider } from "../storage/provider.js"
+import { validateSQLiteTablePrefix } from "../storage/sqlite/table-prefix.js"
 import { UsageError, type OptionValues } from "./command.js"
-import { stringOption } from "./values.js"
+import { asUsage, stringOption } from "./values.js"
 
 /** The global options that say where the store is. */
 export const STORE_OPTIONS = {
@@ -26,7 +28,8 @@ export type StoreLocation =
 /**
  * Reads the store options (options win over the environment).
  *
- * @throws UsageError when none or both kinds are given, or `--schema` with SQLite
+ * @throws UsageError when none or both kinds are given, `--schema` with SQLite,
+ *   or a `--schema` or `--table-prefix` the store would refuse
  */
 export function storeLocation(values: OptionValues, env: NodeJS.ProcessEnv): StoreLocation {
   const sqliteOption = stringOption(values, "sqlite")
@@ -43,10 +46,13 @@ export function storeLocation(values: OptionValues, env: NodeJS.ProcessEnv): Sto
   if (sqlite !== undefined) {
     if (sqlite === "") throw new UsageError("--sqlite needs a file path")
     if (schema !== undefined) throw new UsageError("--schema is for Postgres; SQLite tables are told apart by --table-prefix")
+    if (tablePrefix !== undefined) asUsage(() => validateSQLiteTablePrefix(tablePrefix, "--table-prefix"))
     return { kind: "sqlite", path: sqlite, tablePrefix }
   }
   if (postgres !== undefined) {
     if (postgres === "") throw new UsageError("--postgres needs a connection URL")
+    if (schema !== undefined) asUsage(() => validatePostgresSchema(schema, "--schema"))
+    if (tablePrefix !== undefined) asUsage(() => validatePostgresTablePrefix(tablePrefix, "--table-prefix"))
     return { kind: "postgres", url: postgres, schema, tablePrefix }
   }
   throw new UsageError("which store? give --sqlite PATH or --postgres URL (or set DURABLETASKS_SQLITE or DURABLETASKS_POSTGRES)")

@@ -21,8 +21,8 @@ export function parseTime(text: string, option: string, now: number): number {
   return asUsage(() => durations.parseTime(text, option, now))
 }
 
-/** Runs a shared parser, its ValidationError becoming a UsageError (exit code 2). */
-function asUsage<T>(parse: () => T): T {
+/** Runs a shared parser or check, its ValidationError becoming a UsageError (exit code 2). */
+export function asUsage<T>(parse: () => T): T {
   try {
     return parse()
   } catch (error) {

@@ -46,6 +46,7 @@ import { WalCheckpointer } from "./sqlite/checkpoints.js"
 import { SQLiteScheduleStore } from "./sqlite/schedules.js"
 import { SQLiteEventStore } from "./sqlite/events.js"
 import { createSchema } from "./sqlite/schema.js"
+import { validateSQLiteTablePrefix } from "./sqlite/table-prefix.js"
 import { SQLiteChildren } from "./sqlite/children.js"
 import type { ScheduleStore } from "./schedule-store.js"
 import { usesInspectionFields } from "./filter.js"
@@ -75,8 +76,6 @@ export interface SQLiteStorageOptions {
   busyTimeoutMS?: number
 }
 
-const TABLE_PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,48}$/
-
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
   /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection, waits, events, children and attempt history. */
@@ -105,10 +104,7 @@ export class SQLiteStorageProvider implements StorageProvider {
    * @throws Error if the file cannot be opened (missing directory, read-only, not a database) or the prefix is invalid
    */
   constructor(path: string, options: SQLiteStorageOptions = {}) {
-    const prefix = options.tablePrefix ?? "durabletasks_"
-    if (typeof prefix !== "string" || !TABLE_PREFIX.test(prefix)) {
-      throw new ValidationError(`tablePrefix ${JSON.stringify(prefix)} is invalid: use letters, digits and _ (at most 49), not starting with a digit`)
-    }
+    const prefix = validateSQLiteTablePrefix(options.tablePrefix ?? "durabletasks_")
     const synchronous = options.synchronous ?? "FULL"
     if (synchronous !== "FULL" && synchronous !== "NORMAL") {
       throw new ValidationError(`synchronous must be "FULL" or "NORMAL", got ${JSON.stringify(synchronous)}`)

@@ -39,21 +39,42 @@ export interface PostgresNames {
 }
 
 /**
- * Validates the schema and table prefix and derives every name from them.
+ * Checks a Postgres schema name: lower-case letters, digits and `_`, not
+ * starting with a digit, at most 41 characters.
  *
- * @throws Error naming the bad value when either is not a plain lower-case identifier
+ * @param what - names the value in the error message (`"--schema"` in the CLI)
+ * @throws ValidationError naming the bad value
  */
-export function postgresNames(schema: unknown, prefix: unknown): PostgresNames {
+export function validatePostgresSchema(schema: unknown, what = "PostgresStorageProvider: schema"): string {
   if (typeof schema !== "string" || !SCHEMA_NAME.test(schema)) {
-    throw new ValidationError(
-      `PostgresStorageProvider: schema ${JSON.stringify(schema)} is invalid: use lower-case letters, digits and _ (at most 41), not starting with a digit`,
-    )
+    throw new ValidationError(`${what} ${JSON.stringify(schema)} is invalid: use lower-case letters, digits and _ (at most 41), not starting with a digit`)
   }
+  return schema
+}
+
+/**
+ * Checks a Postgres table prefix: like a schema name, or `""`.
+ *
+ * @param what - names the value in the error message (`"--table-prefix"` in the CLI)
+ * @throws ValidationError naming the bad value
+ */
+export function validatePostgresTablePrefix(prefix: unknown, what = "PostgresStorageProvider: tablePrefix"): string {
   if (typeof prefix !== "string" || !TABLE_PREFIX.test(prefix)) {
     throw new ValidationError(
-      `PostgresStorageProvider: tablePrefix ${JSON.stringify(prefix)} is invalid: use lower-case letters, digits and _ (at most 41), not starting with a digit, or ""`,
+      `${what} ${JSON.stringify(prefix)} is invalid: use lower-case letters, digits and _ (at most 41), not starting with a digit, or ""`,
     )
   }
+  return prefix
+}
+
+/**
+ * Validates the schema and table prefix and derives every name from them.
+ *
+ * @throws ValidationError naming the bad value when either is not a plain lower-case identifier
+ */
+export function postgresNames(schemaOption: unknown, prefixOption: unknown): PostgresNames {
+  const schema = validatePostgresSchema(schemaOption)
+  const prefix = validatePostgresTablePrefix(prefixOption)
   const digest = createHash("sha256").update(`durabletasks:${schema}.${prefix}`).digest()
   return {
     schema,
