@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { RunnerStoppedError, StorageError, ValidationError } from "./errors.js"
+import { CallGate } from "./call-gate.js"
 import { PROGRESS, resumePoint } from "./engine.js"
 import { GroupCommitter } from "./group-commit.js"
 import { toWorkflowInfo, toWorkflowSummary, type WorkflowInfo, type WorkflowSummary } from "./info.js"
@@ -32,7 +33,7 @@ import type { ScheduleDefinition } from "./schedules/definition.js"
 import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
 import { capabilitiesOf, requireStepCapabilities } from "./storage/capabilities.js"
-import { validatePositiveNumber, validateStartTime, validateWorkflowID, validateWorkflowInput } from "./validate.js"
+import { validateLogger, validatePositiveNumber, validateStartTime, validateWorkflowID, validateWorkflowInput } from "./validate.js"
 
 export type { ListWorkflowsFilter } from "./inspection.js"
 export type { ListEventsFilter } from "./event-operations.js"
@@ -102,6 +103,8 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
   private readonly waiters: ResultWaiters
   private initialized: Promise<void> | undefined
   private closed = false
+  /** Counts public calls under way (storage closes after them) and refuses them once closed. */
+  private readonly gate = new CallGate()
   private readonly schedules: ScheduleOperations
   private capabilitiesRead: ReadonlySet<StorageCapability> | undefined
   private readonly events: EventOperations
@@ -117,6 +120,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     const pollIntervalMS = validatePositiveNumber(options.pollIntervalMS ?? 1_000, "pollIntervalMS")
     if (options.clock !== undefined && typeof options.clock !== "function") throw new ValidationError("clock must be a function")
     this.now = options.clock ?? Date.now
+    const logger = validateLogger(options.logger) ?? {}
     if (internals.isRegistered) {
       this.isRegistered = internals.isRegistered
       this.registryName = internals.registryName ?? "this WorkflowRunner"
@@ -138,7 +142,6 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
       async (batch, afterFailure) => (await this.storage.insertWorkflowsAndTasks(batch)).map((created) => ({ created, afterFailure })),
       { maxInFlight, keyOf: (w) => w.id, isolateFailures: true },
     )
-    const logger = options.logger ?? {}
     const failureLog = new StorageFailureLog(logger, this.now)
     const onStorageError = internals.onStorageError ?? ((operation: string, error: unknown) => failureLog.failed(operation, error))
     this.waiters = new ResultWaiters(storage, pollIntervalMS, onStorageError, this.now, internals.runsHere)
@@ -163,18 +166,22 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    */
   async addWorkflow(input: WorkflowInput<Runners[number]>): Promise<WorkflowHandle> {
     if (this.closed) throw new RunnerStoppedError("this client was closed; it accepts no new workflows")
-    const workflow = this.prepareWorkflow(input)
-    await this.init()
-    const { created } = await this.insert(workflow)
-    return this.handle(workflow.id, created)
+    return this.gate.run(async () => {
+      const workflow = this.prepareWorkflow(input)
+      await this.init()
+      const { created } = await this.insert(workflow)
+      return this.handle(workflow.id, created)
+    })
   }
 
   /** Reads a workflow and its tasks, or `null` if there is none. */
   async getWorkflow(id: string): Promise<WorkflowInfo | null> {
-    validateWorkflowID(id)
-    await this.init()
-    const stored = await this.storage.getWorkflow(id)
-    return stored ? toWorkflowInfo(stored, this.now()) : null
+    return this.gate.run(async () => {
+      validateWorkflowID(id)
+      await this.init()
+      const stored = await this.storage.getWorkflow(id)
+      return stored ? toWorkflowInfo(stored, this.now()) : null
+    })
   }
 
   /**
@@ -184,11 +191,13 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    * provider with the `inspection` capability, as all of this library's have).
    */
   async listWorkflows(filter: ListWorkflowsFilter = {}): Promise<WorkflowSummary[]> {
-    const storageFilter = toWorkflowFilter(filter, this.storage)
-    await this.init()
-    const rows = await this.storage.listWorkflows(storageFilter)
-    const now = this.now()
-    return rows.map((row) => toWorkflowSummary(row, now))
+    return this.gate.run(async () => {
+      const storageFilter = toWorkflowFilter(filter, this.storage)
+      await this.init()
+      const rows = await this.storage.listWorkflows(storageFilter)
+      const now = this.now()
+      return rows.map((row) => toWorkflowSummary(row, now))
+    })
   }
 
   /**
@@ -197,19 +206,21 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    * provider with the `inspection` capability.
    */
   async getWorkflowStats(options: WorkflowStatsOptions = {}): Promise<WorkflowStatsInfo> {
-    const windowMS = statsWindowOf(options, this.storage)
-    await this.init()
-    const now = this.now()
-    const stats = await (this.storage.getWorkflowStats as NonNullable<StorageProvider["getWorkflowStats"]>).call(this.storage, {
-      endedSince: now - windowMS,
+    return this.gate.run(async () => {
+      const windowMS = statsWindowOf(options, this.storage)
+      await this.init()
+      const now = this.now()
+      const stats = await (this.storage.getWorkflowStats as NonNullable<StorageProvider["getWorkflowStats"]>).call(this.storage, {
+        endedSince: now - windowMS,
+      })
+      const oldest = stats.oldestPending
+      return {
+        counts: stats.counts,
+        oldestPending: oldest ? { id: oldest.id, createdAt: new Date(oldest.createdAt) } : null,
+        windowMS,
+        endedInWindow: stats.endedSince,
+      }
     })
-    const oldest = stats.oldestPending
-    return {
-      counts: stats.counts,
-      oldestPending: oldest ? { id: oldest.id, createdAt: new Date(oldest.createdAt) } : null,
-      windowMS,
-      endedInWindow: stats.endedSince,
-    }
   }
 
   /**
@@ -219,13 +230,15 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    * `countEndsByInterval` read (all of this library's have both).
    */
   async getWorkflowThroughput(options: WorkflowThroughputOptions = {}): Promise<WorkflowThroughput> {
-    const plan = planThroughput(options, this.storage, this.now())
-    await this.init()
-    const counts = await (this.storage.countEndsByInterval as NonNullable<StorageProvider["countEndsByInterval"]>).call(this.storage, {
-      since: plan.since,
-      intervalMS: plan.intervalMS,
+    return this.gate.run(async () => {
+      const plan = planThroughput(options, this.storage, this.now())
+      await this.init()
+      const counts = await (this.storage.countEndsByInterval as NonNullable<StorageProvider["countEndsByInterval"]>).call(this.storage, {
+        since: plan.since,
+        intervalMS: plan.intervalMS,
+      })
+      return toThroughput(plan, counts)
     })
-    return toThroughput(plan, counts)
   }
 
   /**
@@ -234,11 +247,13 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    * starts. Returns `false` if there is no pending workflow with that ID.
    */
   async cancelWorkflow(id: string): Promise<boolean> {
-    validateWorkflowID(id)
-    await this.init()
-    const cancelled = await this.storage.cancelWorkflow(id, this.now())
-    if (cancelled) this.waiters.ended(id)
-    return cancelled
+    return this.gate.run(async () => {
+      validateWorkflowID(id)
+      await this.init()
+      const cancelled = await this.storage.cancelWorkflow(id, this.now())
+      if (cancelled) this.waiters.ended(id)
+      return cancelled
+    })
   }
 
   /**
@@ -248,7 +263,12 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    * those children are retried too, first. Returns `false` if there is no
    * failed workflow with that ID.
    */
-  async retryWorkflow(id: string): Promise<boolean> {
+  retryWorkflow(id: string): Promise<boolean> {
+    return this.gate.run(() => this.retryFailed(id))
+  }
+
+  /** {@link retryWorkflow}, and each failed child it resumes, first. */
+  private async retryFailed(id: string): Promise<boolean> {
     validateWorkflowID(id)
     await this.init()
     const stored = await this.storage.getWorkflow(id)
@@ -257,7 +277,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     const resumeSeq = resumePoint(stored.tasks) ?? -1
     // A resumed child step (or parallel member) whose child failed: the child is retried first (its own too), so the step finds it running.
     for (const child of await failedChildrenToRetry(id, stored.tasks, resumeSeq, async (c) => (await this.storage.getWorkflow(c))?.workflow ?? null)) {
-      await this.retryWorkflow(child)
+      await this.retryFailed(child)
     }
     return this.storage.retryWorkflow({ id, now: this.now(), resumeSeq, counts: PROGRESS })
   }
@@ -268,15 +288,17 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    * ones are kept. With `dryRun`, counts them and deletes nothing.
    */
   async deleteEndedWorkflows(olderThanMS: number, options: DeleteEndedOptions = {}): Promise<number> {
-    validatePositiveNumber(olderThanMS, "olderThanMS", { allowZero: true })
-    const { statuses, needsInspection } = endedStatusesOf(options, this.storage)
-    await this.init()
-    const endedBefore = this.now() - olderThanMS
-    if (!needsInspection) return this.storage.deleteEndedWorkflows(endedBefore)
-    const storage = this.storage as Required<Pick<StorageProvider, "countEndedWorkflows" | "deleteEndedWorkflowsByStatus">>
-    return options.dryRun === true
-      ? storage.countEndedWorkflows({ endedBefore, statuses })
-      : storage.deleteEndedWorkflowsByStatus({ endedBefore, statuses })
+    return this.gate.run(async () => {
+      validatePositiveNumber(olderThanMS, "olderThanMS", { allowZero: true })
+      const { statuses, needsInspection } = endedStatusesOf(options, this.storage)
+      await this.init()
+      const endedBefore = this.now() - olderThanMS
+      if (!needsInspection) return this.storage.deleteEndedWorkflows(endedBefore)
+      const storage = this.storage as Required<Pick<StorageProvider, "countEndedWorkflows" | "deleteEndedWorkflowsByStatus">>
+      return options.dryRun === true
+        ? storage.countEndedWorkflows({ endedBefore, statuses })
+        : storage.deleteEndedWorkflowsByStatus({ endedBefore, statuses })
+    })
   }
 
   // ---- events (providers with the "events" capability) ----
@@ -293,15 +315,19 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    */
   async sendEvent(input: SendEventInput): Promise<SentEvent> {
     if (this.closed) throw new RunnerStoppedError("this client was closed; it sends no events")
-    const send = this.events.prepare(input)
-    await this.init()
-    return send()
+    return this.gate.run(async () => {
+      const send = this.events.prepare(input)
+      await this.init()
+      return send()
+    })
   }
 
   /** Lists stored events, oldest first (continue with `afterSeq`). Needs the `events` capability. */
-  async listEvents(filter: ListEventsFilter = {}): Promise<EventInfo[]> {
-    await this.init()
-    return this.events.list(filter)
+  listEvents(filter: ListEventsFilter = {}): Promise<EventInfo[]> {
+    return this.gate.run(async () => {
+      await this.init()
+      return this.events.list(filter)
+    })
   }
 
   /** @internal Deletes events sent more than `olderThanMS` ago (event retention). */
@@ -321,17 +347,17 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    * @throws ValidationError for an invalid cron expression, time zone, policy or task (nothing written), or a provider without schedules
    */
   async schedule(definition: ScheduleDefinition<WorkflowInput<Runners[number]>["tasks"]>): Promise<ScheduleDeclared> {
-    return this.schedules.declare(this.schedules.validate(definition))
+    return this.gate.run(() => this.schedules.declare(this.schedules.validate(definition)))
   }
 
   /** Pauses a schedule: it fires nothing until resumed. Returns `false` if there is no schedule with that ID. */
   pauseSchedule(id: string): Promise<boolean> {
-    return this.schedules.pause(id)
+    return this.gate.run(() => this.schedules.pause(id))
   }
 
   /** Resumes a paused schedule from its first tick after now (ticks of the paused time never fire). `false` if there is none. */
   resumeSchedule(id: string): Promise<boolean> {
-    return this.schedules.resume(id)
+    return this.gate.run(() => this.schedules.resume(id))
   }
 
   /**
@@ -340,23 +366,25 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    * there is no schedule with that ID.
    */
   async triggerSchedule(id: string): Promise<WorkflowHandle | null> {
-    const fired = await this.schedules.trigger(id)
-    return fired ? this.handle(fired.workflowID, fired.created) : null
+    return this.gate.run(async () => {
+      const fired = await this.schedules.trigger(id)
+      return fired ? this.handle(fired.workflowID, fired.created) : null
+    })
   }
 
   /** Deletes a schedule; the workflows it added stay. Returns `false` if there was none. */
   deleteSchedule(id: string): Promise<boolean> {
-    return this.schedules.delete(id)
+    return this.gate.run(() => this.schedules.delete(id))
   }
 
   /** Reads a schedule with its next and last fire times and its last workflow's status, or `null`. */
   getSchedule(id: string): Promise<ScheduleInfo | null> {
-    return this.schedules.get(id)
+    return this.gate.run(() => this.schedules.get(id))
   }
 
   /** Lists schedules in ID order, a page at a time. */
   listSchedules(filter: ListSchedulesFilter = {}): Promise<ScheduleInfo[]> {
-    return this.schedules.list(filter)
+    return this.gate.run(() => this.schedules.list(filter))
   }
 
   /**
@@ -367,7 +395,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.waiters.close(new RunnerStoppedError("the client was closed before the workflow ended"))
+    await this.endCalls(new RunnerStoppedError("the client was closed before the workflow ended"), "this client was closed")
     while (!this.inserts.idle) await sleep(5)
     if (options.closeStorage ?? true) await this.storage.close()
   }
@@ -414,9 +442,19 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
     this.waiters.ended(id)
   }
 
-  /** @internal Rejects every waiting `result()` (the runner stopped). */
-  rejectWaiters(error: Error): void {
-    this.waiters.close(error)
+  /** @internal Runs a call of the runner built on this client (`addWorkflow`, `schedule`) as one of the client's: counted, and refused once calls end. */
+  underway<T>(call: () => Promise<T>): Promise<T> {
+    return this.gate.run(call)
+  }
+
+  /**
+   * @internal Ends the public calls before storage closes: every waiting `result()` rejects with `waitersError`,
+   * later calls are refused with a RunnerStoppedError saying `refusal`, and this resolves once the calls under way
+   * (and the result waiters' reads) have settled.
+   */
+  async endCalls(waitersError: Error, refusal: string): Promise<void> {
+    await this.waiters.close(waitersError)
+    await this.gate.close(refusal)
   }
 
   /** @internal Whether inserts are under way. */

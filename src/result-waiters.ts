@@ -35,6 +35,8 @@ export class ResultWaiters {
   private soon = false
   private closedWith: Error | undefined
   private unsubscribe: (() => void) | undefined
+  /** Reads of single workflows under way ({@link ended}). */
+  private readonly settling = new Set<Promise<void>>()
 
   /**
    * @param storage - where the workflows are
@@ -74,11 +76,19 @@ export class ResultWaiters {
 
   /** Tells the waiters of `id` that it ended in this process (nothing happens if nobody waits). */
   ended(id: string): void {
-    if (this.waiters.has(id)) void this.settle(id)
+    if (!this.waiters.has(id)) return
+    const settling = this.settle(id)
+    this.settling.add(settling)
+    void settling.finally(() => this.settling.delete(settling))
   }
 
-  /** Rejects every waiter with `error` and stops polling; later waits reject at once. */
-  close(error: Error = new RunnerStoppedError("stopped before the workflow ended")): void {
+  /**
+   * Rejects every waiter with `error` and stops polling; later waits reject at
+   * once. Resolves once the reads under way have settled, so that storage can
+   * be closed after them (a read that fails meanwhile is not reported: nobody
+   * waits for it any more).
+   */
+  async close(error: Error = new RunnerStoppedError("stopped before the workflow ended")): Promise<void> {
     this.closedWith = error
     clearTimeout(this.timer)
     this.timer = undefined
@@ -86,6 +96,7 @@ export class ResultWaiters {
     this.unsubscribe = undefined
     for (const list of this.waiters.values()) for (const w of list) w.reject(error)
     this.waiters.clear()
+    await Promise.allSettled([this.polling, ...this.settling])
   }
 
   /** Listens to the provider's announcements of ends and cancels elsewhere, if it makes any. */
@@ -139,7 +150,7 @@ export class ResultWaiters {
     try {
       statuses = await this.readStatuses(ids)
     } catch (error) {
-      this.onStorageError("getWorkflowStatuses", error)
+      if (!this.closedWith) this.onStorageError("getWorkflowStatuses", error)
       return
     }
     const found = new Set<string>()
@@ -162,7 +173,7 @@ export class ResultWaiters {
       try {
         stored = await readMany(chunk)
       } catch (error) {
-        this.onStorageError("getWorkflows", error)
+        if (!this.closedWith) this.onStorageError("getWorkflows", error)
         return
       }
       const byID = new Map(stored.map((w) => [w.workflow.id, w]))
@@ -190,7 +201,7 @@ export class ResultWaiters {
     try {
       stored = await this.storage.getWorkflow(id)
     } catch (error) {
-      this.onStorageError("getWorkflow", error)
+      if (!this.closedWith) this.onStorageError("getWorkflow", error)
       return
     }
     this.resolveFrom(id, stored)

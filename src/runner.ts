@@ -43,7 +43,7 @@ import type { SpawnWorkflowInput, SpawnedWorkflow, TaskRunner } from "./task.js"
 import type { EventInfo, SendEventInput, SentEvent } from "./steps/spec.js"
 import type { ListEventsFilter } from "./event-operations.js"
 import type { StopOptions, WorkflowRunnerOptions } from "./runner-options.js"
-import { validatePositiveNumber, validateRetryPolicy, validateTaskRunners, validateWorkflowID } from "./validate.js"
+import { validateLogger, validatePositiveNumber, validateRetryPolicy, validateTaskRunners, validateWorkflowID } from "./validate.js"
 
 export type { AnyTaskRunner, ListWorkflowsFilter, NamedTaskSpec, TaskSpec, WorkflowHandle, WorkflowInput } from "./client.js"
 export type { StopOptions, WorkflowRunnerOptions } from "./runner-options.js"
@@ -90,7 +90,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     }
     this.storage = storage
     this.runners = validateTaskRunners(options.taskRunners)
-    this.logger = options.logger ?? {}
+    this.logger = validateLogger(options.logger) ?? {}
     const retryDelayMS = validatePositiveNumber(options.retryDelayMS ?? 5_000, "retryDelayMS", { allowZero: true })
     const defaultRetry = validateRetryPolicy(options.retry, "retry")
     this.runnerID = validateWorkflowID(options.runnerID ?? "local", "runnerID")
@@ -252,6 +252,12 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
    */
   async addWorkflow(input: WorkflowInput<Runners[number]>): Promise<WorkflowHandle> {
     if (this.stopping) throw new RunnerStoppedError("this runner was stopped; it accepts no new workflows")
+    // Counted until it settles: stop() closes storage only after an add it accepted is stored or has failed.
+    return this.client.underway(() => this.add(input))
+  }
+
+  /** {@link addWorkflow}, once accepted. */
+  private async add(input: WorkflowInput<Runners[number]>): Promise<WorkflowHandle> {
     const workflow = this.client.prepareWorkflow(input)
     await this.client.init()
     const id = workflow.id
@@ -359,15 +365,17 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
    */
   async schedule(definition: ScheduleDefinition<WorkflowInput<Runners[number]>["tasks"]>): Promise<ScheduleDeclared> {
     if (this.stopping) throw new RunnerStoppedError("this runner was stopped; create a new WorkflowRunner")
-    const operations = this.client.scheduleOperations
-    const valid = operations.validate(definition)
-    this.declaredSchedules.set(valid.schedule.id, valid.schedule.hash)
-    const declared = await operations.declare(valid)
-    if (declared.outcome === "replaced") {
-      this.logger.info?.(`schedule "${declared.id}": its definition changed, replaced the stored one`, { scheduleID: declared.id })
-    }
-    this.scheduler?.poke()
-    return declared
+    return this.client.underway(async () => {
+      const operations = this.client.scheduleOperations
+      const valid = operations.validate(definition)
+      this.declaredSchedules.set(valid.schedule.id, valid.schedule.hash)
+      const declared = await operations.declare(valid)
+      if (declared.outcome === "replaced") {
+        this.logger.info?.(`schedule "${declared.id}": its definition changed, replaced the stored one`, { scheduleID: declared.id })
+      }
+      this.scheduler?.poke()
+      return declared
+    })
   }
 
   /** Pauses a schedule: it fires nothing until resumed. Returns `false` if there is no schedule with that ID. */
@@ -446,7 +454,8 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
     clearTimeout(grace)
     await Promise.all(this.services.map((service) => service.drained?.()))
     this.leases.stop()
-    this.client.rejectWaiters(new RunnerStoppedError("runner stopped before the workflow ended"))
+    // Calls accepted before (reads, adds, sends) settle before storage closes; later ones are refused.
+    await this.client.endCalls(new RunnerStoppedError("runner stopped before the workflow ended"), "this runner was stopped")
     if (options.closeStorage ?? true) await this.storage.close()
   }
 
