@@ -491,7 +491,7 @@ export const MUTANTS: readonly Mutant[] = [
     id: "retry-leaves-failed-child",
     promise: "retryWorkflow of a parent retries its failed child (README, Child workflows)",
     file: "src/client.ts",
-    find: "      await this.retryWorkflow(child)\n",
+    find: "      await this.retryFailed(child)\n",
     replace: "      void child\n",
     tests: [{ file: "waits-together", pattern: "retryWorkflow" }],
   },
@@ -536,5 +536,22 @@ export const MUTANTS: readonly Mutant[] = [
     find: "const woken = this.s.wakeWaiters.run(event.now, event.now, event.name, event.key, stored.seq).changes",
     replace: "const woken = 0",
     tests: [{ file: "events", pattern: "broadcast" }],
+  },
+  // ---- timeouts and shutdown -----------------------------------------------------
+  {
+    id: "timeout-late-result-kept",
+    promise: "timeoutMS: an attempt running longer fails (and is retried); its result is discarded (README, TaskRunner)",
+    file: "src/runtime/execution.ts",
+    find: "      timedOut = error\n      reject(error)\n      controller.abort(error)",
+    replace: "      controller.abort(error)\n      reject(error)",
+    tests: [{ file: "bad-results", pattern: "settles when its timeout fires" }],
+  },
+  {
+    id: "stop-closes-storage-under-calls",
+    promise: "stop() waits for the calls made before it: an addWorkflow under way is stored, or fails with its own error (README, The runner's methods)",
+    file: "src/runner.ts",
+    find: 'await this.client.endCalls(new RunnerStoppedError("runner stopped before the workflow ended"), "this runner was stopped")',
+    replace: 'void this.client.endCalls(new RunnerStoppedError("runner stopped before the workflow ended"), "this runner was stopped")',
+    tests: [{ file: "stop-calls", pattern: "idle runner" }],
   },
 ]
