@@ -33,6 +33,7 @@ import type { ScheduleDefinition } from "./schedules/definition.js"
 import type { ScheduleDeclared, ScheduleInfo } from "./schedules/info.js"
 import { ScheduleOperations, type ListSchedulesFilter } from "./schedules/operations.js"
 import { capabilitiesOf, requireStepCapabilities } from "./storage/capabilities.js"
+import { refuseUnknownKeys } from "./known-keys.js"
 import { validateLogger, validatePositiveNumber, validateStartTime, validateWorkflowID, validateWorkflowInput } from "./validate.js"
 
 export type { ListWorkflowsFilter } from "./inspection.js"
@@ -73,6 +74,19 @@ export interface CloseOptions {
   closeStorage?: boolean
 }
 
+/** Every key of {@link WorkflowClientOptions}: the compiler checks that none is missing, the constructor refuses others. */
+const CLIENT_OPTION_KEYS = Object.keys({
+  storageProvider: true,
+  knownTasks: true,
+  maxPayloadBytes: true,
+  pollIntervalMS: true,
+  logger: true,
+  clock: true,
+} satisfies Record<keyof WorkflowClientOptions, true>)
+
+/** Every key of {@link CloseOptions}. */
+const CLOSE_OPTION_KEYS = Object.keys({ closeStorage: true } satisfies Record<keyof CloseOptions, true>)
+
 /** What a runner lends the client it builds on (internal). */
 interface ClientInternals {
   /** Checks runner names in `addWorkflow`, with a message naming who does not know a runner. */
@@ -111,6 +125,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
 
   constructor(options: WorkflowClientOptions, internals: ClientInternals = {}) {
     if (typeof options !== "object" || options === null) throw new ValidationError("WorkflowClient needs an options object")
+    refuseUnknownKeys(options, CLIENT_OPTION_KEYS, "new WorkflowClient")
     const storage = options.storageProvider as StorageProvider | undefined
     if (!storage || typeof storage.insertWorkflowsAndTasks !== "function") {
       throw new ValidationError("storageProvider is required: for example new SQLiteStorageProvider(\"workflows.sqlite\")")
@@ -393,6 +408,7 @@ export class WorkflowClient<const Runners extends readonly AnyTaskRunner[] = rea
    * under way finish first.
    */
   async close(options: CloseOptions = {}): Promise<void> {
+    refuseUnknownKeys(options, CLOSE_OPTION_KEYS, "close")
     if (this.closed) return
     this.closed = true
     await this.endCalls(new RunnerStoppedError("the client was closed before the workflow ended"), "this client was closed")

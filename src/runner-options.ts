@@ -60,6 +60,25 @@ export interface WorkflowRunnerOptions<Runners extends readonly AnyTaskRunner[] 
   clock?: () => number
 }
 
+/** Every key of {@link WorkflowRunnerOptions}: the compiler checks that none is missing, the constructor refuses others. */
+export const RUNNER_OPTION_KEYS = Object.keys({
+  taskRunners: true,
+  storageProvider: true,
+  retryDelayMS: true,
+  retry: true,
+  logger: true,
+  runnerID: true,
+  leaseMS: true,
+  heartbeatMS: true,
+  concurrency: true,
+  pollIntervalMS: true,
+  maxPayloadBytes: true,
+  retentionMS: true,
+  eventRetentionMS: true,
+  maxCrashes: true,
+  clock: true,
+} satisfies Record<keyof WorkflowRunnerOptions, true>)
+
 /** Options of `WorkflowRunner.stop`. */
 export interface StopOptions {
   /** How long in-flight tasks may take to finish before their signals fire. Default 10,000 ms. */
@@ -67,3 +86,6 @@ export interface StopOptions {
   /** Close the storage provider once stopped. Default `true`. */
   closeStorage?: boolean
 }
+
+/** Every key of {@link StopOptions}. */
+export const STOP_OPTION_KEYS = Object.keys({ timeoutMS: true, closeStorage: true } satisfies Record<keyof StopOptions, true>)

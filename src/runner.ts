@@ -42,7 +42,8 @@ import { newWorkflowRows } from "./storage/rows.js"
 import type { SpawnWorkflowInput, SpawnedWorkflow, TaskRunner } from "./task.js"
 import type { EventInfo, SendEventInput, SentEvent } from "./steps/spec.js"
 import type { ListEventsFilter } from "./event-operations.js"
-import type { StopOptions, WorkflowRunnerOptions } from "./runner-options.js"
+import { RUNNER_OPTION_KEYS, STOP_OPTION_KEYS, type StopOptions, type WorkflowRunnerOptions } from "./runner-options.js"
+import { refuseUnknownKeys } from "./known-keys.js"
 import { validateLogger, validatePositiveNumber, validateRetryPolicy, validateTaskRunners, validateWorkflowID } from "./validate.js"
 
 export type { AnyTaskRunner, ListWorkflowsFilter, NamedTaskSpec, TaskSpec, WorkflowHandle, WorkflowInput } from "./client.js"
@@ -84,6 +85,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
   constructor(options: WorkflowRunnerOptions<Runners>) {
     super()
     if (typeof options !== "object" || options === null) throw new ValidationError("WorkflowRunner needs an options object")
+    refuseUnknownKeys(options, RUNNER_OPTION_KEYS, "new WorkflowRunner")
     const storage = options.storageProvider as StorageProvider | undefined
     if (!storage || typeof storage.insertWorkflowsAndTasks !== "function") {
       throw new ValidationError("storageProvider is required: for example new SQLiteStorageProvider(\"workflows.sqlite\")")
@@ -437,6 +439,7 @@ export class WorkflowRunner<const Runners extends readonly AnyTaskRunner[] = rea
    * workflows so other runners can take them at once, and closes storage.
    */
   async stop(options: StopOptions = {}): Promise<void> {
+    refuseUnknownKeys(options, STOP_OPTION_KEYS, "stop")
     const timeoutMS = validatePositiveNumber(options.timeoutMS ?? 10_000, "timeoutMS", { allowZero: true })
     if (this.stopping) return
     this.stopping = true

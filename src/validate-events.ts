@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { ValidationError } from "./errors.js"
+import { refuseUnknownKeys } from "./known-keys.js"
 import { toJSONText } from "./json.js"
 import type { NewTask } from "./storage/provider.js"
 import type { NewEvent } from "./storage/event-store.js"
@@ -39,10 +40,7 @@ export function validateWaitForEventStep(label: string, spec: object): NewTask {
     throw new ValidationError(`waitForEvent of step "${label}" must be an object { name, key?, timeoutMS?, onTimeout? }`)
   }
   const options = waitForEvent as Record<string, unknown>
-  const unknown = Object.keys(options).filter((k) => !["name", "key", "timeoutMS", "onTimeout"].includes(k))
-  if (unknown.length > 0) {
-    throw new ValidationError(`waitForEvent of step "${label}" has unknown option(s) ${unknown.join(", ")}: it takes name, key, timeoutMS and onTimeout`)
-  }
+  refuseUnknownKeys(options, ["name", "key", "timeoutMS", "onTimeout"], `waitForEvent of step "${label}"`)
   const name = validateEventName(options.name, `the event name of step "${label}"`)
   const key = options.key === undefined ? null : validateEventName(options.key, `the event key of step "${label}"`)
   const timeoutMS = options.timeoutMS === undefined ? null : validateDuration(options.timeoutMS, `timeoutMS of step "${label}"`)
@@ -82,9 +80,8 @@ export function validateSendEvent(input: unknown, maxPayloadBytes: number, now: 
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     throw new ValidationError(`sendEvent takes { name, key?, payload?, eventID? }`)
   }
+  refuseUnknownKeys(input, ["name", "key", "payload", "eventID"], "sendEvent")
   const { name, key, payload, eventID } = input as Record<string, unknown>
-  const unknown = Object.keys(input).filter((k) => !["name", "key", "payload", "eventID"].includes(k))
-  if (unknown.length > 0) throw new ValidationError(`sendEvent has unknown field(s) ${unknown.join(", ")}: it takes name, key, payload and eventID`)
   return {
     name: validateEventName(name, "the event name"),
     key: key === undefined ? "" : validateEventName(key, "the event key"),

@@ -4,6 +4,7 @@
  */
 import { ValidationError } from "./errors.js"
 import { toJSONText } from "./json.js"
+import { closestKey, refuseUnknownKeys } from "./known-keys.js"
 import type { Logger } from "./logger.js"
 import type { NewTask, StepKind } from "./storage/provider.js"
 import type { StoredSleep } from "./steps/sleep.js"
@@ -251,10 +252,14 @@ export function validateWorkflowInput(
   if (typeof input !== "object" || input === null) {
     throw new ValidationError(`addWorkflow takes { workflowID?, tasks }, got ${describe(input)}`)
   }
+  refuseUnknownKeys(input, WORKFLOW_INPUT_KEYS, "addWorkflow")
   const { workflowID, tasks } = input as { workflowID?: unknown; tasks?: unknown }
   const id = workflowID === undefined ? undefined : validateWorkflowID(workflowID)
   return { id, tasks: validateSteps(tasks, isRegistered, maxPayloadBytes, registryName) }
 }
+
+/** The keys of `addWorkflow` input (`startAt` and `delayMS` are checked by validateStartTime). */
+const WORKFLOW_INPUT_KEYS = ["workflowID", "tasks", "startAt", "delayMS"] as const
 
 /** Checks the steps of a workflow (or of a child workflow, in `where`) and serializes each task's data. */
 function validateSteps(
@@ -267,11 +272,16 @@ function validateSteps(
   const entries = taskEntries(tasks)
   if (entries.length === 0) throw new ValidationError(`${where} needs at least one task; tasks is empty`)
   const nested = (inner: unknown, innerWhere: string) => validateSteps(inner, isRegistered, maxPayloadBytes, registryName, innerWhere)
+  // In the array form an entry's label is its `name`; the members of a parallel step are labelled by their keys.
+  const named = Array.isArray(tasks)
   const validateStep = (label: string, spec: unknown, member: boolean): NewTask => {
     if (typeof spec !== "object" || spec === null) {
       throw new ValidationError(`task "${label}" must be an object { task, data }, got ${describe(spec)}`)
     }
     const kind = stepKindOf(label, spec)
+    // `data` on a step that is not a task is refused by its kind's check, with a message that says why.
+    const tolerated = [...(named && !member ? ["name"] : []), ...(kind === "task" ? [] : ["data"])]
+    refuseUnknownKeys(spec, STEP_KEYS[kind], `${kind === "task" ? "task" : "step"} "${label}"`, tolerated)
     if (kind === "sleep") return validateSleepStep(label, spec)
     if (kind === "workflow") return validateChildStep(label, spec, nested, validateWorkflowID)
     if (kind === "parallel") {
@@ -314,6 +324,18 @@ function validateSteps(
 /** The keys that make a step of each kind other than a task. */
 const SLEEP_KEYS = ["sleep", "sleepUntil"] as const
 
+/** The keys a step of each kind takes (besides `name`, its label in the array form of `tasks`). */
+const STEP_KEYS: Readonly<Record<StepKind, readonly string[]>> = {
+  task: ["task", "data"],
+  sleep: SLEEP_KEYS,
+  workflow: ["workflow"],
+  parallel: ["parallel"],
+  waitForEvent: ["waitForEvent"],
+}
+
+/** Every key that makes a step of some kind, for the hint of a step of none. */
+const ALL_STEP_KEYS = [...new Set(Object.values(STEP_KEYS).flat())]
+
 /**
  * Which kind of step `spec` is, by its keys: `task` makes a task, `sleep` or
  * `sleepUntil` a sleep. A step with the keys of two kinds, or of none, is
@@ -327,7 +349,7 @@ function stepKindOf(label: string, spec: object): StepKind {
     return "parallel"
   }
   if (keys.includes("workflow")) {
-    const other = keys.find((k) => k === "task" || (SLEEP_KEYS as readonly string[]).includes(k))
+    const other = keys.find((k) => k === "task" || k === "waitForEvent" || (SLEEP_KEYS as readonly string[]).includes(k))
     if (other) throw new ValidationError(`step "${label}" has both "workflow" and "${other}": a child workflow step is { workflow: { tasks } }; make them two steps`)
     return "workflow"
   }
@@ -349,8 +371,10 @@ function stepKindOf(label: string, spec: object): StepKind {
   if (sleepKeys.length === 1) return "sleep"
   // A step with `data` but no `task` is a task that forgot its runner: say so (below, in validateWorkflowInput).
   if (isTask || keys.includes("data")) return "task"
+  const typo = keys.map((k) => [k, closestKey(k, ALL_STEP_KEYS)] as const).find(([, close]) => close !== undefined)
+  const hint = typo ? `did you mean ${JSON.stringify(typo[1])} for ${JSON.stringify(typo[0])}? ` : ""
   throw new ValidationError(
-    `step "${label}" is neither a task nor a step of a known kind: give { task, data } to run a task, ` +
+    `step "${label}" is neither a task nor a step of a known kind: ${hint}give { task, data } to run a task, ` +
       `{ sleep: ms | "90s" | "1h" | "2d" } or { sleepUntil: Date | ISO string | epoch ms } to sleep, { waitForEvent: { name, key?, timeoutMS?, onTimeout? } } to wait for an event, ` +
       `{ workflow: { tasks } } to run a child workflow, { parallel: { label: step } } to run steps at once (its keys: ${keys.length === 0 ? "none" : keys.join(", ")})`,
   )

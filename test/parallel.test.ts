@@ -189,7 +189,7 @@ describe("parallel steps: checks", () => {
       [{ p: { parallel: [] } }, /must be \{ parallel: \{ label: step/],
       [{ p: { parallel: { q: { parallel: { a: { task: "Read" } } } } } }, /itself parallel/],
       [{ p: { parallel: { paid: { waitForEvent: { name: "paid" } }, kid: { workflow: { tasks: { r: { task: "Read" } } } } } } }, /"paid".*and a child workflow member \("kid"\)/],
-      [{ p: { parallel: { paid: { waitForEvent: { name: "paid", nope: 1 } } } } }, /unknown option\(s\) nope/],
+      [{ p: { parallel: { paid: { waitForEvent: { name: "paid", nope: 1 } } } } }, /waitForEvent of step "paid": unknown option "nope"/],
       [{ a: { task: "Read" }, p: { parallel: { a: { task: "Read" } } } }, /two steps labelled "a"/],
       [{ p: { parallel: { a: { task: "Nope" } } } }, /not registered/],
       [{ p: { parallel: { a: { task: "Read" } }, task: "Read" } }, /both "parallel" and "task"/],

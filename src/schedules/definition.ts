@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto"
 import { ValidationError } from "../errors.js"
+import { refuseUnknownKeys } from "../known-keys.js"
 import type { NewTask, NewWorkflow } from "../storage/provider.js"
 import { OVERLAP_POLICIES, type NewSchedule, type OverlapPolicy } from "../storage/schedule-store.js"
 import { MAX_WORKFLOW_ID_LENGTH, validatePositiveNumber, validateWorkflowID, validateWorkflowInput } from "../validate.js"
@@ -51,6 +52,9 @@ export interface ScheduleDefinition<Tasks = unknown> {
   paused?: boolean
 }
 
+/** The keys of a {@link ScheduleDefinition}. */
+const SCHEDULE_KEYS: ReadonlyArray<keyof ScheduleDefinition> = ["id", "cron", "timezone", "workflow", "overlap", "catchupWindowMS", "paused"]
+
 /** A checked declaration: the row to store, and its ticks. */
 export interface ValidatedSchedule {
   schedule: NewSchedule
@@ -78,6 +82,7 @@ export function validateSchedule(
     throw new ValidationError("schedule takes { id, cron, timezone?, workflow: { tasks }, overlap?, catchupWindowMS?, paused? }")
   }
   const d = definition as Partial<Record<keyof ScheduleDefinition, unknown>>
+  refuseUnknownKeys(definition, SCHEDULE_KEYS, typeof d.id === "string" ? `schedule ${JSON.stringify(d.id)}` : "schedule")
   const id = validateWorkflowID(d.id, "schedule id")
   if (id.length > MAX_SCHEDULE_ID_LENGTH) {
     throw new ValidationError(`schedule id is ${id.length} characters long; the limit is ${MAX_SCHEDULE_ID_LENGTH} (its ticks' workflow IDs must fit)`)
@@ -98,6 +103,8 @@ export function validateSchedule(
   if (d.paused !== undefined && typeof d.paused !== "boolean") throw new ValidationError(`schedule "${id}": paused must be a boolean`)
   const paused = d.paused ?? false
   if (typeof d.workflow !== "object" || d.workflow === null) throw new ValidationError(`schedule "${id}": workflow must be { tasks }`)
+  // Its ID is the tick's (see scheduleWorkflowID): a workflowID here would be ignored, so it is refused.
+  refuseUnknownKeys(d.workflow, ["tasks"], `the workflow of schedule "${id}"`)
   const { tasks } = validateWorkflowInput({ tasks: (d.workflow as { tasks?: unknown }).tasks }, isRegistered, maxPayloadBytes, registryName)
   const tasksText = JSON.stringify(tasks)
   const hash = createHash("sha256")

@@ -5,6 +5,7 @@
  * @module
  */
 import { ValidationError } from "../errors.js"
+import { refuseUnknownKeys } from "../known-keys.js"
 import type { NewTask, TaskRow } from "../storage/provider.js"
 
 /** A child workflow step's definition as stored in its `data`: the child's checked steps, its ID if given, and what a failure does. */
@@ -34,9 +35,8 @@ export function validateChildStep(
   if (typeof workflow !== "object" || workflow === null || Array.isArray(workflow)) {
     throw new ValidationError(`step "${label}" must be { workflow: { tasks, workflowID?, onFailure? } }`)
   }
-  const { tasks, workflowID, onFailure, ...rest } = workflow as { tasks?: unknown; workflowID?: unknown; onFailure?: unknown }
-  const unknown = Object.keys(rest)
-  if (unknown.length > 0) throw new ValidationError(`the workflow of step "${label}" has unknown keys: ${unknown.join(", ")} (it takes tasks, workflowID, onFailure)`)
+  refuseUnknownKeys(workflow, ["tasks", "workflowID", "onFailure"], `the workflow of step "${label}"`)
+  const { tasks, workflowID, onFailure } = workflow as { tasks?: unknown; workflowID?: unknown; onFailure?: unknown }
   if (onFailure !== undefined && onFailure !== "continue") {
     throw new ValidationError(`onFailure of step "${label}" must be "continue" or left out, got ${JSON.stringify(onFailure)}`)
   }

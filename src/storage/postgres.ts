@@ -56,6 +56,7 @@
  * @module
  */
 import { ValidationError } from "../errors.js"
+import { refuseUnknownKeys } from "../known-keys.js"
 import { validateLogger } from "../validate.js"
 import pg from "pg"
 import type { Logger } from "../logger.js"
@@ -149,6 +150,17 @@ export interface PostgresStorageOptions {
   writeBatchesInFlight?: number
 }
 
+/** Every key of {@link PostgresStorageOptions}: the compiler checks that none is missing, the constructor refuses others. */
+const POSTGRES_OPTION_KEYS = Object.keys({
+  schema: true,
+  tablePrefix: true,
+  notifications: true,
+  poolConfig: true,
+  logger: true,
+  preparedStatements: true,
+  writeBatchesInFlight: true,
+} satisfies Record<keyof PostgresStorageOptions, true>)
+
 /**
  * Stores workflows in Postgres (or a compatible database: see the module
  * notes), shared safely by any number of runner processes.
@@ -197,9 +209,11 @@ export class PostgresStorageProvider implements StorageProvider {
    *
    * @param connectionStringOrPool - a connection string (the provider then owns
    *   its pool and ends it on `close()`), or your `pg.Pool` (left open)
-   * @throws ValidationError naming the bad value if `schema` or `tablePrefix` is not a plain identifier, or `logger` is not a logger
+   * @throws ValidationError naming the bad value if `schema` or `tablePrefix` is not a plain identifier, `logger` is not a logger, or an option is unknown
    */
   constructor(connectionStringOrPool: string | pg.Pool, options: PostgresStorageOptions = {}) {
+    if (typeof options !== "object" || options === null) throw new ValidationError("PostgresStorageProvider's options must be an object")
+    refuseUnknownKeys(options, POSTGRES_OPTION_KEYS, "new PostgresStorageProvider")
     this.names = postgresNames(options.schema ?? "public", options.tablePrefix ?? "durabletasks_")
     this.notificationChannel = this.names.channel
     this.notifyOption = options.notifications

@@ -20,6 +20,7 @@
  * @module
  */
 import { ValidationError } from "../errors.js"
+import { refuseUnknownKeys } from "../known-keys.js"
 import Database from "better-sqlite3"
 import { STORAGE_CONTRACT_VERSION } from "./provider.js"
 import type {
@@ -76,6 +77,9 @@ export interface SQLiteStorageOptions {
   busyTimeoutMS?: number
 }
 
+/** Every key of {@link SQLiteStorageOptions}: the compiler checks that none is missing, the constructor refuses others. */
+const SQLITE_OPTION_KEYS = Object.keys({ tablePrefix: true, synchronous: true, busyTimeoutMS: true } satisfies Record<keyof SQLiteStorageOptions, true>)
+
 /** Stores workflows in a SQLite file (or `":memory:"`). */
 export class SQLiteStorageProvider implements StorageProvider {
   /** Contract 1, with crash counts, status reads (several processes on one file find each other's changes by polling), schedules, inspection, waits, events, children and attempt history. */
@@ -104,6 +108,8 @@ export class SQLiteStorageProvider implements StorageProvider {
    * @throws Error if the file cannot be opened (missing directory, read-only, not a database) or the prefix is invalid
    */
   constructor(path: string, options: SQLiteStorageOptions = {}) {
+    if (typeof options !== "object" || options === null) throw new ValidationError("SQLiteStorageProvider's options must be an object")
+    refuseUnknownKeys(options, SQLITE_OPTION_KEYS, "new SQLiteStorageProvider")
     const prefix = validateSQLiteTablePrefix(options.tablePrefix ?? "durabletasks_")
     const synchronous = options.synchronous ?? "FULL"
     if (synchronous !== "FULL" && synchronous !== "NORMAL") {
