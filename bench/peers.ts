@@ -28,7 +28,6 @@
  * @module
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
@@ -40,6 +39,7 @@ import { peersDir } from "./peers/system.js"
 import { sampleServerCPU } from "./peers/server-cpu.js"
 import { SYSTEM_NAMES, loadSystem } from "./peers/systems.js"
 import { optionText } from "./workloads/args.js"
+import { freshDatabase, type FreshDatabase } from "./workloads/fresh-database.js"
 
 const connectionString = process.env.DURABLETASKS_BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test"
 const WORKLOADS = ["burndown", "addrun", "latency"] as const
@@ -96,29 +96,9 @@ function installPeers(): void {
 
 // ---- databases -------------------------------------------------------------------
 
-function databaseURL(database: string): string {
-  const url = new URL(connectionString)
-  url.pathname = `/${database}`
-  return url.toString()
-}
-
-async function admin(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString })
-  client.on("error", () => {})
-  await client.connect()
-  try {
-    await client.query(text)
-  } finally {
-    await client.end()
-  }
-}
-
-/** A fresh database with `system`'s tables; dropped by `drop()`. */
-async function freshDatabase(system: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
-  const name = `peers_bench_${system.replace(/[^a-z]/g, "")}_${randomBytes(4).toString("hex")}`
-  await admin(`CREATE DATABASE ${name}`)
-  const url = databaseURL(name)
-  return { name, url, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
+/** A fresh database for `system`'s tables; dropped by `drop()`. */
+function systemDatabase(system: string): Promise<FreshDatabase> {
+  return freshDatabase(connectionString, `peers_bench_${system.replace(/[^a-z]/g, "")}`)
 }
 
 // ---- worker processes -------------------------------------------------------------
@@ -233,7 +213,7 @@ interface ThroughputRun {
 /** One burn-down (`preload` true) or add-and-run run of `system` with `processes` worker processes. */
 async function runThroughput(systemName: string, jobs: number, processes: number, preload: boolean): Promise<ThroughputRun> {
   const system = await loadSystem(systemName)
-  const db = await freshDatabase(systemName)
+  const db = await systemDatabase(systemName)
   const children: Child[] = []
   try {
     await prepare(systemName, db.url, preload ? jobs : 0)
@@ -262,7 +242,7 @@ async function runThroughput(systemName: string, jobs: number, processes: number
 /** Add → handler start latencies of one idle worker process. */
 async function runLatency(systemName: string, samples: number): Promise<number[]> {
   const system = await loadSystem(systemName)
-  const db = await freshDatabase(systemName)
+  const db = await systemDatabase(systemName)
   await prepare(systemName, db.url, 0)
   const child = startChild(systemName, { connectionString: db.url, processName: "bench-latency" })
   try {

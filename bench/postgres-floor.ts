@@ -29,7 +29,6 @@
  *
  * @module
  */
-import { randomBytes } from "node:crypto"
 import fs from "node:fs"
 import pg from "pg"
 import { WorkflowClient } from "../src/index.js"
@@ -38,6 +37,7 @@ import type { WorkflowWrite } from "../src/storage/provider.js"
 import { fmt, median, table } from "./stats.js"
 import { processCPUMS } from "./peers/server-cpu.js"
 import { optionText } from "./workloads/args.js"
+import { freshDatabase } from "./workloads/fresh-database.js"
 
 const connectionString = process.env.DURABLETASKS_BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test"
 const BATCH = 200
@@ -118,31 +118,18 @@ function isLocalPostgres(pid: number): boolean {
   }
 }
 
-async function admin(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString })
-  await client.connect()
-  try {
-    await client.query(text)
-  } finally {
-    await client.end()
-  }
-}
-
 /** One run: N workflows stored, then claimed and ended by `end`; returns server CPU µs per workflow. */
 async function runVariant(end: EndBatch, workflows: number): Promise<number> {
-  const name = `floor_bench_${randomBytes(4).toString("hex")}`
-  await admin(`CREATE DATABASE ${name}`)
-  const url = new URL(connectionString)
-  url.pathname = `/${name}`
+  const db = await freshDatabase(connectionString, "floor_bench")
   try {
-    const client = new WorkflowClient({ storageProvider: new PostgresStorageProvider(url.toString()) })
+    const client = new WorkflowClient({ storageProvider: new PostgresStorageProvider(db.url) })
     for (let i = 0; i < workflows; i += 5_000) {
       const ids = Array.from({ length: Math.min(5_000, workflows - i) }, (_, k) => `wf-${i + k}`)
       await Promise.all(ids.map((id) => client.addWorkflow({ workflowID: id, tasks: { job: { task: "Noop" } } })))
     }
     await client.close()
     // One connection, so that one backend does all the work measured.
-    const pool = new pg.Pool({ connectionString: url.toString(), max: 1 })
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 })
     const provider = new PostgresStorageProvider(pool, { notifications: false })
     try {
       await provider.init()
@@ -176,7 +163,7 @@ async function runVariant(end: EndBatch, workflows: number): Promise<number> {
       await pool.end()
     }
   } finally {
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await db.drop()
   }
 }
 
