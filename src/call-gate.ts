@@ -11,11 +11,6 @@ export class CallGate {
   private refusal: string | undefined
   private idle: Array<() => void> = []
 
-  /** Whether {@link close} was called. */
-  get closed(): boolean {
-    return this.refusal !== undefined
-  }
-
   /**
    * Runs `call` and counts it until it settles.
    *
