@@ -5,10 +5,10 @@
  * a driver's error.
  */
 import assert from "node:assert/strict"
-import { describe, it } from "node:test"
+import { describe, it, type TestContext } from "node:test"
 import { RunnerStoppedError, WorkflowClient, WorkflowRunner, type TaskRunner } from "../src/index.js"
 import type { StorageProvider } from "../src/storage/provider.js"
-import { ALL_STORES, MemoryLogger } from "./helpers/runner.js"
+import { ALL_STORES, MemoryLogger, type TestStore } from "./helpers/runner.js"
 import { waitFor } from "./helpers/wait.js"
 
 /** `storage`, recording the calls made after its `close()` was called. */
@@ -42,14 +42,20 @@ function outcomes(promises: Array<Promise<unknown>>): Promise<string[]> {
 
 const echo: TaskRunner = { Name: "Echo", Execute: async (ctx) => ({ data: ctx.data }) }
 
+/** A recovered runner on a fresh store of `store` that records the storage calls made after close(); the store is removed when `t` ends. */
+async function watchedRunner(t: TestContext, store: TestStore): Promise<{ runner: WorkflowRunner; callsAfterClose: string[] }> {
+  const { storage: raw, cleanup } = store.open()
+  t.after(cleanup)
+  const { storage, callsAfterClose } = watchClose(raw)
+  const runner = new WorkflowRunner({ taskRunners: [echo], storageProvider: storage, runnerID: "stop-calls" })
+  await runner.recover()
+  return { runner, callsAfterClose }
+}
+
 for (const store of ALL_STORES) {
   describe(`calls around stop() and close() (${store.name})`, { timeout: 60_000, skip: store.skip }, () => {
     it("stop(): adds accepted before it are all stored and settle, whenever they were made; nothing reaches storage after it closed", async (t) => {
-      const { storage: raw, cleanup } = store.open()
-      t.after(cleanup)
-      const { storage, callsAfterClose } = watchClose(raw)
-      const runner = new WorkflowRunner({ taskRunners: [echo], storageProvider: storage, runnerID: "stop-calls" })
-      await runner.recover()
+      const { runner, callsAfterClose } = await watchedRunner(t, store)
       await runner.addWorkflow({ tasks: { a: { task: "Echo", data: 0 } } })
       // More adds than the pool has connections, each taking a slot and releasing its lease as the runner stops.
       const early = Array.from({ length: 200 }, (_, i) => runner.addWorkflow({ workflowID: `early-${i}`, tasks: { a: { task: "Echo", data: i } } }))
@@ -65,11 +71,7 @@ for (const store of ALL_STORES) {
     })
 
     it("stop() just after an add on an idle runner: the add is stored, not failed by storage closing under it", async (t) => {
-      const { storage: raw, cleanup } = store.open()
-      t.after(cleanup)
-      const { storage, callsAfterClose } = watchClose(raw)
-      const runner = new WorkflowRunner({ taskRunners: [echo], storageProvider: storage, runnerID: "stop-calls" })
-      await runner.recover()
+      const { runner, callsAfterClose } = await watchedRunner(t, store)
       await new Promise((resolve) => setTimeout(resolve, 100))
       const add = runner.addWorkflow({ workflowID: "late", tasks: { a: { task: "Echo", data: "late" } } })
       await runner.stop()
